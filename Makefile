@@ -1,0 +1,44 @@
+# Two entry points for a newcomer: `make run` and `make test`. Both install what they need first;
+# the second time they only check stamps, so they are fast.
+SHELL := /bin/bash
+VENV  := .venv
+PY    := $(VENV)/bin/python
+STAMP_PY  := $(VENV)/.installed
+STAMP_JS  := node_modules/.installed
+
+.PHONY: setup system-packages run test lint bench clean
+
+setup: $(STAMP_PY) $(STAMP_JS) system-packages
+
+$(STAMP_PY): pyproject.toml
+	@test -x $(PY) || python3 -m venv $(VENV)
+	@$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
+	@$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
+	@touch $@
+
+$(STAMP_JS): package.json package-lock.json
+	@npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# redis-server backs the shared risk book's tests; Debian's package, installed once.
+system-packages:
+	@command -v redis-server >/dev/null || { \
+	  echo "installing redis-server (Debian package)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq redis-server >/dev/null; }
+
+run: setup
+	@$(PY) run.py $(ARGS)
+
+lint: setup
+	@$(PY) -m ruff check .
+	@$(PY) -m mypy --no-error-summary protocol supervision actors devnet run.py $$(ls -d amm risk persistence rpc console execution 2>/dev/null)
+
+test: lint
+	@$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: setup
+	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache .hypothesis
