@@ -1,0 +1,67 @@
+"""Path -> live incarnation, and the snapshots actors publish.
+
+Supervisors are the only writers of `bind`/`unbind`; anyone may read. Reads are single dict look-ups
+(atomic in CPython), so a hot path resolves a handle without taking a lock.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import pykka
+
+_live: dict[str, pykka.ActorRef[Any]] = {}
+_snapshots: dict[str, Any] = {}
+_cond = threading.Condition()
+
+
+def bind(path: str, ref: pykka.ActorRef[Any]) -> None:
+    with _cond:
+        _live[path] = ref
+        _cond.notify_all()
+
+
+def unbind(path: str, ref: pykka.ActorRef[Any] | None = None) -> None:
+    """Forget `path`; with `ref`, only if it still points at that incarnation."""
+    with _cond:
+        if ref is None or _live.get(path) is ref:
+            _live.pop(path, None)
+
+
+def lookup(path: str) -> pykka.ActorRef[Any] | None:
+    return _live.get(path)
+
+
+def wait_for(path: str, timeout_s: float) -> pykka.ActorRef[Any] | None:
+    """The live incarnation at `path`, waiting up to `timeout_s` for one to appear."""
+    deadline = time.monotonic() + timeout_s
+    with _cond:
+        while True:
+            ref = _live.get(path)
+            if ref is not None and ref.is_alive():
+                return ref
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            _cond.wait(left)
+
+
+def paths() -> list[str]:
+    return sorted(_live)
+
+
+def publish(path: str, snapshot: Any) -> None:
+    _snapshots[path] = snapshot
+
+
+def snapshot(path: str) -> Any:
+    return _snapshots.get(path)
+
+
+def clear() -> None:
+    """Forget everything (tests, after a tree is stopped)."""
+    with _cond:
+        _live.clear()
+        _snapshots.clear()

@@ -1,0 +1,227 @@
+"""The Supervisor actor: OTP's supervisor semantics on pykka.
+
+A child's exit reaches the supervisor as a ChildExited message (never polled). The supervisor
+applies its strategy, waits out the child's backoff with a RestartChild message to itself (its
+mailbox stays live meanwhile), and past its intensity stops every child in reverse start order and
+crashes with RestartIntensityExceeded, so that its own supervisor decides.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import pykka
+
+from protocol.supervision import ChildExited, RestartChild
+from supervision import registry
+from supervision.actor import ActorContext, SupervisedActor
+from supervision.errors import RestartIntensityExceeded
+from supervision.spec import Backoff, ChildSpec, Intensity, Restart, Strategy
+
+DEFAULT_INTENSITY = Intensity()
+DEFAULT_BACKOFF = Backoff()
+
+
+@dataclass
+class ChildRecord:
+    """The supervisor's book on one child (mutated only in the supervisor's thread)."""
+
+    spec: ChildSpec
+    path: str
+    ref: pykka.ActorRef[Any] | None = None
+    actor: SupervisedActor | None = None
+    incarnation: int = 0
+    state: str = "stopped"  # running | restarting | stopped | failed
+    restarts_total: int = 0
+    backoff_attempt: int = 0
+    last_restart_at: float = 0.0
+    last_error: str | None = None
+    generation: int = 0  # bumps on every stop/start so stale RestartChild notes are ignored
+    history: deque[float] = field(default_factory=deque)
+
+
+class Supervisor(SupervisedActor):
+    def __init__(
+        self,
+        ctx: ActorContext,
+        *,
+        children: tuple[ChildSpec, ...],
+        strategy: Strategy = Strategy.ONE_FOR_ONE,
+        intensity: Intensity = DEFAULT_INTENSITY,
+        backoff: Backoff = DEFAULT_BACKOFF,
+        rng: random.Random | None = None,
+    ) -> None:
+        super().__init__(ctx)
+        ids = [c.id for c in children]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"supervisor {ctx.path}: duplicate child ids {ids}")
+        self.strategy = strategy
+        self.intensity = intensity
+        self.backoff = backoff
+        self.rng = rng or random.Random()
+        self.children: list[ChildRecord] = [ChildRecord(spec=c, path=ctx.child_path(c.id)) for c in children]
+        self.restart_times: deque[float] = deque()
+        self._terminated = False
+
+    # --- lifecycle -------------------------------------------------------------------------------
+
+    def on_start(self) -> None:
+        for rec in self.children:
+            if not self._start_child(rec):
+                # OTP: a child that cannot start fails the supervisor's own start.
+                self._stop_children(self.children)
+                raise RuntimeError(f"child {rec.path} failed to start: {rec.last_error}")
+
+    def on_terminate(self) -> None:
+        if not self._terminated:
+            self._terminated = True
+            self._stop_children(self.children)
+
+    def status(self) -> dict[str, Any]:
+        return {"strategy": str(self.strategy), "children": len(self.children)}
+
+    def records(self) -> list[ChildRecord]:
+        return list(self.children)
+
+    # --- messages --------------------------------------------------------------------------------
+
+    def receive(self, msg: Any) -> Any:
+        match msg:
+            case ChildExited():
+                self._on_child_exit(msg)
+            case RestartChild():
+                self._on_restart_due(msg)
+            case _:
+                return super().receive(msg)
+        return None
+
+    def _on_child_exit(self, msg: ChildExited) -> None:
+        rec = self._record(msg.child_id)
+        if rec is None or rec.incarnation != msg.incarnation or rec.state != "running":
+            return  # an exit we caused (stopping it) or an old incarnation's
+        registry.unbind(rec.path, rec.ref)
+        rec.ref, rec.actor = None, None
+        rec.state = "stopped"
+        if msg.abnormal:
+            rec.last_error = msg.reason
+        wants_restart = rec.spec.restart is Restart.PERMANENT or (
+            rec.spec.restart is Restart.TRANSIENT and msg.abnormal
+        )
+        if not wants_restart:
+            if rec.spec.restart is Restart.TEMPORARY:
+                self.children.remove(rec)
+            return
+        self._count_restart()
+        group = self._group_for(rec)
+        for other in reversed(group):
+            if other is not rec:
+                self._stop_child(other)
+        for member in group:
+            member.state = "restarting"
+            member.generation += 1
+        self._schedule_restart(rec, group)
+
+    def _on_restart_due(self, msg: RestartChild) -> None:
+        rec = self._record(msg.child_id)
+        if rec is None or rec.generation != msg.generation or rec.state != "restarting":
+            return
+        group = [r for r in self._group_for(rec) if r.state == "restarting"]
+        for member in group:
+            if member.spec.restart is Restart.TEMPORARY:
+                self.children.remove(member)
+                continue
+            if not self._start_child(member, restart=True):
+                # A restart that fails is one more crash: counted, backed off, retried by message.
+                self._count_restart()
+                for started in group:
+                    if started.state == "running":
+                        self._stop_child(started)
+                    started.state = "restarting"
+                    started.generation += 1
+                self._schedule_restart(member, group)
+                return
+
+    # --- mechanics -------------------------------------------------------------------------------
+
+    def _count_restart(self) -> None:
+        now = time.monotonic()
+        self.restart_times.append(now)
+        while self.restart_times and now - self.restart_times[0] > self.intensity.period_s:
+            self.restart_times.popleft()
+        if len(self.restart_times) > self.intensity.max_restarts:
+            self.on_terminate()
+            raise RestartIntensityExceeded(self.ctx.path, self.intensity.max_restarts, self.intensity.period_s)
+
+    def _group_for(self, rec: ChildRecord) -> list[ChildRecord]:
+        if self.strategy is Strategy.ONE_FOR_ALL:
+            return list(self.children)
+        if self.strategy is Strategy.REST_FOR_ONE:
+            return self.children[self.children.index(rec) :]
+        return [rec]
+
+    def _schedule_restart(self, rec: ChildRecord, group: list[ChildRecord]) -> None:
+        now = time.monotonic()
+        if now - rec.last_restart_at > self.backoff.quiet_period_s:
+            rec.backoff_attempt = 0
+        delay = self.backoff.delay(rec.backoff_attempt, self.rng.random())
+        rec.backoff_attempt += 1
+        rec.last_restart_at = now
+        note = RestartChild(child_id=rec.spec.id, generation=rec.generation)
+        if delay <= 0:
+            self.ctx.tell_self(note)
+        else:
+            self.ctx.send_after(delay, note)
+
+    def _start_child(self, rec: ChildRecord, restart: bool = False) -> bool:
+        rec.incarnation += 1
+        ctx = ActorContext(rec.path, rec.spec.id, rec.incarnation, parent=self.actor_ref)
+        try:
+            ref = rec.spec.start.start(ctx, **rec.spec.kwargs)
+        except Exception as exc:  # the constructor raised
+            rec.last_error = f"{type(exc).__name__}: {exc}"
+            rec.state = "failed"
+            self.log.error("start of {} failed: {}", rec.path, rec.last_error)
+            return False
+        actor = ctx.actor
+        assert actor is not None, f"{rec.spec.start.__name__} is not a SupervisedActor"
+        if not actor.ready.wait(rec.spec.start_timeout_s) or actor.crash_reason is not None:
+            rec.last_error = actor.crash_reason or f"on_start took over {rec.spec.start_timeout_s}s"
+            rec.state = "failed"
+            if ref.is_alive():
+                ref.stop(block=False)
+            return False
+        rec.ref, rec.actor, rec.state = ref, actor, "running"
+        if restart:
+            rec.restarts_total += 1
+            rec.history.append(time.monotonic())
+        registry.bind(rec.path, ref)
+        return True
+
+    def _stop_child(self, rec: ChildRecord) -> None:
+        ref = rec.ref
+        rec.generation += 1
+        rec.ref, rec.actor = None, None
+        rec.state = "stopped"
+        if ref is None:
+            return
+        registry.unbind(rec.path, ref)
+        try:
+            stopped = ref.stop(block=True, timeout=rec.spec.shutdown_s)
+        except pykka.Timeout:
+            stopped = False
+        if not stopped and ref.is_alive():
+            self.log.error("{} did not stop within {}s; abandoned", rec.path, rec.spec.shutdown_s)
+
+    def _stop_children(self, records: list[ChildRecord]) -> None:
+        for rec in reversed(records):
+            self._stop_child(rec)
+
+    def _record(self, child_id: str) -> ChildRecord | None:
+        for rec in self.children:
+            if rec.spec.id == child_id:
+                return rec
+        return None
