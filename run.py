@@ -1,0 +1,32 @@
+#!/usr/bin/env python3
+"""arbiter's one entry point: `python run.py [command]`.
+
+  run (default)   run the bot: the embedded devnet unless RPC URLs are configured
+  console [CMD]   attach the debug console to a running bot (interactive, or one command)
+  config          print the effective configuration, secrets masked
+"""
+
+from __future__ import annotations
+
+import sys
+
+
+def main(argv: list[str]) -> int:
+    command, rest = (argv[0], argv[1:]) if argv and not argv[0].startswith("-") else ("run", argv)
+    if command in ("-h", "--help", "help"):
+        print(__doc__)
+        return 0
+    if command == "console":
+        from console.client import main as console_main
+
+        return console_main(rest)
+    if command in ("run", "config"):
+        from bot.app import main as app_main
+
+        return app_main(command, rest)
+    print(f"run.py: unknown command {command!r}; try `python run.py --help`", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
