@@ -1,0 +1,414 @@
+"""The bot's settings: frozen Structs loaded from an optional TOML file and the environment.
+
+The environment wins over the file, the file over the defaults below. Every bad value fails the
+load with one `ConfigError` line naming the setting, the value's problem and what is expected.
+Credentials are `Secret`s (see protocol.secrets). With no RPC URL configured the bot runs in
+devnet mode: the embedded anvil world.
+
+Environment: RPC_URL_<NAME> (PRIMARY, SECONDARY, TERTIARY or any name), RPC_URLS_EXTRA (comma
+list, named extra1, extra2, ...), WS_URL_<NAME>, RPC_REGION_<NAME>, and one variable per setting
+in `SETTINGS` (e.g. MAX_DRAWDOWN). An empty variable counts as unset. ARBITER_CONFIG names the
+TOML file when `load_config` is not given one. TOML sections mirror the Structs:
+`[risk] max_drawdown = 0.2`, `[[network.endpoints]] name = "primary" url = "https://..."`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import msgspec
+import msgspec.toml
+
+from protocol import config_values as v
+from protocol.secrets import Secret, redact
+
+DEVNET_CHAIN_ID = 31337  # anvil's default chain id
+
+
+class ConfigError(Exception):
+    """One line an operator can act on: `config error: <setting>=<value> <problem>; expected <what>`."""
+
+
+class Endpoint(msgspec.Struct, frozen=True):
+    """One RPC endpoint; `url` is a Secret because provider URLs usually embed an API key."""
+
+    name: str
+    url: Secret
+    ws_url: Secret | None = None
+    region: str | None = None
+
+    @property
+    def display_url(self) -> str:
+        """The URL with credentials masked, safe for logs and the console."""
+        return redact(self.url.reveal())
+
+
+class NetworkConfig(msgspec.Struct, frozen=True):
+    endpoints: tuple[Endpoint, ...] = ()
+    chain_id: int | None = None  # None: paper mode takes the node's; live mode requires it
+
+    @property
+    def devnet(self) -> bool:
+        return not self.endpoints
+
+
+class PerformanceTargets(msgspec.Struct, frozen=True):
+    rpc_latency_target_ms: float = 200.0  # p95 of an RPC read
+    execution_time_target_ms: float = 2000.0  # detection to submission
+    success_rate_target: float = 0.95  # fraction of submitted trades that land
+
+
+class RiskLimits(msgspec.Struct, frozen=True):
+    """Risk defaults from the issue. Money figures are in the risk numeraire (USD)."""
+
+    max_daily_loss: float = 1000.0
+    max_trade_amount: float = 1000.0
+    max_position_size: float = 0.1  # fraction of capital in one trade
+    max_drawdown: float = 0.2  # fraction of peak equity
+    emergency_stop_loss: float = 0.05  # fraction of capital lost in the daily window
+    max_consecutive_losses: int = 5
+    cooldown_period_ms: int = 300_000  # pause after max_consecutive_losses
+    daily_window_tz: str = "UTC"  # the daily loss window resets at midnight here
+
+
+class AlertsConfig(msgspec.Struct, frozen=True):
+    discord_enabled: bool = False
+    discord_webhook_url: Secret | None = None
+    telegram_enabled: bool = False
+    telegram_bot_token: Secret | None = None
+    telegram_chat_id: str | None = None
+    telegram_api_base: str = "https://api.telegram.org"  # or a self-hosted Bot API server
+    slack_enabled: bool = False
+    slack_webhook_url: Secret | None = None
+    email_enabled: bool = False
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password: Secret | None = None
+    smtp_starttls: bool = True
+    email_from: str | None = None
+    email_to: tuple[str, ...] = ()
+    sms_enabled: bool = False
+    twilio_account_sid: str | None = None
+    twilio_auth_token: Secret | None = None
+    twilio_from: str | None = None
+    twilio_to: tuple[str, ...] = ()
+    twilio_api_base: str = "https://api.twilio.com"
+
+
+class StorageConfig(msgspec.Struct, frozen=True):
+    data_dir: str = "var"  # risk book state, console token, audit trail
+    redis_url: Secret | None = None  # shared risk book backend when set
+
+
+class MetricsConfig(msgspec.Struct, frozen=True):
+    prometheus_enabled: bool = False
+    prometheus_host: str = "127.0.0.1"
+    prometheus_port: int = 9464
+
+
+class ConsoleConfig(msgspec.Struct, frozen=True):
+    port: int = 0  # 0 picks a free port; the chosen one is written to <data_dir>/console.json
+
+
+class ExecutionConfig(msgspec.Struct, frozen=True):
+    live_mode: bool = False  # paper mode (sign and send nothing) unless set explicitly
+    private_key: Secret | None = None
+    relay_url: Secret | None = None  # private relay (Flashbots-style); public mempool when unset
+
+
+class Config(msgspec.Struct, frozen=True):
+    network: NetworkConfig = NetworkConfig()
+    targets: PerformanceTargets = PerformanceTargets()
+    risk: RiskLimits = RiskLimits()
+    alerts: AlertsConfig = AlertsConfig()
+    storage: StorageConfig = StorageConfig()
+    metrics: MetricsConfig = MetricsConfig()
+    console: ConsoleConfig = ConsoleConfig()
+    execution: ExecutionConfig = ExecutionConfig()
+    log_level: str = "INFO"
+
+    @property
+    def devnet(self) -> bool:
+        return self.network.devnet
+
+
+class Setting(msgspec.Struct, frozen=True):
+    env: str
+    section: str  # "" for top-level keys
+    key: str
+    parse: Any  # config_values.Parser
+    expected: str
+    secret: bool = False
+
+
+_HTTP = ("http", "https")
+S = Setting
+SETTINGS: tuple[Setting, ...] = (
+    S("CHAIN_ID", "network", "chain_id", v.whole(1), "a positive chain id such as 1"),
+    S("RPC_LATENCY_TARGET", "targets", "rpc_latency_target_ms", v.number(0, low_open=True),
+      "a latency in milliseconds above 0"),
+    S("EXECUTION_TIME_TARGET", "targets", "execution_time_target_ms", v.number(0, low_open=True),
+      "a duration in milliseconds above 0"),
+    S("SUCCESS_RATE_TARGET", "targets", "success_rate_target", v.number(0, 1), "a fraction between 0 and 1"),
+    S("MAX_DAILY_LOSS", "risk", "max_daily_loss", v.number(0, low_open=True), "an amount above 0"),
+    S("MAX_TRADE_AMOUNT", "risk", "max_trade_amount", v.number(0, low_open=True), "an amount above 0"),
+    S("MAX_POSITION_SIZE", "risk", "max_position_size", v.number(0, 1, low_open=True),
+      "a fraction above 0 and at most 1"),
+    S("MAX_DRAWDOWN", "risk", "max_drawdown", v.number(0, 1), "a fraction between 0 and 1"),
+    S("EMERGENCY_STOP_LOSS", "risk", "emergency_stop_loss", v.number(0, 1), "a fraction between 0 and 1"),
+    S("MAX_CONSECUTIVE_LOSSES", "risk", "max_consecutive_losses", v.whole(1), "a whole number of at least 1"),
+    S("COOLDOWN_PERIOD", "risk", "cooldown_period_ms", v.whole(0), "a whole number of milliseconds >= 0"),
+    S("DAILY_WINDOW_TZ", "risk", "daily_window_tz", v.timezone, "an IANA time zone such as UTC"),
+    S("ENABLE_DISCORD_ALERTS", "alerts", "discord_enabled", v.boolean, "true or false"),
+    S("DISCORD_WEBHOOK_URL", "alerts", "discord_webhook_url", v.url(*_HTTP), "a Discord webhook URL", True),
+    S("ENABLE_TELEGRAM_ALERTS", "alerts", "telegram_enabled", v.boolean, "true or false"),
+    S("TELEGRAM_BOT_TOKEN", "alerts", "telegram_bot_token", v.secret, "a Telegram bot token", True),
+    S("TELEGRAM_CHAT_ID", "alerts", "telegram_chat_id", v.text, "a Telegram chat id"),
+    S("TELEGRAM_API_BASE", "alerts", "telegram_api_base", v.plain_url(*_HTTP), "an http(s) URL"),
+    S("ENABLE_SLACK_ALERTS", "alerts", "slack_enabled", v.boolean, "true or false"),
+    S("SLACK_WEBHOOK_URL", "alerts", "slack_webhook_url", v.url(*_HTTP), "a Slack webhook URL", True),
+    S("ENABLE_EMAIL_ALERTS", "alerts", "email_enabled", v.boolean, "true or false"),
+    S("SMTP_HOST", "alerts", "smtp_host", v.text, "an SMTP server host name"),
+    S("SMTP_PORT", "alerts", "smtp_port", v.whole(1, 65535), "a port between 1 and 65535"),
+    S("SMTP_USERNAME", "alerts", "smtp_username", v.text, "an SMTP user name"),
+    S("SMTP_PASSWORD", "alerts", "smtp_password", v.secret, "an SMTP password", True),
+    S("SMTP_STARTTLS", "alerts", "smtp_starttls", v.boolean, "true or false"),
+    S("ALERT_EMAIL_FROM", "alerts", "email_from", v.text, "a sender address"),
+    S("ALERT_EMAIL_TO", "alerts", "email_to", v.string_list, "a comma-separated list of addresses"),
+    S("ENABLE_SMS_ALERTS", "alerts", "sms_enabled", v.boolean, "true or false"),
+    S("TWILIO_ACCOUNT_SID", "alerts", "twilio_account_sid", v.text, "a Twilio account SID"),
+    S("TWILIO_AUTH_TOKEN", "alerts", "twilio_auth_token", v.secret, "a Twilio auth token", True),
+    S("TWILIO_FROM", "alerts", "twilio_from", v.text, "a sender phone number"),
+    S("TWILIO_TO", "alerts", "twilio_to", v.string_list, "a comma-separated list of phone numbers"),
+    S("TWILIO_API_BASE", "alerts", "twilio_api_base", v.plain_url(*_HTTP), "an http(s) URL"),
+    S("DATA_DIR", "storage", "data_dir", v.text, "a directory path"),
+    S("REDIS_URL", "storage", "redis_url", v.url("redis", "rediss", "unix"), "a redis:// URL", True),
+    S("ENABLE_PROMETHEUS", "metrics", "prometheus_enabled", v.boolean, "true or false"),
+    S("PROMETHEUS_HOST", "metrics", "prometheus_host", v.text, "an address to bind, 127.0.0.1 by default"),
+    S("PROMETHEUS_PORT", "metrics", "prometheus_port", v.whole(0, 65535), "a port between 0 and 65535"),
+    S("CONSOLE_PORT", "console", "port", v.whole(0, 65535),
+      "a port between 0 and 65535 (0 picks a free one)"),
+    S("LIVE_MODE", "execution", "live_mode", v.boolean, "true or false"),
+    S("PRIVATE_KEY", "execution", "private_key", v.private_key, "0x followed by 64 hex digits", True),
+    S("RELAY_URL", "execution", "relay_url", v.url(*_HTTP), "an http(s) relay URL", True),
+    S("LOG_LEVEL", "", "log_level", v.log_level, "one of " + ", ".join(v.LOG_LEVELS)),
+)
+del S
+
+_SECTIONS = {
+    "network": NetworkConfig, "targets": PerformanceTargets, "risk": RiskLimits,
+    "alerts": AlertsConfig, "storage": StorageConfig, "metrics": MetricsConfig,
+    "console": ConsoleConfig, "execution": ExecutionConfig,
+}
+_ENDPOINT_KEYS = ("name", "url", "ws_url", "region")
+
+
+def _fail(label: str, raw: Any, problem: str, expected: str, secret: bool = False, where: str = "") -> ConfigError:
+    shown = "***" if secret else repr(raw)
+    source = f" (in {where})" if where else ""
+    return ConfigError(f"config error: {label}={shown}{source} {problem}; expected {expected}")
+
+
+def _parse(setting: Setting, raw: Any, label: str, where: str = "") -> Any:
+    try:
+        return setting.parse(raw)
+    except v.BadValue as bad:
+        raise _fail(label, raw, bad.problem, setting.expected, setting.secret, where) from None
+
+
+def _unknown(key: str, known: list[str], where: str) -> ConfigError:
+    close = difflib.get_close_matches(key, known, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else f"; expected one of {', '.join(sorted(known))}"
+    return ConfigError(f"config error: unknown key {key!r} in {where}{hint}")
+
+
+def _read_toml(path: str) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as f:
+            data = msgspec.toml.decode(f.read())
+    except FileNotFoundError:
+        raise ConfigError(f"config error: config file {path!r} does not exist; "
+                          "expected a TOML file") from None
+    except msgspec.DecodeError as exc:
+        raise ConfigError(f"config error: config file {path!r} is not valid TOML ({exc}); "
+                          "expected TOML with sections like [risk]") from None
+    return data
+
+
+def _endpoint_settings(key: str) -> tuple[Any, str, bool]:
+    if key in ("url", "ws_url"):
+        schemes = ("http", "https") if key == "url" else ("ws", "wss")
+        return v.url(*schemes), f"a {'/'.join(schemes)} URL", True
+    if key == "region":
+        return v.text, "a region label such as eu-west", False
+    return v.name, "a lowercase endpoint name such as primary", False
+
+
+def _toml_endpoints(raw: Any, where: str) -> dict[str, dict[str, Any]]:
+    if not isinstance(raw, list) or not all(isinstance(item, dict) for item in raw):
+        raise ConfigError(f"config error: network.endpoints in {where} is not a list of tables; "
+                          "expected [[network.endpoints]] entries with name and url")
+    found: dict[str, dict[str, Any]] = {}
+    for index, item in enumerate(raw):
+        fields: dict[str, Any] = {}
+        for key, value in item.items():
+            if key not in _ENDPOINT_KEYS:
+                raise _unknown(key, list(_ENDPOINT_KEYS), f"network.endpoints[{index}] of {where}")
+            parse, expected, secret = _endpoint_settings(key)
+            label = f"network.endpoints[{index}].{key}"
+            try:
+                fields[key] = parse(value)
+            except v.BadValue as bad:
+                raise _fail(label, value, bad.problem, expected, secret, where) from None
+        if "name" not in fields or "url" not in fields:
+            raise ConfigError(f"config error: network.endpoints[{index}] in {where} lacks "
+                              f"{'name' if 'name' not in fields else 'url'}; expected both name and url")
+        found[fields.pop("name")] = fields
+    return found
+
+
+def _env_endpoints(env: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
+    extra = env.get("RPC_URLS_EXTRA", "")
+    if extra:
+        parse, expected, _ = _endpoint_settings("url")
+        for index, part in enumerate((p.strip() for p in extra.split(",") if p.strip()), start=1):
+            try:
+                found[f"extra{index}"] = {"url": parse(part)}
+            except v.BadValue as bad:
+                raise _fail(f"RPC_URLS_EXTRA[{index}]", part, bad.problem, expected, True) from None
+    for prefix, key in (("RPC_URL_", "url"), ("WS_URL_", "ws_url"), ("RPC_REGION_", "region")):
+        for var, raw in env.items():
+            if not var.startswith(prefix) or not raw:
+                continue
+            try:
+                endpoint = v.name(var[len(prefix):])
+            except v.BadValue:
+                raise ConfigError(f"config error: {var} has an invalid endpoint name; "
+                                  f"expected {prefix}<NAME> with NAME made of letters, digits, _") from None
+            parse, expected, secret = _endpoint_settings(key)
+            try:
+                found.setdefault(endpoint, {})[key] = parse(raw)
+            except v.BadValue as bad:
+                raise _fail(var, raw, bad.problem, expected, secret) from None
+    return found
+
+
+_ENDPOINT_ORDER = {"primary": 0, "secondary": 1, "tertiary": 2}
+
+
+def _build_endpoints(
+    toml_eps: dict[str, dict[str, Any]], env_eps: dict[str, dict[str, Any]]
+) -> tuple[Endpoint, ...]:
+    merged = {name: dict(fields) for name, fields in toml_eps.items()}
+    for name, fields in env_eps.items():
+        merged.setdefault(name, {}).update(fields)
+    endpoints = []
+    for name, fields in merged.items():
+        if "url" not in fields:
+            which = "WS_URL" if "ws_url" in fields else "RPC_REGION"
+            upper = name.upper()
+            raise ConfigError(f"config error: {which}_{upper} is set but RPC_URL_{upper} is not; "
+                              f"expected an http(s) RPC URL for endpoint {name!r}")
+        endpoints.append(Endpoint(name=name, **fields))
+    endpoints.sort(key=lambda e: (_ENDPOINT_ORDER.get(e.name, 3), e.name.startswith("extra"), e.name))
+    return tuple(endpoints)
+
+
+def _check_consistency(cfg: Config) -> None:
+    a = cfg.alerts
+    required = (
+        (a.discord_enabled, "ENABLE_DISCORD_ALERTS", (("DISCORD_WEBHOOK_URL", a.discord_webhook_url),)),
+        (a.telegram_enabled, "ENABLE_TELEGRAM_ALERTS",
+         (("TELEGRAM_BOT_TOKEN", a.telegram_bot_token), ("TELEGRAM_CHAT_ID", a.telegram_chat_id))),
+        (a.slack_enabled, "ENABLE_SLACK_ALERTS", (("SLACK_WEBHOOK_URL", a.slack_webhook_url),)),
+        (a.email_enabled, "ENABLE_EMAIL_ALERTS",
+         (("SMTP_HOST", a.smtp_host), ("ALERT_EMAIL_FROM", a.email_from),
+          ("ALERT_EMAIL_TO", a.email_to or None))),
+        (a.sms_enabled, "ENABLE_SMS_ALERTS",
+         (("TWILIO_ACCOUNT_SID", a.twilio_account_sid), ("TWILIO_AUTH_TOKEN", a.twilio_auth_token),
+          ("TWILIO_FROM", a.twilio_from), ("TWILIO_TO", a.twilio_to or None))),
+    )
+    for enabled, flag, needs in required:
+        for var, value in needs:
+            if enabled and value is None:
+                raise ConfigError(f"config error: {flag}=true but {var} is not set; "
+                                  f"expected {var} for that channel")
+    if cfg.execution.live_mode and not cfg.devnet:
+        if cfg.execution.private_key is None:
+            raise ConfigError("config error: LIVE_MODE=true but PRIVATE_KEY is not set; "
+                              "expected a signing key for live trading (or LIVE_MODE=false for paper mode)")
+        if cfg.network.chain_id is None:
+            raise ConfigError("config error: LIVE_MODE=true but CHAIN_ID is not set; "
+                              "expected the chain id transactions may be signed for")
+
+
+def load_config(env: Mapping[str, str] | None = None, toml_path: str | None = None) -> Config:
+    """Load the settings: defaults, then the TOML file (if any), then the environment.
+
+    `env` defaults to os.environ; `toml_path` to $ARBITER_CONFIG (no file when neither is set).
+    Raises ConfigError with one line naming the first bad setting.
+    """
+    env = dict(os.environ if env is None else env)
+    toml_path = toml_path or env.get("ARBITER_CONFIG") or None
+    by_key = {(s.section, s.key): s for s in SETTINGS}
+    values: dict[str, dict[str, Any]] = {section: {} for section in (*_SECTIONS, "")}
+    toml_eps: dict[str, dict[str, Any]] = {}
+
+    if toml_path:
+        where = os.path.basename(toml_path)
+        data = _read_toml(toml_path)
+        top_keys = [*_SECTIONS, *(s.key for s in SETTINGS if not s.section)]
+        for key, raw in data.items():
+            if key in _SECTIONS:
+                if not isinstance(raw, dict):
+                    raise ConfigError(f"config error: [{key}] in {where} is not a table; "
+                                      f"expected a [{key}] section")
+                known = [s.key for s in SETTINGS if s.section == key]
+                if key == "network":
+                    known.append("endpoints")
+                for sub, sub_raw in raw.items():
+                    if key == "network" and sub == "endpoints":
+                        toml_eps = _toml_endpoints(sub_raw, where)
+                    elif (key, sub) in by_key:
+                        values[key][sub] = _parse(by_key[(key, sub)], sub_raw, f"{key}.{sub}", where)
+                    else:
+                        raise _unknown(sub, known, f"[{key}] of {where}")
+            elif ("", key) in by_key:
+                values[""][key] = _parse(by_key[("", key)], raw, key, where)
+            else:
+                raise _unknown(key, top_keys, where)
+
+    for setting in SETTINGS:
+        raw_env = env.get(setting.env)
+        if raw_env is not None and raw_env.strip() != "":
+            values[setting.section][setting.key] = _parse(setting, raw_env, setting.env)
+
+    endpoints = _build_endpoints(toml_eps, _env_endpoints(env))
+    network_values = dict(values["network"], endpoints=endpoints)
+    if not endpoints and "chain_id" not in network_values:
+        network_values["chain_id"] = DEVNET_CHAIN_ID
+    sections: dict[str, Any] = {
+        name: cls(**values[name]) for name, cls in _SECTIONS.items() if name != "network"
+    }
+    cfg = Config(network=NetworkConfig(**network_values), **sections, **values[""])
+    _check_consistency(cfg)
+    return cfg
+
+
+def config_summary(cfg: Config) -> dict[str, Any]:
+    """The settings as plain data with every secret masked (for the console and the start-up log)."""
+    from protocol.secrets import secret_enc_hook
+
+    data: dict[str, Any] = msgspec.json.decode(msgspec.json.encode(cfg, enc_hook=secret_enc_hook))
+    data["network"]["endpoints"] = [
+        {"name": e.name, "url": e.display_url, "ws_url": e.ws_url and redact(e.ws_url.reveal()),
+         "region": e.region}
+        for e in cfg.network.endpoints
+    ]
+    data["devnet"] = cfg.devnet
+    return data
