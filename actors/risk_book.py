@@ -1,0 +1,244 @@
+"""The RiskBook actor: the single writer of the risk book's state, a thin shell over risk/.
+
+Every change is saved to the store before the reply that acknowledges it. After each change the
+actor publishes a RiskSnapshot (limits, stop, cooldown, budget left) that hot-path readers check
+with Handle(path).snapshot() without a mailbox hop. Messages are in protocol/risk.py.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import msgspec
+from prometheus_client import Counter, Gauge
+
+from persistence.store import RiskStore, StateUnreadable
+from protocol.risk import (
+    AssessTrade,
+    GetRiskReport,
+    LimitHit,
+    MonteCarloProjection,
+    ProjectMonteCarlo,
+    RecordOutcome,
+    RequestRefused,
+    ResetEmergencyStop,
+    RiskAssessment,
+    RiskEvent,
+    RiskEventsRecorded,
+    RiskLimits,
+    RiskReport,
+    TriggerEmergencyStop,
+)
+from risk import apply_outcome, assess, new_state, report, reserve, reset_stop, roll_day, trigger_stop
+from risk.book import SETTLED, InvalidOutcome, ResetWithoutReason, apply_shared_daily_loss
+from risk.montecarlo import project
+from risk.report import snapshot
+from risk.state import RiskBookState
+from supervision import ActorContext, SupervisedActor
+
+ROLL_CHECK_S = 30.0  # how often the book looks at the clock for the daily rollover when idle
+MAX_PROJECTION_CELLS = 10_000 * 1_000  # paths x trades: about 50 ms in the handler at most
+
+EQUITY = Gauge("arbiter_risk_equity", "Equity in the risk numeraire")
+DRAWDOWN = Gauge("arbiter_risk_drawdown", "Fraction below the equity peak")
+DAILY_PNL = Gauge("arbiter_risk_daily_pnl", "Realized PnL in the current daily window")
+STOP_ACTIVE = Gauge("arbiter_risk_emergency_stop", "1 while the emergency stop is active")
+ASSESSMENTS = Counter("arbiter_risk_assessments", "Trade assessments by result and reason", ["result", "reason"])
+LIMIT_HITS = Counter("arbiter_risk_limit_hits", "Limits hit", ["limit"])
+
+# Rejection reasons start with one of these phrases; the metric label is the phrase (bounded
+# cardinality), the full reason stays in the assessment and the logs.
+REASON_KINDS = (
+    "emergency stop active",
+    "cooling down",
+    "position limit reached",
+    "shared daily loss budget exhausted",
+    "daily loss budget exhausted",
+    "risk score",
+    "gas takes",
+    "gas alone",
+    "no gross profit",
+    "no measured edge",
+    "trade takes",
+    "token",
+    "equity",
+    "assessment failed",
+    "adjusted size rounds to nothing",
+)
+
+
+def reason_kind(reason: str) -> str:
+    return next((kind for kind in REASON_KINDS if reason.startswith(kind)), "invalid input")
+
+
+class RollCheck(msgspec.Struct, frozen=True):
+    """Timer tick: roll the daily window if midnight (in the limits' zone) has passed."""
+
+
+class RiskBook(SupervisedActor):
+    def __init__(
+        self,
+        ctx: ActorContext,
+        *,
+        limits: RiskLimits,
+        open_store: Callable[[], RiskStore],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__(ctx)
+        self.limits = limits
+        self.open_store = open_store
+        self.clock = clock
+        self.store: RiskStore | None = None
+        self.state: RiskBookState = new_state(limits, clock())
+
+    # --- lifecycle ------------------------------------------------------------------------------
+
+    def on_start(self) -> None:
+        self.store = self.open_store()
+        now = self.clock()
+        events: list[RiskEvent] = []
+        try:
+            loaded = self.store.load()
+        except StateUnreadable as exc:
+            # Refuse to trade rather than silently start fresh: the operator must look and reset.
+            self.log.error("{}; starting with the emergency stop active", exc)
+            loaded = None
+            self.state, events = trigger_stop(new_state(self.limits, now), f"state unreadable: {exc}", "risk-book", now)
+        if loaded is not None:
+            self.state = loaded
+        self.state, rolled = roll_day(self.state, self.limits, now)
+        self._commit(self.state, [*events, *rolled], force=True)
+        self.ctx.send_interval(ROLL_CHECK_S, RollCheck())
+        stop = self.state.emergency_stop
+        self.log.info("risk book at equity {:.2f}, stop {}", self.state.equity, stop.reason if stop.active else "off")
+
+    def on_terminate(self) -> None:
+        if self.store is not None:
+            self.store.close()
+            self.store = None
+
+    # --- handlers -------------------------------------------------------------------------------
+
+    def receive(self, msg: Any) -> Any:
+        match msg:
+            case AssessTrade(opportunity=opp, market=market):
+                return self._assess(opp, market)
+            case RecordOutcome(outcome=outcome):
+                return self._record(outcome)
+            case TriggerEmergencyStop(reason=reason, by=by):
+                now = self.clock()
+                state, events = trigger_stop(self.state, reason, by, now)
+                if events:
+                    self.log.error("EMERGENCY STOP by {}: {}", by, reason)
+                self._commit(state, events)
+                return self.state.emergency_stop
+            case ResetEmergencyStop(reason=reason, by=by):
+                try:
+                    state, events = reset_stop(self.state, reason, by, self.clock())
+                except ResetWithoutReason as exc:
+                    return RequestRefused("ResetEmergencyStop", str(exc))
+                if events:
+                    self.log.warning("emergency stop reset by {}: {}", by, reason)
+                self._commit(state, events)
+                return self.state.emergency_stop
+            case GetRiskReport():
+                return self._report()
+            case ProjectMonteCarlo(horizon_trades=horizon, paths=paths, seed=seed):
+                return self._project(horizon, paths, seed)
+            case RollCheck():
+                state, events = roll_day(self.state, self.limits, self.clock())
+                self._commit(state, events)
+                return None
+        return super().receive(msg)
+
+    def _assess(self, opp: Any, market: Any) -> RiskAssessment:
+        now = self.clock()
+        state, events = roll_day(self.state, self.limits, now)
+        answer = assess(state, opp, market, self.limits, now)
+        if answer.approved:
+            assert self.store is not None
+            fits = self.store.reserve_loss(
+                state.day_start, opp.id, answer.max_loss_value, self.limits.max_daily_loss,
+                now + self.limits.reservation_ttl, now,
+            )
+            if fits:
+                state = reserve(state, opp, answer.adjusted_size_value, answer.max_loss_value, self.limits, now)
+            else:
+                answer = msgspec.structs.replace(
+                    answer, approved=False, reasons=("shared daily loss budget exhausted (other processes)",)
+                )
+        self._commit(state, events)
+        for reason in answer.reasons:
+            ASSESSMENTS.labels("rejected", reason_kind(reason)).inc()
+        if answer.approved:
+            ASSESSMENTS.labels("approved", "").inc()
+        return answer
+
+    def _record(self, outcome: Any) -> RiskEventsRecorded | RequestRefused:
+        assert self.store is not None
+        now = self.clock()
+        try:
+            state, events = apply_outcome(self.state, outcome, self.limits, now)
+        except InvalidOutcome as exc:
+            self.log.error("outcome refused: {}", exc)
+            return RequestRefused("RecordOutcome", str(exc))
+        if state is self.state:
+            return RiskEventsRecorded(events=())  # a duplicate report: already booked
+        shared = self.store.settle_loss(state.day_start, outcome.opportunity_id, outcome.realized_pnl_value, now)
+        state, shared_events = apply_shared_daily_loss(state, max(0.0, -shared.realized_pnl), self.limits, now)
+        events.extend(shared_events)
+        for event in events:
+            if isinstance(event, LimitHit):
+                LIMIT_HITS.labels(event.limit).inc()
+                self.log.warning("limit hit: {} {:.4f} >= {:.4f}", event.limit, event.value, event.threshold)
+        self._commit(state, events)
+        return RiskEventsRecorded(events=tuple(events))
+
+    def _report(self) -> RiskReport:
+        now = self.clock()
+        state, _ = roll_day(self.state, self.limits, now)
+        return report(state, self.limits, now)
+
+    def _project(self, horizon: int, paths: int, seed: int) -> MonteCarloProjection | RequestRefused:
+        if horizon * paths > MAX_PROJECTION_CELLS:
+            too_big = f"{paths} paths x {horizon} trades is over {MAX_PROJECTION_CELLS}"
+            return RequestRefused("ProjectMonteCarlo", too_big)
+        pnls = [r.pnl_value for r in self.state.history if r.status in SETTLED]
+        try:
+            return project(pnls, self.state.equity, self.limits.max_drawdown, horizon, paths, seed)
+        except ValueError as exc:  # no settled trade yet, a non-positive equity...
+            return RequestRefused("ProjectMonteCarlo", str(exc))
+
+    # --- the one place state changes ------------------------------------------------------------
+
+    def _commit(self, state: RiskBookState, events: Sequence[RiskEvent], force: bool = False) -> None:
+        """Save, then adopt: the new state becomes visible only once it is durable."""
+        if state is self.state and not events and not force:
+            return
+        assert self.store is not None
+        self.store.save(state, events)
+        self.state = state
+        now = self.clock()
+        self.publish(snapshot(state, self.limits, now))
+        EQUITY.set(state.equity)
+        DRAWDOWN.set(state.drawdown)
+        DAILY_PNL.set(state.pnl_today)
+        STOP_ACTIVE.set(1 if state.emergency_stop.active else 0)
+
+    def status(self) -> dict[str, Any]:
+        s = self.state
+        return {
+            "emergency_stop": s.emergency_stop.reason if s.emergency_stop.active else "off",
+            "equity": round(s.equity, 2),
+            "drawdown": round(s.drawdown, 4),
+            "daily_pnl": round(s.pnl_today, 2),
+            "open_trades": len(s.open_trades),
+            "version": s.version,
+        }
+
+
+def risk_book_kwargs(limits: RiskLimits, store_factory: Callable[[], RiskStore]) -> dict[str, Any]:
+    """The ChildSpec kwargs for a RiskBook (the store is opened in on_start, once per incarnation)."""
+    return {"limits": limits, "open_store": store_factory}

@@ -1,0 +1,23 @@
+"""Durable stores for the risk book: SQLite by default, Redis when REDIS_URL is set."""
+
+from __future__ import annotations
+
+import os
+
+from persistence.sqlite_store import SqliteRiskStore
+from persistence.store import AuditEntry, RiskStore, SharedDay, StateUnreadable
+
+DEFAULT_SQLITE_PATH = "var/risk_book.sqlite3"
+
+
+def open_risk_store(redis_url: str | None = None, sqlite_path: str | None = None, book_id: str = "main") -> RiskStore:
+    """Redis when a URL is given (or REDIS_URL is set), else the SQLite file (var/risk_book.sqlite3)."""
+    url = redis_url if redis_url is not None else os.environ.get("REDIS_URL")
+    if url:
+        from persistence.redis_store import RedisRiskStore
+
+        return RedisRiskStore(url, book_id)
+    return SqliteRiskStore(sqlite_path or DEFAULT_SQLITE_PATH, book_id)
+
+
+__all__ = ["AuditEntry", "RiskStore", "SharedDay", "SqliteRiskStore", "StateUnreadable", "open_risk_store"]
