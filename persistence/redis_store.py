@@ -12,7 +12,6 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import msgspec
 import redis
@@ -27,6 +26,7 @@ from persistence.store import (
     to_micro,
 )
 from protocol.risk import RiskEvent
+from protocol.secrets import redact_url
 from risk.state import RiskBookState, decode_state, encode_state
 
 LEDGER_TTL_S = 3 * 86_400  # a day's ledger outlives its day long enough for late outcomes and reports
@@ -62,16 +62,6 @@ redis.call('EXPIRE', KEYS[1], ARGV[3])
 redis.call('EXPIRE', KEYS[3], ARGV[3])
 return redis.call('GET', KEYS[1])
 """
-
-
-def redact_url(url: str) -> str:
-    """The URL without its password, for error messages and logs."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 class RedisRiskStore:

@@ -23,6 +23,7 @@ import msgspec
 import msgspec.toml
 
 from protocol import config_values as v
+from protocol.risk import RiskLimits  # the risk book's own limits: one definition
 from protocol.secrets import Secret, redact
 
 DEVNET_CHAIN_ID = 31337  # anvil's default chain id
@@ -59,19 +60,6 @@ class PerformanceTargets(msgspec.Struct, frozen=True):
     rpc_latency_target_ms: float = 200.0  # p95 of an RPC read
     execution_time_target_ms: float = 2000.0  # detection to submission
     success_rate_target: float = 0.95  # fraction of submitted trades that land
-
-
-class RiskLimits(msgspec.Struct, frozen=True):
-    """Risk defaults from the issue. Money figures are in the risk numeraire (USD)."""
-
-    max_daily_loss: float = 1000.0
-    max_trade_amount: float = 1000.0
-    max_position_size: float = 0.1  # fraction of capital in one trade
-    max_drawdown: float = 0.2  # fraction of peak equity
-    emergency_stop_loss: float = 0.05  # fraction of capital lost in the daily window
-    max_consecutive_losses: int = 5
-    cooldown_period_ms: int = 300_000  # pause after max_consecutive_losses
-    daily_window_tz: str = "UTC"  # the daily loss window resets at midnight here
 
 
 class AlertsConfig(msgspec.Struct, frozen=True):
@@ -161,8 +149,9 @@ SETTINGS: tuple[Setting, ...] = (
     S("MAX_DRAWDOWN", "risk", "max_drawdown", v.number(0, 1), "a fraction between 0 and 1"),
     S("EMERGENCY_STOP_LOSS", "risk", "emergency_stop_loss", v.number(0, 1), "a fraction between 0 and 1"),
     S("MAX_CONSECUTIVE_LOSSES", "risk", "max_consecutive_losses", v.whole(1), "a whole number of at least 1"),
-    S("COOLDOWN_PERIOD", "risk", "cooldown_period_ms", v.whole(0), "a whole number of milliseconds >= 0"),
-    S("DAILY_WINDOW_TZ", "risk", "daily_window_tz", v.timezone, "an IANA time zone such as UTC"),
+    S("COOLDOWN_PERIOD", "risk", "cooldown_period", v.whole(0), "a whole number of milliseconds >= 0"),
+    S("DAILY_WINDOW_TZ", "risk", "daily_reset_tz", v.timezone, "an IANA time zone such as UTC"),
+    S("INITIAL_CAPITAL", "risk", "initial_capital", v.number(0, low_open=True), "an amount above 0"),
     S("ENABLE_DISCORD_ALERTS", "alerts", "discord_enabled", v.boolean, "true or false"),
     S("DISCORD_WEBHOOK_URL", "alerts", "discord_webhook_url", v.url(*_HTTP), "a Discord webhook URL", True),
     S("ENABLE_TELEGRAM_ALERTS", "alerts", "telegram_enabled", v.boolean, "true or false"),

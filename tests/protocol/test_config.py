@@ -28,7 +28,7 @@ def test_no_configuration_means_devnet_with_the_issue_risk_defaults() -> None:
     assert cfg.devnet and cfg.network.endpoints == () and cfg.network.chain_id == DEVNET_CHAIN_ID
     r = cfg.risk
     assert (r.max_daily_loss, r.max_trade_amount, r.max_position_size, r.max_drawdown) == (1000, 1000, 0.1, 0.2)
-    assert (r.emergency_stop_loss, r.max_consecutive_losses, r.cooldown_period_ms) == (0.05, 5, 300_000)
+    assert (r.emergency_stop_loss, r.max_consecutive_losses, r.cooldown_period) == (0.05, 5, 300_000)
     assert not cfg.execution.live_mode and cfg.metrics.prometheus_host == "127.0.0.1"
 
 

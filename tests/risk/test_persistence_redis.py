@@ -7,9 +7,10 @@ import pytest
 import redis
 
 from persistence import open_risk_store
-from persistence.redis_store import RedisRiskStore, redact_url
+from persistence.redis_store import RedisRiskStore
 from persistence.store import StateUnreadable
 from protocol.risk import EmergencyStopReset, EmergencyStopTriggered, RiskLimits
+from protocol.secrets import redact_url
 from risk import new_state, reset_stop, trigger_stop
 from tests.risk.factories import T0
 from tests.risk.racing import race
@@ -64,8 +65,8 @@ def test_the_shared_ledger_counts_every_process(redis_url):
 
 
 def test_redis_urls_are_redacted():
-    assert redact_url("redis://:s3cret@10.0.0.1:6380/2") == "redis://:***@10.0.0.1:6380/2"
-    assert redact_url("redis://bot:s3cret@host/0") == "redis://bot:***@host/0"
+    assert redact_url("redis://:s3cret@10.0.0.1:6380/2") == "redis://***@10.0.0.1:6380/2"
+    assert redact_url("redis://bot:s3cret@host/0") == "redis://***@host/0"
     assert redact_url("redis://127.0.0.1:6379/0") == "redis://127.0.0.1:6379/0"
 
 
