@@ -45,8 +45,7 @@ class Handle:
             ref = registry.wait_for(self.path, wait_s)
             if ref is not None:
                 return ref
-        reason = "not started" if ref is None else "restarting"
-        raise ActorUnavailable(self.path, reason)
+        raise ActorUnavailable(self.path, registry.down_reason(self.path) if ref is None else "restarting")
 
     def is_alive(self) -> bool:
         ref = registry.lookup(self.path)

@@ -13,6 +13,8 @@ from typing import Any
 import pykka
 
 _live: dict[str, pykka.ActorRef[Any]] = {}
+#: Why a path has no live incarnation ("restarting", "stopped"); absent: never started.
+_down: dict[str, str] = {}
 _snapshots: dict[str, Any] = {}
 _cond = threading.Condition()
 
@@ -20,14 +22,27 @@ _cond = threading.Condition()
 def bind(path: str, ref: pykka.ActorRef[Any]) -> None:
     with _cond:
         _live[path] = ref
+        _down.pop(path, None)
         _cond.notify_all()
 
 
-def unbind(path: str, ref: pykka.ActorRef[Any] | None = None) -> None:
-    """Forget `path`; with `ref`, only if it still points at that incarnation."""
+def unbind(path: str, ref: pykka.ActorRef[Any] | None = None, why: str = "stopped") -> None:
+    """Forget `path`; with `ref`, only if it still points at that incarnation. `why` is what handles report."""
     with _cond:
         if ref is None or _live.get(path) is ref:
             _live.pop(path, None)
+            _down[path] = why
+
+
+def mark_down(path: str, why: str) -> None:
+    """Record why `path` has no live incarnation (a supervisor marks children it will restart)."""
+    with _cond:
+        if path not in _live:
+            _down[path] = why
+
+
+def down_reason(path: str) -> str:
+    return _down.get(path, "not started")
 
 
 def lookup(path: str) -> pykka.ActorRef[Any] | None:
@@ -64,4 +79,5 @@ def clear() -> None:
     """Forget everything (tests, after a tree is stopped)."""
     with _cond:
         _live.clear()
+        _down.clear()
         _snapshots.clear()

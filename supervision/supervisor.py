@@ -123,6 +123,7 @@ class Supervisor(SupervisedActor):
         for member in group:
             member.state = "restarting"
             member.generation += 1
+            registry.mark_down(member.path, "restarting")
         self._schedule_restart(rec, group)
 
     def _on_restart_due(self, msg: RestartChild) -> None:
@@ -136,13 +137,16 @@ class Supervisor(SupervisedActor):
                 continue
             if not self._start_child(member, restart=True):
                 # A restart that fails is one more crash: counted, backed off, retried by message.
+                # The retry is keyed on `rec`, the group's head: keyed on `member`, a rest_for_one
+                # retry would restart only `member` and those after it, stranding the ones before.
                 self._count_restart()
-                for started in group:
+                for started in reversed(group):
                     if started.state == "running":
                         self._stop_child(started)
                     started.state = "restarting"
                     started.generation += 1
-                self._schedule_restart(member, group)
+                    registry.mark_down(started.path, "restarting")
+                self._schedule_restart(rec, group)
                 return
 
     # --- mechanics -------------------------------------------------------------------------------
