@@ -45,6 +45,11 @@ class Opportunity(msgspec.Struct, frozen=True):
     gross_profit_value: float
     gas_cost_value: float
     detected_at: float
+    # exact ints from the strategy's search (amm/): gas converted to the profit token through the
+    # deepest WETH pool (rounded up), and the net profit in the profit token and in ETH wei
+    gas_cost_token: int = 0
+    net_profit: int = 0
+    net_profit_wei: int = 0
 
     @property
     def net_profit_value(self) -> float:

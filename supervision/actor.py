@@ -104,6 +104,7 @@ class SupervisedActor(pykka.ThreadingActor):
         self.ready = threading.Event()
         self.crash_reason: str | None = None
         self.dead_letters = 0
+        self._dead_letters_lock = threading.Lock()  # refusals also happen on senders' threads
         self.messages_handled = 0
         self.lag_last_s = 0.0
         self.lag_max_s = 0.0
@@ -202,7 +203,8 @@ class SupervisedActor(pykka.ThreadingActor):
         if reply is None:
             # Exit notes of children stopped while their supervisor shuts down are expected, not lost work.
             if not (isinstance(message, Envelope) and isinstance(message.body, ChildExited)):
-                self.dead_letters += 1
+                with self._dead_letters_lock:
+                    self.dead_letters += 1
             return
         if isinstance(message, pykka_messages._ActorStop):
             reply.set(None)
