@@ -32,7 +32,7 @@ run: setup
 
 lint: setup
 	@$(PY) -m ruff check .
-	@$(PY) -m mypy --no-error-summary protocol supervision actors devnet run.py $$(ls -d bot amm risk persistence rpc console execution chainfeed 2>/dev/null)
+	@$(PY) -m mypy --no-error-summary protocol supervision actors devnet run.py $$(ls -d bot amm risk persistence rpc console execution chainfeed contracts 2>/dev/null)
 
 test: lint
 	@$(PY) -m pytest $(PYTEST_ARGS)
