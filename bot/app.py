@@ -1,0 +1,78 @@
+"""The process: load config, bring up the devnet (by default), start the tree, serve the console,
+and stop everything within a bound on Ctrl-C, SIGTERM or the root supervisor's escalation."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import msgspec
+from loguru import logger
+
+from bot.logging import setup_logging
+from protocol.config import Config, ConfigError, config_summary, load_config
+
+#: Ctrl-C must stop the whole bot within this bound, anvil included.
+SHUTDOWN_BOUND_S = 15.0
+
+
+def _parse(command: str, argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog=f"run.py {command}", description=__doc__)
+    parser.add_argument("--config", help="a TOML file of settings (the environment wins over it)")
+    parser.add_argument("--block-time", type=float, default=1.0, help="devnet seconds per block (default 1)")
+    parser.add_argument("--seed", type=int, default=7, help="devnet market simulator seed")
+    parser.add_argument("--anvil-port", type=int, default=0, help="devnet anvil port (default: a free one)")
+    return parser.parse_args(argv)
+
+
+def main(command: str, argv: list[str]) -> int:
+    args = _parse(command, argv)
+    try:
+        config = load_config(os.environ, args.config or os.environ.get("ARBITER_CONFIG"))
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    if command == "config":
+        print(msgspec.json.format(msgspec.json.encode(config_summary(config))).decode())
+        return 0
+    return run(config, args)
+
+
+def run(config: Config, args: argparse.Namespace) -> int:
+    data_dir = Path(config.storage.data_dir)
+    setup_logging(config.log_level, json_path=data_dir / "logs" / "arbiter.jsonl")
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+
+    from bot.system import System, SystemStartError
+
+    try:
+        system = System.start(
+            config, block_time_s=args.block_time, seed=args.seed, anvil_port=args.anvil_port
+        )
+    except SystemStartError as exc:
+        print(f"arbiter: {exc}", file=sys.stderr)
+        return 1
+    logger.info("arbiter is running ({}); Ctrl-C stops it", "devnet" if config.devnet else "paper mode")
+    logger.info("console: .venv/bin/python run.py console")
+    exit_code = 0
+    try:
+        while not stop.wait(0.2):
+            if system.tree.exited.is_set():
+                exit_msg: Any = system.tree.exit
+                logger.error("the actor tree stopped: {}", exit_msg.reason if exit_msg else "unknown")
+                exit_code = 1
+                break
+    finally:
+        logger.info("stopping (bound {}s)", SHUTDOWN_BOUND_S)
+        with contextlib.suppress(Exception):
+            system.stop(SHUTDOWN_BOUND_S)
+        logger.info("stopped")
+    return exit_code

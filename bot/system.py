@@ -1,0 +1,77 @@
+"""The running bot: the devnet (by default), one fault proxy per devnet endpoint, the actor tree,
+the console and the metrics endpoint, started in order and stopped in reverse.
+
+Everything is entered on one ExitStack, so a failure half-way through start (anvil missing, a busy
+port, a tree that cannot start) unwinds what was already started: nothing is left running.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+from loguru import logger
+
+from bot.tree import TreeInputs, root_spec
+from protocol.config import Config, Endpoint
+from protocol.secrets import Secret
+from supervision import Tree, start_tree, stop_tree
+
+#: The devnet puts one fault proxy per endpoint name in front of anvil, so failover can be watched.
+DEVNET_ENDPOINTS = (("primary", "local-a"), ("secondary", "local-b"), ("tertiary", "local-c"))
+
+
+class SystemStartError(Exception):
+    """The bot could not start; the message is one line an operator can act on."""
+
+
+@dataclass
+class System:
+    config: Config
+    tree: Tree
+    devnet: Any | None
+    proxies: dict[str, Any] = field(default_factory=dict)
+    stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
+
+    @classmethod
+    def start(cls, config: Config, *, block_time_s: float = 1.0, seed: int = 7, anvil_port: int = 0) -> System:
+        stack = contextlib.ExitStack()
+        try:
+            devnet, proxies = None, {}
+            if config.devnet:
+                from devnet import open_devnet
+                from devnet.fault_proxy import FaultProxy
+
+                devnet = stack.enter_context(open_devnet(block_time_s=block_time_s, port=anvil_port))
+                for name, _region in DEVNET_ENDPOINTS:
+                    proxies[name] = stack.enter_context(FaultProxy(devnet.node.http_url, name=name, seed=seed))
+                endpoints = tuple(
+                    Endpoint(name=n, url=Secret(proxies[n].url), ws_url=Secret(proxies[n].ws_url), region=region)
+                    for n, region in DEVNET_ENDPOINTS
+                )
+                network = msgspec.structs.replace(config.network, endpoints=endpoints, chain_id=devnet.world.chain_id)
+                config = msgspec.structs.replace(config, network=network)
+            inputs = TreeInputs(config=config, devnet=devnet, proxies=proxies, seed=seed)
+            tree = start_tree(root_spec(inputs))
+            stack.callback(stop_tree)
+            if config.metrics.prometheus_enabled:
+                from rpc.metrics import start_metrics_server
+
+                port = start_metrics_server(config.metrics.prometheus_port, config.metrics.prometheus_host)
+                logger.info("metrics on http://{}:{}/metrics", config.metrics.prometheus_host, port)
+            return cls(config=config, tree=tree, devnet=devnet, proxies=proxies, stack=stack)
+        except Exception as exc:
+            stack.close()
+            raise SystemStartError(_one_line(exc)) from exc
+
+    def stop(self, timeout_s: float) -> None:
+        """Stop the tree (children before parents), then the proxies, then anvil."""
+        self.tree.stop(timeout_s)
+        self.stack.close()
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")

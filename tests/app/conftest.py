@@ -1,0 +1,91 @@
+"""Run the real bot (`python run.py`) as a subprocess and find everything it started.
+
+Each run carries a unique marker in its environment; anvil and any other child inherit it, so
+`leftovers(marker)` finds whatever is still alive after the bot is gone, wherever it was re-parented.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+MARKER_VAR = "ARBITER_TEST_RUN"
+
+
+def leftovers(marker: str) -> list[psutil.Process]:
+    alive = []
+    for proc in psutil.process_iter():
+        try:
+            if proc.environ().get(MARKER_VAR) == marker:
+                alive.append(proc)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+    return alive
+
+
+def wait_no_leftovers(marker: str, timeout_s: float = 15.0) -> list[psutil.Process]:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        alive = leftovers(marker)
+        if not alive or time.monotonic() > deadline:
+            return alive
+        psutil.wait_procs(alive, timeout=0.2)
+
+
+@dataclass
+class BotRun:
+    marker: str
+    data_dir: Path
+    env: dict[str, str]
+
+    def command(self, *args: str) -> list[str]:
+        return [sys.executable, str(REPO / "run.py"), *args]
+
+    def run(
+        self, *args: str, timeout_s: float = 60.0, extra_env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            self.command(*args), cwd=REPO, env={**self.env, **(extra_env or {})},
+            capture_output=True, text=True, timeout=timeout_s,
+        )
+
+    def start(self, *args: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            self.command(*args), cwd=REPO, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True, start_new_session=True,
+        )
+
+    def wait_console(self, proc: subprocess.Popen[str], timeout_s: float = 90.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not (self.data_dir / "console.json").exists():
+            if proc.poll() is not None:
+                output = proc.stdout.read() if proc.stdout else ""
+                raise AssertionError(f"the bot exited with {proc.returncode}:\n{output}")
+            if time.monotonic() > deadline:
+                raise AssertionError("the bot's console did not come up")
+            time.sleep(0.1)
+
+
+@pytest.fixture
+def bot(tmp_path: Path) -> Iterator[BotRun]:
+    marker = uuid.uuid4().hex
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RPC_URL", "WS_URL", "ARBITER_"))}
+    env.update({MARKER_VAR: marker, "DATA_DIR": str(tmp_path / "var"), "PYTHONUNBUFFERED": "1"})
+    run = BotRun(marker=marker, data_dir=tmp_path / "var", env=env)
+    yield run
+    for proc in leftovers(marker):  # never leave anything behind, even when the test failed
+        try:
+            proc.send_signal(signal.SIGKILL)
+        except psutil.NoSuchProcess:
+            pass
