@@ -53,7 +53,10 @@ class System:
                 )
                 network = msgspec.structs.replace(config.network, endpoints=endpoints, chain_id=devnet.world.chain_id)
                 config = msgspec.structs.replace(config, network=network)
-            inputs = TreeInputs(config=config, devnet=devnet, proxies=proxies, seed=seed)
+            inputs = TreeInputs(
+                config=config, devnet=devnet, proxies=proxies, seed=seed,
+                block_time_s=block_time_s if devnet is not None else 12.0,
+            )
             tree = start_tree(root_spec(inputs))
             stack.callback(stop_tree)
             if config.metrics.prometheus_enabled:

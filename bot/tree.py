@@ -16,10 +16,14 @@ class TreeInputs:
     devnet: Any | None = None  # devnet.Devnet when running the embedded world
     proxies: dict[str, Any] = field(default_factory=dict)  # endpoint name -> devnet.fault_proxy.FaultProxy
     seed: int = 7
+    block_time_s: float = 12.0  # a stream with no head for 3 block times is stalled
 
 
 def network_spec(inputs: TreeInputs) -> ChildSpec:
+    """rpc:<name> per endpoint, the router, ws:<name> per WebSocket endpoint, then the subscription manager."""
     from actors.router import network_children
+    from actors.subscriptions import SubscriptionManager
+    from actors.ws_endpoint import WsEndpoint
     from protocol.network import EndpointConfig
 
     cfg = inputs.config.network
@@ -28,7 +32,22 @@ def network_spec(inputs: TreeInputs) -> ChildSpec:
         EndpointConfig(name=e.name, url=e.url.reveal(), chain_id=chain_id, region=e.region or "", priority=i)
         for i, e in enumerate(cfg.endpoints)
     ]
-    return supervisor_spec("network", network_children(endpoints, chain_id), strategy=Strategy.ONE_FOR_ONE)
+    children = network_children(endpoints, chain_id)
+    streams = [e for e in cfg.endpoints if e.ws_url is not None]
+    children += [
+        ChildSpec(id=f"ws:{e.name}", start=WsEndpoint, kwargs={"name": e.name, "url": e.ws_url.reveal()})
+        for e in streams
+        if e.ws_url is not None
+    ]
+    if streams:
+        children.append(
+            ChildSpec(
+                id="subscriptions",
+                start=SubscriptionManager,
+                kwargs={"endpoints": [e.name for e in streams], "stall_after_s": 3 * inputs.block_time_s},
+            )
+        )
+    return supervisor_spec("network", children, strategy=Strategy.ONE_FOR_ONE)
 
 
 def risk_book_spec(inputs: TreeInputs) -> ChildSpec:
