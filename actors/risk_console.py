@@ -48,14 +48,20 @@ def reset(args: argparse.Namespace, *_: Any) -> Any:
     return _answer(answer)
 
 
+def _audited_parser(prog: str, description: str, reason_help: str) -> argparse.ArgumentParser:
+    """A command whose reason and author go into the risk book's audit trail."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("reason", nargs="+", help=reason_help)
+    parser.add_argument("--by", default="console", help="who (recorded in the audit trail)")
+    return parser
+
+
 def register_risk_commands(registry: Any) -> None:
     risk_parser = argparse.ArgumentParser(prog="risk", description="Show the risk book's report.")
     registry.register_command("risk", risk_parser, risk_view)
-    estop_parser = argparse.ArgumentParser(prog="estop", description="Stop all trading until a reset.")
-    estop_parser.add_argument("reason", nargs="+", help="why (recorded in the audit trail)")
-    estop_parser.add_argument("--by", default="console", help="who (recorded in the audit trail)")
+    estop_parser = _audited_parser("estop", "Stop all trading until a reset.", "why (recorded in the audit trail)")
     registry.register_command("estop", estop_parser, estop)
-    reset_parser = argparse.ArgumentParser(prog="reset", description="Reset the emergency stop, stating why.")
-    reset_parser.add_argument("reason", nargs="+", help="why it is safe to trade again (recorded)")
-    reset_parser.add_argument("--by", default="console", help="who (recorded in the audit trail)")
+    reset_parser = _audited_parser(
+        "reset", "Reset the emergency stop, stating why.", "why it is safe to trade again (recorded)"
+    )
     registry.register_command("reset", reset_parser, reset)

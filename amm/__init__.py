@@ -6,7 +6,7 @@ No I/O, no actors: data in, data out. The strategy actor feeds it pool snapshots
 from amm.gas import BlockContext, GasPolicy, PriceBook
 from amm.graph import CycleTable, MarketGraph
 from amm.pools import PoolDefect, PoolSnapshot, RejectedPool, pool_defect, screen_pools
-from amm.search import ScanResult, exact_scan, find_opportunities, scan
+from amm.search import ScanResult, exact_scan, scan
 from amm.v2 import (
     InsufficientLiquidity,
     compose,
@@ -33,7 +33,6 @@ __all__ = [
     "compose",
     "continuous_optimum",
     "exact_scan",
-    "find_opportunities",
     "get_amount_in",
     "get_amount_out",
     "has_edge",

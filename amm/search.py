@@ -11,7 +11,7 @@ in practice. Amounts, profits and gas in an Opportunity come from the exact stag
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import msgspec
 import numpy as np
@@ -109,29 +109,6 @@ def screen(
     return keep, estimate
 
 
-def find_opportunities(
-    graph: MarketGraph,
-    gas_policy: GasPolicy,
-    prices: PriceBook,
-    block: BlockContext,
-    *,
-    min_net_profit_wei: int = 1,
-    max_candidates: int = DEFAULT_MAX_CANDIDATES,
-    max_amount_in: Mapping[str, int] | None = None,
-) -> list[Opportunity]:
-    """Sized, exactly-valued opportunities at block, best net profit (ETH wei) first; see scan()."""
-    result = scan(
-        graph,
-        gas_policy,
-        prices,
-        block,
-        min_net_profit_wei=min_net_profit_wei,
-        max_candidates=max_candidates,
-        max_amount_in=max_amount_in,
-    )
-    return list(result.opportunities)
-
-
 def scan(
     graph: MarketGraph,
     gas_policy: GasPolicy,
@@ -175,19 +152,15 @@ def scan(
     estimates = np.concatenate(kept_estimates) if kept_estimates else np.zeros(0)
     candidates = len(rows)
     top = _best_rooting_first(graph, tables, rows, estimates)[:max_candidates]
-    best: dict[frozenset[int], Opportunity] = {}
+    evaluated = []
     for t, c in zip(tables[top].tolist(), rows[top].tolist()):
         table = graph.cycles[t]
         opportunity = evaluate_cycle(
             graph, table, c, refs, gas_policy, gas_price, prices, block,
             max_amount_in=max_amount_in, detected_at=detected_at,
         )
-        if opportunity is None or opportunity.net_profit_wei < min_net_profit_wei:
-            continue
-        key = frozenset(table.pools[c].tolist())
-        if key not in best or best[key].net_profit_wei < opportunity.net_profit_wei:
-            best[key] = opportunity
-    ranked = sorted(best.values(), key=lambda o: o.net_profit_wei, reverse=True)
+        evaluated.append((table, c, opportunity))
+    ranked = _best_per_pool_set(evaluated, min_net_profit_wei)
     return ScanResult(
         opportunities=tuple(ranked),
         cycles_screened=screened,
@@ -310,13 +283,29 @@ def exact_scan(
     """The baseline: every cycle evaluated exactly in pure Python, no screen. Slow; for tests and benchmarks."""
     refs = eth_reference(graph)
     gas_price = gas_policy.gas_price_wei(block.base_fee_wei)
+    return _best_per_pool_set(
+        (
+            (table, c, evaluate_cycle(graph, table, c, refs, gas_policy, gas_price, prices, block))
+            for table in graph.cycles
+            for c in range(len(table))
+        ),
+        min_net_profit_wei,
+    )
+
+
+def _best_per_pool_set(
+    evaluated: Iterable[tuple[CycleTable, int, Opportunity | None]], min_net_profit_wei: int
+) -> list[Opportunity]:
+    """The opportunities worth min_net_profit_wei, best first, one per set of pools.
+
+    The same pools traded from another start token or in another order compete for the same
+    reserves, so only the most profitable of them is kept (the first one seen on a tie).
+    """
     best: dict[frozenset[int], Opportunity] = {}
-    for table in graph.cycles:
-        for c in range(len(table)):
-            opportunity = evaluate_cycle(graph, table, c, refs, gas_policy, gas_price, prices, block)
-            if opportunity is None or opportunity.net_profit_wei < min_net_profit_wei:
-                continue
-            key = frozenset(table.pools[c].tolist())
-            if key not in best or best[key].net_profit_wei < opportunity.net_profit_wei:
-                best[key] = opportunity
+    for table, row, opportunity in evaluated:
+        if opportunity is None or opportunity.net_profit_wei < min_net_profit_wei:
+            continue
+        key = frozenset(table.pools[row].tolist())
+        if key not in best or best[key].net_profit_wei < opportunity.net_profit_wei:
+            best[key] = opportunity
     return sorted(best.values(), key=lambda o: o.net_profit_wei, reverse=True)

@@ -21,10 +21,16 @@ class MalformedChainData(ValueError):
         self.field = field
 
 
-def _hex_int(obj: Mapping[str, Any], field: str, what: str) -> int:
+def _hex(obj: Mapping[str, Any], field: str, what: str) -> str:
+    """obj[field] when it is a 0x-prefixed string; MalformedChainData naming the field otherwise."""
     value = obj.get(field)
     if not isinstance(value, str) or not value.startswith("0x"):
         raise MalformedChainData(what, field, value)
+    return value
+
+
+def _hex_int(obj: Mapping[str, Any], field: str, what: str) -> int:
+    value = _hex(obj, field, what)
     try:
         return int(value, 16)
     except ValueError:
@@ -32,10 +38,7 @@ def _hex_int(obj: Mapping[str, Any], field: str, what: str) -> int:
 
 
 def _hash(obj: Mapping[str, Any], field: str, what: str) -> str:
-    value = obj.get(field)
-    if not isinstance(value, str) or not value.startswith("0x"):
-        raise MalformedChainData(what, field, value)
-    return value.lower()
+    return _hex(obj, field, what).lower()
 
 
 def header_from_json(obj: object) -> BlockHeader:

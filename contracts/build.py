@@ -41,11 +41,11 @@ SETTINGS: dict[str, Any] = {
 
 
 class CompileFailed(Exception):
-    """solcjs reported errors, or is not the pinned version."""
+    """solcjs is missing, is not the pinned version, or reported errors."""
 
 
-def solc_version() -> str:
-    out = subprocess.run([str(SOLCJS), "--version"], capture_output=True, text=True, check=True, timeout=60)
+def solc_version(solcjs: Path = SOLCJS) -> str:
+    out = subprocess.run([str(solcjs), "--version"], capture_output=True, text=True, check=True, timeout=60)
     return out.stdout.strip().splitlines()[-1]
 
 
@@ -53,34 +53,53 @@ def artifact_path(name: str) -> Path:
     return CONTRACTS_DIR / "build" / f"{name}.json"
 
 
-def compile_artifacts() -> dict[str, dict[str, Any]]:
-    """name -> artifact dict for every contract in CONTRACTS, compiled by the pinned compiler."""
+def compile_standard_json(
+    sources: dict[str, str], settings: dict[str, Any], *, solcjs: Path = SOLCJS
+) -> tuple[str, dict[str, dict[str, Any]]]:
+    """Compile `sources` (unit name -> Solidity text) with the pinned solcjs.
+
+    Returns (compiler version, the output's `contracts`: unit name -> contract name -> output).
+    The one place the project runs solc: the Executor's build and the devnet's tokens both
+    come through here, so both are pinned to contracts/SOLC_VERSION. Sources go in by content
+    (no paths from the machine), so the bytecode is the same on every checkout.
+    """
+    if not solcjs.exists():
+        raise CompileFailed(f"solcjs not found at {solcjs}; run `make setup` to install the node packages")
     pinned = SOLC_VERSION_FILE.read_text().strip()
-    version = solc_version()
+    version = solc_version(solcjs)
     if not version.startswith(pinned):
         raise CompileFailed(f"solcjs is {version}, contracts/SOLC_VERSION pins {pinned}")
-    sources = {path: (CONTRACTS_DIR / path).read_text() for path in CONTRACTS.values()}
     request = {
         "language": "Solidity",
-        "sources": {path: {"content": text} for path, text in sources.items()},
-        "settings": SETTINGS,
+        "sources": {unit: {"content": text} for unit, text in sources.items()},
+        "settings": settings,
     }
     out = subprocess.run(
-        [str(SOLCJS), "--standard-json"],
+        [str(solcjs), "--standard-json"],
         input=json.dumps(request),
         capture_output=True,
         text=True,
         check=True,
         timeout=COMPILE_TIMEOUT_S,
     )
-    # solcjs may print notices before the JSON document
+    # solcjs may print notices (">>> Cannot retry compilation with SMT...") before the JSON document
     result = json.loads(out.stdout[out.stdout.index("{") :])
     errors = [e for e in result.get("errors", []) if e.get("severity") == "error"]
     if errors:
-        raise CompileFailed("; ".join(e.get("formattedMessage", e.get("message", "?")) for e in errors))
+        raise CompileFailed(
+            f"{', '.join(sources)} do not compile: "
+            + "; ".join(e.get("formattedMessage", e.get("message", "?")) for e in errors)
+        )
+    return version, result["contracts"]
+
+
+def compile_artifacts() -> dict[str, dict[str, Any]]:
+    """name -> artifact dict for every contract in CONTRACTS, compiled by the pinned compiler."""
+    sources = {path: (CONTRACTS_DIR / path).read_text() for path in CONTRACTS.values()}
+    version, compiled = compile_standard_json(sources, SETTINGS)
     artifacts = {}
     for name, path in CONTRACTS.items():
-        contract = result["contracts"][path][name]
+        contract = compiled[path][name]
         artifacts[name] = {
             "contractName": name,
             "source": path,
@@ -101,6 +120,7 @@ def compile_artifact() -> dict[str, Any]:
 
 
 def render(artifact: dict[str, Any]) -> str:
+    """The committed form of an artifact: sorted keys, one-space indent, trailing newline."""
     return json.dumps(artifact, indent=1, sort_keys=True) + "\n"
 
 

@@ -29,7 +29,7 @@ import signal
 import subprocess
 import threading
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
@@ -314,6 +314,25 @@ class Anvil:
         if "error" in answer:
             raise AnvilError(f"{method} failed: {answer['error']}")
         return answer.get("result")
+
+    # -- chain state
+
+    def snapshot(self) -> str:
+        """Mark the chain state (evm_snapshot); `revert(mark)` returns to it. A mark is single-use."""
+        return str(self.rpc("evm_snapshot"))
+
+    def revert(self, mark: str) -> None:
+        if not self.rpc("evm_revert", mark):
+            raise AnvilError(f"evm_revert({mark}) refused: unknown or already used snapshot")
+
+    @contextlib.contextmanager
+    def isolated(self) -> Iterator[Anvil]:
+        """Run a block of chain changes and undo them after: one deployed state shared by many tests."""
+        mark = self.snapshot()
+        try:
+            yield self
+        finally:
+            self.revert(mark)
 
     # -- mining control
 

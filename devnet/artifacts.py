@@ -5,26 +5,27 @@ tokens are ours (devnet/contracts/DevnetTokens.sol): v2-core's test ERC20 has no
 symbol or decimals (every copy says "UNI-V2", 18), and the bot values tokens by their on-chain
 decimals, so the devnet ships tokens with real symbols and decimals (USDC has 6, WBTC 8).
 Their compiled artifact is committed (devnet/artifacts/DevnetTokens.json) so a run needs no
-compiler; `python -m devnet.artifacts` rebuilds it with the pinned solcjs and a test checks that
-the committed file still matches its source.
+compiler; `python -m devnet.artifacts` rebuilds it with the pinned solcjs (through the one compile
+path, contracts.build.compile_standard_json) and a test checks that the committed file still
+matches its source.
 """
 
 from __future__ import annotations
 
 import functools
 import json
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
+from contracts.build import SOLCJS, compile_standard_json, render
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 V2_CORE_BUILD = REPO_ROOT / "node_modules" / "@uniswap" / "v2-core" / "build"
 TOKENS_SOURCE = Path(__file__).resolve().parent / "contracts" / "DevnetTokens.sol"
 TOKENS_ARTIFACT = Path(__file__).resolve().parent / "artifacts" / "DevnetTokens.json"
-SOLCJS = REPO_ROOT / "node_modules" / ".bin" / "solcjs"
 
 # Settings used for the committed artifact; changing them changes the bytecode.
 SOLC_SETTINGS: dict[str, Any] = {
@@ -77,36 +78,15 @@ def devnet_token(name: str) -> Artifact:
 
 def compile_tokens(solcjs: Path = SOLCJS) -> dict[str, Any]:
     """Compile DevnetTokens.sol with the pinned solcjs; returns the artifact document."""
-    if not solcjs.exists():
-        raise ArtifactMissing("solcjs", solcjs)
-    request = {
-        "language": "Solidity",
-        "sources": {TOKENS_SOURCE.name: {"content": TOKENS_SOURCE.read_text()}},
-        "settings": SOLC_SETTINGS,
-    }
-    proc = subprocess.run(
-        [str(solcjs), "--standard-json"],
-        input=json.dumps(request),
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
+    version, compiled = compile_standard_json(
+        {TOKENS_SOURCE.name: TOKENS_SOURCE.read_text()}, SOLC_SETTINGS, solcjs=solcjs
     )
-    # solcjs prints a ">>> Cannot retry compilation with SMT..." notice before the JSON document.
-    out = json.loads(proc.stdout[proc.stdout.index("{") :])
-    errors = [e["formattedMessage"] for e in out.get("errors", []) if e.get("severity") == "error"]
-    if errors:
-        raise RuntimeError("DevnetTokens.sol does not compile: " + " | ".join(errors))
-    version = subprocess.run(
-        [str(solcjs), "--version"], capture_output=True, text=True, check=True, timeout=60
-    ).stdout.strip()
-    compiled = out["contracts"][TOKENS_SOURCE.name]
     return {
         "compiler": version,
         "settings": SOLC_SETTINGS,
         "contracts": {
             name: {"abi": c["abi"], "bytecode": _hex(c["evm"]["bytecode"]["object"])}
-            for name, c in sorted(compiled.items())
+            for name, c in sorted(compiled[TOKENS_SOURCE.name].items())
         },
     }
 
@@ -114,7 +94,7 @@ def compile_tokens(solcjs: Path = SOLCJS) -> dict[str, Any]:
 def main() -> int:
     doc = compile_tokens()
     TOKENS_ARTIFACT.parent.mkdir(parents=True, exist_ok=True)
-    TOKENS_ARTIFACT.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
+    TOKENS_ARTIFACT.write_text(render(doc))
     print(f"wrote {TOKENS_ARTIFACT.relative_to(REPO_ROOT)}: {', '.join(doc['contracts'])}")
     return 0
 

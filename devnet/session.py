@@ -25,20 +25,16 @@ class Devnet:
 
     def snapshot(self) -> str:
         """Mark the chain state (evm_snapshot); `revert(mark)` returns to it. A mark is single-use."""
-        return str(self.node.rpc("evm_snapshot"))
+        return self.node.snapshot()
 
     def revert(self, mark: str) -> None:
-        if not self.node.rpc("evm_revert", mark):
-            raise RuntimeError(f"evm_revert({mark}) refused: unknown or already used snapshot")
+        self.node.revert(mark)
 
     @contextlib.contextmanager
     def isolated(self) -> Iterator[Devnet]:
         """Run a block of chain changes and undo them after: one deployed world shared by many tests."""
-        mark = self.snapshot()
-        try:
+        with self.node.isolated():
             yield self
-        finally:
-            self.revert(mark)
 
 
 @contextlib.contextmanager

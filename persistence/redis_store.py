@@ -9,22 +9,12 @@ guarantee (acknowledged means on disk).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from typing import Any
 
-import msgspec
 import redis
 
-from persistence.store import (
-    AuditEntry,
-    SharedDay,
-    StateUnreadable,
-    day_key,
-    event_decoder,
-    event_encoder,
-    to_micro,
-)
+from persistence import store
 from protocol.risk import RiskEvent
 from protocol.secrets import redact_url
 from risk.state import RiskBookState, decode_state, encode_state
@@ -78,7 +68,7 @@ class RedisRiskStore:
         self._reservations_key = f"{prefix}:loss:reservations"
 
     def _realized_key(self, day: float) -> str:
-        return f"{self.prefix}:loss:{day_key(day)}:realized"
+        return f"{self.prefix}:loss:{store.day_key(day)}:realized"
 
     # --- state and audit --------------------------------------------------------------------
 
@@ -88,29 +78,25 @@ class RedisRiskStore:
             return None
         try:
             return decode_state(blob)
-        except (msgspec.DecodeError, msgspec.ValidationError, TypeError) as exc:
-            stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
-            moved = f"{self._state_key}:unreadable:{stamp}"
+        except store.UNDECODABLE as exc:
+            moved = f"{self._state_key}:unreadable:{store.aside_stamp()}"
             self._r.rename(self._state_key, moved)
-            raise StateUnreadable(f"{self.location} key {self._state_key}", moved, str(exc)) from exc
+            raise store.StateUnreadable(f"{self.location} key {self._state_key}", moved, str(exc)) from exc
 
     def save(self, state: RiskBookState, events: Sequence[RiskEvent] = ()) -> None:
         pipe = self._r.pipeline(transaction=True)
         pipe.set(self._state_key, encode_state(state))
         for event in events:
-            pipe.xadd(
-                self._audit_key,
-                {"book": self.book_id, "kind": type(event).__name__, "event": event_encoder.encode(event)},
-            )
+            kind, encoded = store.audit_record(event)
+            pipe.xadd(self._audit_key, {"book": self.book_id, "kind": kind, "event": encoded})
         pipe.execute()
 
-    def audit(self, limit: int = 100) -> list[AuditEntry]:
+    def audit(self, limit: int = 100) -> list[store.AuditEntry]:
         rows = self._r.xrevrange(self._audit_key, count=limit)
-        entries = []
-        for seq, (entry_id, fields) in enumerate(reversed(rows)):
-            del entry_id
-            entries.append(AuditEntry(seq, fields[b"book"].decode(), event_decoder.decode(fields[b"event"])))
-        return entries
+        return [
+            store.AuditEntry(seq, fields[b"book"].decode(), store.event_decoder.decode(fields[b"event"]))
+            for seq, (_entry_id, fields) in enumerate(reversed(rows))
+        ]
 
     # --- the loss ledger ----------------------------------------------------------------------
 
@@ -119,24 +105,24 @@ class RedisRiskStore:
     ) -> bool:
         keys = [self._realized_key(day), self._reservations_key]
         args: list[str | int] = [
-            reservation_id, to_micro(amount), to_micro(limit), int(expires_at * 1000), int(now * 1000)
+            reservation_id, store.to_micro(amount), store.to_micro(limit), int(expires_at * 1000), int(now * 1000)
         ]
         return bool(self._reserve(keys=keys, args=args))
 
-    def settle_loss(self, day: float, reservation_id: str, pnl: float, now: float) -> SharedDay:
-        settled_key = f"{self.prefix}:loss:{day_key(day)}:settled"
+    def settle_loss(self, day: float, reservation_id: str, pnl: float, now: float) -> store.SharedDay:
+        settled_key = f"{self.prefix}:loss:{store.day_key(day)}:settled"
         keys = [self._realized_key(day), self._reservations_key, settled_key]
-        self._settle(keys=keys, args=[reservation_id, to_micro(pnl), LEDGER_TTL_S])
+        self._settle(keys=keys, args=[reservation_id, store.to_micro(pnl), LEDGER_TTL_S])
         return self.shared_day(day, now)
 
-    def shared_day(self, day: float, now: float) -> SharedDay:
+    def shared_day(self, day: float, now: float) -> store.SharedDay:
         realized = int(self._r.get(self._realized_key(day)) or 0)
         reserved = 0
         for value in self._r.hvals(self._reservations_key):
             amount, expires = value.decode().split(":")
             if int(expires) > now * 1000:
                 reserved += int(amount)
-        return SharedDay(realized_pnl=realized / 1e6, reserved=reserved / 1e6)
+        return store.SharedDay.from_micro(realized, reserved)
 
     def close(self) -> None:
         self._r.close()

@@ -14,17 +14,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-import msgspec
-
-from persistence.store import (
-    AuditEntry,
-    SharedDay,
-    StateUnreadable,
-    day_key,
-    event_decoder,
-    event_encoder,
-    to_micro,
-)
+from persistence import store
 from protocol.risk import RiskEvent
 from risk.state import RiskBookState, decode_state, encode_state
 
@@ -51,7 +41,7 @@ class SqliteRiskStore:
         self.path = Path(path)
         self.location = str(self.path)
         self.book_id = book_id
-        self._unreadable: StateUnreadable | None = None
+        self._unreadable: store.StateUnreadable | None = None
         try:
             self._db = self._open()
         except sqlite3.DatabaseError as exc:
@@ -75,14 +65,13 @@ class SqliteRiskStore:
             raise
         return db
 
-    def _move_aside(self, detail: str) -> StateUnreadable:
-        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
-        target = self.path.with_name(f"{self.path.name}.unreadable-{stamp}-{os.getpid()}")
+    def _move_aside(self, detail: str) -> store.StateUnreadable:
+        target = self.path.with_name(f"{self.path.name}.unreadable-{store.aside_stamp()}-{os.getpid()}")
         for suffix in ("", "-wal", "-shm"):
             src = Path(f"{self.path}{suffix}")
             if src.exists():
                 os.replace(src, f"{target}{suffix}")
-        return StateUnreadable(self.location, str(target), detail)
+        return store.StateUnreadable(self.location, str(target), detail)
 
     # --- state and audit --------------------------------------------------------------------
 
@@ -95,7 +84,7 @@ class SqliteRiskStore:
             return None
         try:
             return decode_state(row[0])
-        except (msgspec.DecodeError, msgspec.ValidationError, TypeError) as exc:
+        except store.UNDECODABLE as exc:
             self._db.close()
             problem = self._move_aside(f"book {self.book_id!r} does not decode: {exc}")
             self._db = self._open()
@@ -112,14 +101,19 @@ class SqliteRiskStore:
             )
             self._db.executemany(
                 "INSERT INTO audit (book, kind, at, event) VALUES (?, ?, ?, ?)",
-                [(self.book_id, type(e).__name__, e.at, event_encoder.encode(e).decode()) for e in events],
+                [(self.book_id, *self._audit_row(e)) for e in events],
             )
 
-    def audit(self, limit: int = 100) -> list[AuditEntry]:
+    @staticmethod
+    def _audit_row(event: RiskEvent) -> tuple[str, float, str]:
+        kind, encoded = store.audit_record(event)
+        return kind, event.at, encoded.decode()
+
+    def audit(self, limit: int = 100) -> list[store.AuditEntry]:
         rows = self._db.execute(
             "SELECT seq, book, event FROM audit ORDER BY seq DESC LIMIT ?", (limit,)
         ).fetchall()
-        return [AuditEntry(seq, book, event_decoder.decode(event)) for seq, book, event in reversed(rows)]
+        return [store.AuditEntry(seq, book, store.event_decoder.decode(event)) for seq, book, event in reversed(rows)]
 
     # --- the loss ledger ----------------------------------------------------------------------
 
@@ -127,19 +121,19 @@ class SqliteRiskStore:
         self, day: float, reservation_id: str, amount: float, limit: float, expires_at: float, now: float
     ) -> bool:
         with self._transaction():
-            used = self._used(day_key(day), now, exclude=reservation_id)
-            if used + to_micro(amount) > to_micro(limit):
+            used = self._used(store.day_key(day), now, exclude=reservation_id)
+            if used + store.to_micro(amount) > store.to_micro(limit):
                 return False
             self._db.execute(
                 "INSERT INTO loss_reservation (id, amount_micro, expires_at) VALUES (?, ?, ?) "
                 "ON CONFLICT(id) DO UPDATE SET amount_micro = excluded.amount_micro, "
                 "expires_at = excluded.expires_at",
-                (reservation_id, to_micro(amount), expires_at),
+                (reservation_id, store.to_micro(amount), expires_at),
             )
             return True
 
-    def settle_loss(self, day: float, reservation_id: str, pnl: float, now: float) -> SharedDay:
-        key = day_key(day)
+    def settle_loss(self, day: float, reservation_id: str, pnl: float, now: float) -> store.SharedDay:
+        key = store.day_key(day)
         with self._transaction():
             self._db.execute("DELETE FROM loss_reservation WHERE id = ?", (reservation_id,))
             fresh = self._db.execute(
@@ -149,19 +143,19 @@ class SqliteRiskStore:
                 self._db.execute(
                     "INSERT INTO loss_realized (day, pnl_micro) VALUES (?, ?) "
                     "ON CONFLICT(day) DO UPDATE SET pnl_micro = pnl_micro + excluded.pnl_micro",
-                    (key, to_micro(pnl)),
+                    (key, store.to_micro(pnl)),
                 )
             return self._day(key, now)
 
-    def shared_day(self, day: float, now: float) -> SharedDay:
-        return self._day(day_key(day), now)
+    def shared_day(self, day: float, now: float) -> store.SharedDay:
+        return self._day(store.day_key(day), now)
 
-    def _day(self, key: str, now: float) -> SharedDay:
+    def _day(self, key: str, now: float) -> store.SharedDay:
         row = self._db.execute("SELECT pnl_micro FROM loss_realized WHERE day = ?", (key,)).fetchone()
         reserved = self._db.execute(
             "SELECT COALESCE(SUM(amount_micro), 0) FROM loss_reservation WHERE expires_at > ?", (now,)
         ).fetchone()[0]
-        return SharedDay(realized_pnl=(row[0] if row else 0) / 1e6, reserved=reserved / 1e6)
+        return store.SharedDay.from_micro(row[0] if row else 0, reserved)
 
     def _used(self, key: str, now: float, exclude: str) -> int:
         self._db.execute("DELETE FROM loss_reservation WHERE expires_at <= ?", (now,))

@@ -9,6 +9,7 @@ can acknowledge the change that produced them.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -23,8 +24,23 @@ event_encoder = msgspec.json.Encoder()
 event_decoder: msgspec.json.Decoder[RiskEvent] = msgspec.json.Decoder(RiskEvent)  # type: ignore[arg-type]
 
 
+# What decoding a stored state raises when the bytes are not a whole RiskBookState (garbage, a
+# truncated write, another program's key): the backends move such state aside, never delete it.
+UNDECODABLE = (msgspec.DecodeError, msgspec.ValidationError, TypeError)
+
+
 def to_micro(amount: float) -> int:
     return round(amount * MICRO)
+
+
+def aside_stamp() -> str:
+    """The UTC second that names a moved-aside copy of unreadable state, so copies sort by discovery."""
+    return time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+
+
+def audit_record(event: RiskEvent) -> tuple[str, bytes]:
+    """(kind, JSON) of an event, as both backends append it to the audit trail."""
+    return type(event).__name__, event_encoder.encode(event)
 
 
 def day_key(day_start: float) -> str:
@@ -55,6 +71,11 @@ class SharedDay(msgspec.Struct, frozen=True):
 
     realized_pnl: float
     reserved: float
+
+    @classmethod
+    def from_micro(cls, realized_micro: int, reserved_micro: int) -> SharedDay:
+        """The view from the ledger's integer micro-unit counters."""
+        return cls(realized_pnl=realized_micro / MICRO, reserved=reserved_micro / MICRO)
 
     @property
     def used(self) -> float:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from amm import BlockContext, GasPolicy, MarketGraph, PoolDefect, PoolSnapshot, PriceBook, find_opportunities, scan
+from amm import BlockContext, GasPolicy, MarketGraph, PoolDefect, PoolSnapshot, PriceBook, scan
 from amm.synthetic import WETH
 
 E18 = 10**18
@@ -86,5 +86,5 @@ def test_a_base_token_whose_pools_arrive_later_becomes_a_route_start() -> None:
     b = PoolSnapshot("0xb", "dex2", later, WETH, 1_100 * E18, 1_000 * E18, 30)
     grown = graph.update([a, b])
     assert grown.base_tokens == frozenset({WETH, later})
-    starts = {o.token for o in find_opportunities(grown, GasPolicy(), PriceBook(), BLOCK)}
+    starts = {o.token for o in scan(grown, GasPolicy(), PriceBook(), BLOCK).opportunities}
     assert starts <= {WETH, later} and starts

@@ -18,18 +18,18 @@ import pytest
 from web3 import Web3
 from web3.contract import Contract
 
+from devnet import artifacts
 from devnet.anvil import Anvil
 
 REPO = Path(__file__).resolve().parents[2]
-V2_BUILD = REPO / "node_modules" / "@uniswap" / "v2-core" / "build"
 EXECUTOR_ARTIFACT = REPO / "contracts" / "build" / "Executor.json"
 SUPPLY = 10**36
 
 
 def v2_artifact(name: str) -> dict[str, Any]:
-    raw = json.loads((V2_BUILD / f"{name}.json").read_text())
-    code = raw.get("bytecode") or raw["evm"]["bytecode"]["object"]
-    return {"abi": raw["abi"], "bytecode": code if code.startswith("0x") else "0x" + code}
+    """A @uniswap/v2-core artifact (through the devnet's loader) in the form World.deploy takes."""
+    artifact = artifacts.uniswap_v2(name)
+    return {"abi": artifact.abi, "bytecode": artifact.bytecode}
 
 
 def executor_artifact() -> dict[str, Any]:
@@ -129,8 +129,5 @@ def world() -> Iterator[World]:
 @pytest.fixture
 def chain(world: World) -> Iterator[World]:
     """The world, with every change made by the test reverted afterwards."""
-    snapshot = world.anvil.rpc("evm_snapshot")
-    try:
+    with world.anvil.isolated():
         yield world
-    finally:
-        world.anvil.rpc("evm_revert", snapshot)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 
+import pytest
+
 from contracts import build
 
 
@@ -21,3 +23,17 @@ def test_artifact_records_the_pinned_compiler_and_the_current_source() -> None:
 def test_recompiling_reproduces_the_committed_artifacts_byte_for_byte() -> None:
     for name, artifact in build.compile_artifacts().items():
         assert build.render(artifact) == build.artifact_path(name).read_text(), f"{name} is stale"
+
+
+def test_a_missing_compiler_names_its_path_and_the_fix(tmp_path) -> None:
+    missing = tmp_path / "solcjs"
+    with pytest.raises(build.CompileFailed, match="make setup") as err:
+        build.compile_standard_json({"A.sol": "contract A {}"}, build.SETTINGS, solcjs=missing)
+    assert str(missing) in str(err.value)
+
+
+def test_a_source_that_does_not_compile_names_the_unit_and_the_error() -> None:
+    broken = "// SPDX-License-Identifier: MIT\npragma solidity ^0.8.28;\ncontract Broken { function f() {} }\n"
+    with pytest.raises(build.CompileFailed, match=r"Broken\.sol") as err:
+        build.compile_standard_json({"Broken.sol": broken}, build.SETTINGS)
+    assert "Error" in str(err.value)

@@ -207,8 +207,7 @@ def test_random_gaps_are_sized_to_what_the_contract_realizes(
 ) -> None:
     """Random depths, prices and gaps: eth_call of execute at amm's size returns amm's exact profit,
     and one wei more or less returns exactly what amm predicts for those sizes, never more."""
-    snapshot = world.anvil.rpc("evm_snapshot")
-    try:
+    with world.anvil.isolated():
         t0, t1 = world.tokens[0], world.tokens[1]
         x1, y1 = depth, max(10**4, int(depth * ratio))
         x2 = max(10**4, int(x1 * other_depth))
@@ -233,8 +232,6 @@ def test_random_gaps_are_sized_to_what_the_contract_realizes(
                 continue
             assert execute_call(world, opportunity, amount).call({"from": world.owner}) == expected
             assert expected <= opportunity.gross_profit
-    finally:
-        world.anvil.rpc("evm_revert", snapshot)
 
 
 def test_a_fee_on_transfer_token_makes_the_trade_revert_and_costs_only_gas(chain: World) -> None:

@@ -44,8 +44,7 @@ def accepted(world: World, pair, out: int, zero_for_one: bool) -> bool:  # type:
 def test_get_amount_out_is_the_largest_output_the_pair_accepts(
     world: World, reserve0: int, reserve1: int, size_fraction: float, zero_for_one: bool
 ) -> None:
-    snapshot = world.anvil.rpc("evm_snapshot")
-    try:
+    with world.anvil.isolated():
         t0, t1 = world.tokens[0], world.tokens[1]
         pair = world.create_pool("uniswap", t0, t1, reserve0, reserve1)
         assert world.reserves(pair) == (reserve0, reserve1)
@@ -56,8 +55,6 @@ def test_get_amount_out_is_the_largest_output_the_pair_accepts(
         if out > 0:
             assert accepted(world, pair, out, zero_for_one)
         assert not accepted(world, pair, out + 1, zero_for_one)
-    finally:
-        world.anvil.rpc("evm_revert", snapshot)
 
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -65,8 +62,7 @@ def test_get_amount_out_is_the_largest_output_the_pair_accepts(
 def test_get_amount_in_buys_the_output_with_the_least_input(
     world: World, reserve0: int, reserve1: int, out_fraction: float
 ) -> None:
-    snapshot = world.anvil.rpc("evm_snapshot")
-    try:
+    with world.anvil.isolated():
         t0, t1 = world.tokens[0], world.tokens[1]
         pair = world.create_pool("uniswap", t0, t1, reserve0, reserve1)
         out = max(1, int(reserve1 * out_fraction))
@@ -81,5 +77,3 @@ def test_get_amount_in_buys_the_output_with_the_least_input(
         world.send(t0.functions.transfer(pair.address, 1 if least > 1 else least))
         assert accepted(world, pair, out, True)
         assert get_amount_out(amount_in, reserve0, reserve1) >= out
-    finally:
-        world.anvil.rpc("evm_revert", snapshot)

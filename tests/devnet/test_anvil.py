@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import socket
 import subprocess
@@ -9,6 +10,7 @@ import sys
 import textwrap
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
@@ -19,6 +21,7 @@ from web3.types import Wei
 from devnet.accounts import DEV_ACCOUNTS, DEVNET_MNEMONIC
 from devnet.anvil import (
     Anvil,
+    AnvilError,
     AnvilNotFound,
     AnvilPortBusy,
     AnvilStartFailed,
@@ -161,7 +164,12 @@ OWNER_SCRIPT = textwrap.dedent(
 )
 
 
-def _start_owner(mode: str) -> tuple[subprocess.Popen[str], int]:
+@contextlib.contextmanager
+def _owner_of_anvil(mode: str) -> Iterator[tuple[subprocess.Popen[str], int]]:
+    """A child Python process that started an anvil (OWNER_SCRIPT in `mode`), and that anvil's pid.
+
+    Both are killed afterwards whatever the test did, so a failing test leaks neither.
+    """
     owner = subprocess.Popen(
         [sys.executable, "-c", OWNER_SCRIPT, mode],
         cwd=REPO,
@@ -170,12 +178,21 @@ def _start_owner(mode: str) -> tuple[subprocess.Popen[str], int]:
         stderr=subprocess.DEVNULL,
         text=True,
     )
-    assert owner.stdout is not None
-    line = owner.stdout.readline()  # blocks until anvil is up or the owner died
-    assert line.strip().isdigit(), f"owner did not report an anvil pid (got {line!r})"
-    anvil_pid = int(line)
-    assert psutil.Process(anvil_pid).name() == "anvil"
-    return owner, anvil_pid
+    anvil_pid: int | None = None
+    try:
+        assert owner.stdout is not None
+        line = owner.stdout.readline()  # blocks until anvil is up or the owner died
+        assert line.strip().isdigit(), f"owner did not report an anvil pid (got {line!r})"
+        anvil_pid = int(line)
+        assert psutil.Process(anvil_pid).name() == "anvil"
+        yield owner, anvil_pid
+    finally:
+        if owner.poll() is None:
+            owner.kill()
+            owner.wait(timeout=10)
+        if anvil_pid is not None and not wait_gone(anvil_pid, 0.5):
+            with contextlib.suppress(psutil.NoSuchProcess):
+                psutil.Process(anvil_pid).kill()
 
 
 def _assert_both_running(owner: subprocess.Popen[str], anvil_pid: int) -> None:
@@ -186,43 +203,39 @@ def _assert_both_running(owner: subprocess.Popen[str], anvil_pid: int) -> None:
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
 def test_anvil_dies_with_its_owner_process(sig):
-    owner, anvil_pid = _start_owner("wait")
-    try:
+    with _owner_of_anvil("wait") as (owner, anvil_pid):
         _assert_both_running(owner, anvil_pid)
         owner.send_signal(sig)
         owner.wait(timeout=10)
         assert wait_gone(anvil_pid, 10), f"anvil {anvil_pid} survived its owner's {sig.name}"
-    finally:
-        if owner.poll() is None:
-            owner.kill()
-            owner.wait(timeout=10)
-        if not wait_gone(anvil_pid, 0.5):
-            psutil.Process(anvil_pid).kill()
 
 
 def test_ctrl_c_in_the_owner_stops_anvil():
-    owner, anvil_pid = _start_owner("wait")
-    try:
+    with _owner_of_anvil("wait") as (owner, anvil_pid):
         _assert_both_running(owner, anvil_pid)
         owner.send_signal(signal.SIGINT)
         owner.wait(timeout=15)
         assert wait_gone(anvil_pid, 10)
-    finally:
-        if owner.poll() is None:
-            owner.kill()
-            owner.wait(timeout=10)
 
 
 def test_normal_exit_without_stop_still_stops_anvil():
-    owner, anvil_pid = _start_owner("exit")
-    try:
+    with _owner_of_anvil("exit") as (owner, anvil_pid):
         _assert_both_running(owner, anvil_pid)
         assert owner.stdin is not None
         owner.stdin.write("go\n")
         owner.stdin.flush()
         assert owner.wait(timeout=15) == 0
         assert wait_gone(anvil_pid, 10)
-    finally:
-        if owner.poll() is None:
-            owner.kill()
-            owner.wait(timeout=10)
+
+
+def test_isolated_undoes_the_chain_changes_and_a_used_mark_is_refused_by_name():
+    with Anvil(block_time_s=None) as node:
+        start = node.web3().eth.block_number
+        with node.isolated():
+            node.mine(3)
+            assert node.web3().eth.block_number == start + 3
+        assert node.web3().eth.block_number == start
+        mark = node.snapshot()
+        node.revert(mark)
+        with pytest.raises(AnvilError, match=f"evm_revert\\({mark}\\) refused"):
+            node.revert(mark)

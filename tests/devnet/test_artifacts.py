@@ -7,17 +7,21 @@ from pathlib import Path
 
 import pytest
 
+from contracts.build import render
 from devnet import artifacts
 
 
 def test_committed_token_artifact_matches_its_source():
     if not artifacts.SOLCJS.exists():
         pytest.skip("solcjs not installed (make setup)")
-    committed = json.loads(artifacts.TOKENS_ARTIFACT.read_text())
+    committed_text = artifacts.TOKENS_ARTIFACT.read_text()
+    committed = json.loads(committed_text)
     rebuilt = artifacts.compile_tokens()
     # the bytecode ends with the metadata hash of the exact source: any edit without a rebuild shows
     assert rebuilt["contracts"] == committed["contracts"], "run `python -m devnet.artifacts` to rebuild"
     assert set(rebuilt["contracts"]) == {"DevnetERC20", "DevnetWETH"}
+    # the whole committed file, compiler and settings included, is what the shared compile path writes
+    assert render(rebuilt) == committed_text
 
 
 def test_uniswap_artifacts_load_with_bytecode():

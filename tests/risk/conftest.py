@@ -10,6 +10,8 @@ from collections.abc import Iterator
 import pytest
 import redis
 
+from tests.risk.children import reap
+
 REDIS_SERVER = shutil.which("redis-server")
 
 
@@ -43,9 +45,6 @@ def redis_url(tmp_path) -> Iterator[str]:
             yield url
             return
         finally:
-            proc.kill()
-            proc.wait(timeout=10)
-            if proc.stdout is not None:
-                proc.stdout.close()
+            reap(proc)
     pytest.fail("redis-server did not start on a free port in 3 attempts")
 

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from collections.abc import Callable
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.risk.children import python_module, reap
+
 NAMES = ("bot-a", "bot-b")
 
 
@@ -18,11 +16,10 @@ def race(
     """Two racer processes (tests/risk/budget_racer.py) each want 60 of the last 60 of a budget of
     100, `rounds` times; open_gate(r, racers) releases both for round r. Returns each racer's
     {"round R": "won" | "lost"}. The racers are killed even when the test fails."""
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
     racers = [
-        subprocess.Popen(
-            [sys.executable, "-m", "tests.risk.budget_racer", target, name, str(rounds), "60", "100"],
-            cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        python_module(
+            "tests.risk.budget_racer", target, name, str(rounds), "60", "100",
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         )
         for name in NAMES
     ]
@@ -39,9 +36,5 @@ def race(
                 res[f"round {r}"] = line.split()[-1]
     finally:
         for p in racers:
-            p.kill()
-            p.wait(timeout=10)
-            for stream in (p.stdin, p.stdout, p.stderr):
-                if stream is not None:
-                    stream.close()
+            reap(p)
     return results

@@ -7,7 +7,6 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -20,11 +19,11 @@ from risk import apply_outcome, new_state, report, trigger_stop
 from supervision import Handle
 from tests.risk import book_driver
 from tests.risk.budget_racer import DAY
+from tests.risk.children import python_module, reap
 from tests.risk.factories import T0, outcome
 from tests.risk.racing import race
 
 LIMITS = RiskLimits()
-REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -108,11 +107,7 @@ def test_a_state_row_that_does_not_decode_is_moved_aside_with_the_file(tmp_path)
 
 def test_sigkill_mid_stream_then_restart_finds_exactly_the_acknowledged_state(tmp_path):
     db = str(tmp_path / "killed.sqlite3")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.risk.book_driver", db, "100000"],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-    )
+    proc = python_module("tests.risk.book_driver", db, "100000", stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     try:
         assert proc.stdout is not None
         last = -1
@@ -124,10 +119,7 @@ def test_sigkill_mid_stream_then_restart_finds_exactly_the_acknowledged_state(tm
         for line in proc.stdout:  # acks already written before the kill
             last = int(line.split()[1])
     finally:
-        proc.kill()
-        proc.wait(timeout=10)
-        if proc.stdout is not None:
-            proc.stdout.close()
+        reap(proc)
     assert proc.returncode == -signal.SIGKILL and last >= 60
 
     survivor = SqliteRiskStore(db)
