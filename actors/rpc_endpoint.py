@@ -1,0 +1,256 @@
+"""rpc:<name> — one JSON-RPC endpoint: the single writer of its breaker and its statistics.
+
+It sends no reads itself. Callers' requests go straight from the `RpcClient` to the endpoint's
+keep-alive pool on the io loop, and each outcome comes back here as a `RequestOutcome`. The actor
+runs the health checks (eth_chainId, eth_blockNumber) at start and periodically, sends the one
+HALF_OPEN probe when the breaker allows it, and publishes an `EndpointSnapshot` (also told to the
+router) whenever its breaker state changes, and at most every `publish_interval_s` otherwise.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from typing import Any
+
+from protocol.network import (
+    BreakerWake,
+    ClearQuarantine,
+    EndpointConfig,
+    EndpointSnapshot,
+    FaultKind,
+    HealthResult,
+    HealthTick,
+    PublishStats,
+    RequestOutcome,
+    RequestOutcomes,
+    RoutingTable,
+)
+from rpc import health, metrics
+from rpc.client import router_path
+from rpc.stats import LatencyStats
+from rpc.transport import transports
+from supervision import ActorContext, Handle, SupervisedActor
+from supervision.breaker import (
+    BreakerPolicy,
+    BreakerState,
+    Event,
+    Failure,
+    HeadObserved,
+    OperatorClear,
+    Parked,
+    StateChanged,
+    Success,
+    Throttled,
+    Tick,
+    WakeAt,
+    admit,
+    chain_id_mismatch,
+    transition,
+)
+from supervision.errors import ActorError
+from supervision.io_loop import io_loop
+
+#: How often an endpoint checks its chain id and head (dshackle polls heads about every few seconds).
+DEFAULT_HEALTH_INTERVAL_S = 2.0
+#: Deadline of a health check or probe.
+DEFAULT_HEALTH_TIMEOUT_S = 2.0
+#: Statistics are republished at most this often (state changes are published at once).
+DEFAULT_PUBLISH_INTERVAL_S = 0.1
+
+
+class RpcEndpoint(SupervisedActor):
+    def __init__(
+        self,
+        ctx: ActorContext,
+        *,
+        config: EndpointConfig,
+        breaker_policy: BreakerPolicy | None = None,
+        health_interval_s: float = DEFAULT_HEALTH_INTERVAL_S,
+        health_timeout_s: float = DEFAULT_HEALTH_TIMEOUT_S,
+        publish_interval_s: float = DEFAULT_PUBLISH_INTERVAL_S,
+        network_path: str | None = None,
+    ) -> None:
+        super().__init__(ctx)
+        self.config = config
+        self.policy = breaker_policy or BreakerPolicy()
+        self.health_interval_s = health_interval_s
+        self.health_timeout_s = health_timeout_s
+        self.publish_interval_s = publish_interval_s
+        parent = network_path if network_path is not None else ctx.path.rsplit("/", 1)[0] or "/"
+        self.router = Handle(router_path(parent))
+        self.transport = transports.get(config.name, config.url)
+        self.breaker = BreakerState(since=time.monotonic(), head_moved_at=time.monotonic())
+        self.stats = LatencyStats()
+        self.metrics = metrics.for_endpoint(config.name)
+        self.rng = random.Random()  # breaker jitter; a private generator leaves the global one alone
+        self.checked = False
+        self.observed_chain_id = 0
+        self.state_changes = 0
+        self.health_in_flight = False
+        self.dirty = True
+
+    # --- lifecycle --------------------------------------------------------------------------------
+
+    def on_start(self) -> None:
+        metrics.record_breaker(self.config.name, self.breaker.status.value)
+        self._publish()
+        self._health_check()
+        self.ctx.send_interval(self.health_interval_s, HealthTick())
+        self.ctx.send_interval(self.publish_interval_s, PublishStats())
+
+    # --- messages ---------------------------------------------------------------------------------
+
+    def receive(self, msg: object) -> object:
+        match msg:
+            case RequestOutcomes(outcomes=outcomes):
+                for outcome in outcomes:
+                    self._on_outcome(outcome)
+            case RequestOutcome():
+                self._on_outcome(msg)
+            case HealthResult():
+                self._on_health(msg)
+            case HealthTick():
+                self._health_check()
+            case BreakerWake():
+                self._feed(Tick(now=time.monotonic(), rand=self.rng.random()))
+                self._health_check()  # if the wake made it HALF_OPEN, this is the probe
+            case PublishStats():
+                if self.dirty:
+                    self._publish()
+            case ClearQuarantine():
+                self.log.warning("operator clears {} (was {})", self.config.name, self.breaker.status.value)
+                self.checked = False
+                self._feed(OperatorClear(now=time.monotonic()))
+                self._health_check()
+            case _:
+                self.log.warning("unexpected message {}", type(msg).__name__)
+        return None
+
+    def status(self) -> dict[str, Any]:
+        quantiles = self.stats.quantiles()
+        return {
+            "breaker": self.breaker.status.value,
+            "reason": self.breaker.reason,
+            "url": self.config.display_url,
+            "head": self.breaker.own_head,
+            "requests": self.stats.requests,
+            "p95_ms": round(quantiles[1] * 1000, 3) if quantiles else None,
+            "error_rate": round(self.stats.error_rate, 3),
+            "in_flight": self.transport.in_flight,
+        }
+
+    # --- handlers ---------------------------------------------------------------------------------
+
+    def _on_outcome(self, outcome: RequestOutcome) -> None:
+        fault = outcome.fault
+        self.stats.record(outcome.latency_s, fault.value if fault is not None else None)
+        self.metrics.record(outcome.latency_s, fault.value if fault is not None else None)
+        self.dirty = True
+        now = time.monotonic()
+        if fault is None:
+            self._feed(Success(now=now, latency_s=outcome.latency_s))
+        elif fault is FaultKind.RATE_LIMITED:
+            self._feed(Throttled(now=now, retry_after_s=outcome.retry_after_s))
+        elif fault is FaultKind.WRONG_CHAIN and self.config.chain_id:
+            self._feed(chain_id_mismatch(now, self.config.chain_id, -1))
+        elif fault not in (FaultKind.STALE, FaultKind.SLOW):
+            # A stale head is judged by the health checks; a lost hedge race is slowness, not failure.
+            self._feed(Failure(now=now, kind=fault.value, rand=self.rng.random()))
+
+    def _health_check(self) -> None:
+        """Send the health batch unless one is out; in HALF_OPEN it is the probe, OPEN/QUARANTINED get none."""
+        if self.health_in_flight:
+            return
+        now = time.monotonic()
+        state, allowed, actions = admit(self.breaker, now, self.policy, needs_head=False, rand=self.rng.random())
+        self._apply(state, actions)
+        if not allowed:
+            return  # OPEN, QUARANTINED, a probe already out, or parked: the server asked us to wait
+        self.health_in_flight = True
+        future = io_loop().submit(health.check(self.transport, self.health_timeout_s))
+        self.ctx.pipe(future, lambda r: r if isinstance(r, HealthResult) else HealthResult(
+            self.health_timeout_s, fault=FaultKind.CONNECTION, detail=f"{type(r).__name__}: {r}"))
+
+    def _on_health(self, result: HealthResult) -> None:
+        self.health_in_flight = False
+        fault = result.fault.value if result.fault is not None else None
+        self.stats.record(result.latency_s, fault)
+        self.metrics.record(result.latency_s, fault)
+        self.dirty = True
+        now = time.monotonic()
+        if result.fault is FaultKind.RATE_LIMITED:
+            self._feed(Throttled(now=now))
+            return
+        if result.fault is not None:
+            self._feed(Failure(now=now, kind=result.fault.value, rand=self.rng.random()))
+            return
+        if self.config.chain_id and result.chain_id != self.config.chain_id:
+            self._feed(chain_id_mismatch(now, self.config.chain_id, result.chain_id or -1))
+            return
+        # chain_id 0 = learn it (paper mode with no CHAIN_ID): report what the node says; the router
+        # adopts the majority's chain and leaves out endpoints on another one.
+        self.observed_chain_id = result.chain_id or 0
+        self.checked = True
+        self._feed(Success(now=now, latency_s=result.latency_s))
+        if result.head is None:
+            return
+        table = self.router.snapshot()
+        best = table.best_head if isinstance(table, RoutingTable) and table.best_head is not None else result.head
+        self._feed(HeadObserved(now=now, own_head=result.head, best_head=max(best, result.head)))
+        self._publish()  # a new head or a first check matters to the router at once
+
+    # --- breaker plumbing -------------------------------------------------------------------------
+
+    def _feed(self, event: Event) -> None:
+        state, actions = transition(self.breaker, event, self.policy)
+        self._apply(state, actions)
+
+    def _apply(self, state: BreakerState, actions: list[Any]) -> None:
+        self.breaker = state
+        changed = False
+        for action in actions:
+            match action:
+                case StateChanged(previous=previous, current=current, reason=reason):
+                    changed = True
+                    self.state_changes += 1
+                    self.log.info("{}: {} -> {} ({})", self.config.name, previous.value, current.value, reason)
+                    metrics.record_breaker(self.config.name, current.value)
+                case Parked():
+                    changed = True
+                case WakeAt(at=at):
+                    self.ctx.send_after(max(0.0, at - time.monotonic()), BreakerWake())
+        if changed:
+            self._publish()
+
+    def _publish(self) -> None:
+        quantiles = self.stats.quantiles()
+        b = self.breaker
+        snapshot = EndpointSnapshot(
+            name=self.config.name,
+            url=self.config.display_url,
+            chain_id=self.config.chain_id or self.observed_chain_id,
+            region=self.config.region,
+            priority=self.config.priority,
+            breaker=b.status.value if self.checked or b.status.value != "CLOSED" else "STARTING",
+            parked_until=b.parked_until,
+            head=b.own_head,
+            requests=self.stats.requests,
+            ewma_s=self.stats.ewma_s,
+            p50_s=quantiles[0] if quantiles else None,
+            p95_s=quantiles[1] if quantiles else None,
+            p99_s=quantiles[2] if quantiles else None,
+            error_rate=self.stats.error_rate,
+            errors=dict(self.stats.errors),
+            in_flight=self.transport.in_flight,
+            reason=b.reason,
+            state_changes=self.state_changes,
+            checked=self.checked,
+            published_at=time.monotonic(),
+        )
+        self.dirty = False
+        self.publish(snapshot)
+        try:
+            self.router.tell(snapshot)
+        except ActorError:
+            pass  # the router reads every endpoint's snapshot when it (re)starts

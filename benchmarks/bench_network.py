@@ -1,0 +1,422 @@
+"""Network layer benchmark (issue 3): one run, everything against one local anvil. Prints JSON.
+
+a. throughput and p50/p99, 1 and 8 callers: our router vs web3's HTTPProvider straight to anvil,
+   and web3 through ArbiterProvider vs web3 direct.
+b. tail latency with one of three endpoints adding 300 ms to 10% of calls (devnet.fault_proxy, run in
+   its own process by net_proxies.py so the proxies do not share our GIL):
+   p99 hedged vs unhedged vs all-healthy.
+c. an endpoint killed under load (8 callers): errors seen by callers, time until its traffic moved.
+d. the same load and faults against web3-multi-provider (MultiProvider; needs web3<7, so it runs in
+   benchmarks/.peer-venv as a subprocess).
+
+Targets are printed next to the figures.
+Run: .venv/bin/python benchmarks/bench_network.py [--quick] [--only=a --only=b ...]
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from loguru import logger  # noqa: E402
+from net_measure import run_load  # noqa: E402
+from web3 import HTTPProvider, Web3  # noqa: E402
+
+from actors.router import network_children  # noqa: E402
+from devnet.anvil import Anvil  # noqa: E402
+from protocol.network import EndpointConfig, RoutingTable  # noqa: E402
+from rpc.client import RpcClient, router_path  # noqa: E402
+from rpc.provider import ArbiterProvider  # noqa: E402
+from rpc.routing import RoutingPolicy  # noqa: E402
+from supervision import Handle, start_tree, stop_tree, supervisor_spec  # noqa: E402
+
+PEER_VENV = Path(__file__).resolve().parent / ".peer-venv"
+PEER_SCRIPT = Path(__file__).resolve().parent / "peer_multi_provider.py"
+CHAIN_ID = 31337
+
+
+def loopback_policy(**changes: Any) -> RoutingPolicy:
+    """Loopback-scaled hedge bounds: answers take ~0.3 ms here, not the 50 ms of a remote node."""
+    return RoutingPolicy(**{"hedge_base_s": 0.0005, "hedge_min_s": 0.0005, "hedge_max_s": 0.25, **changes})
+
+
+# --- plumbing ------------------------------------------------------------------------------------
+
+
+class Network:
+    """A network subtree over `urls` (name -> url) and its client; stop() tears it down."""
+
+    def __init__(self, urls: dict[str, str], policy: RoutingPolicy) -> None:
+        configs = [
+            EndpointConfig(name=n, url=u, chain_id=CHAIN_ID, priority=i) for i, (n, u) in enumerate(urls.items())
+        ]
+        children = network_children(configs, CHAIN_ID, routing=policy)
+        start_tree(supervisor_spec("root", [supervisor_spec("network", children)]))
+        self.client = RpcClient(policy=policy)
+        self.router = Handle(router_path())
+        deadline = time.monotonic() + 20
+        while len(self.routes()) < len(urls):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"endpoints never became routable: {self.router.snapshot()}")
+            threading.Event().wait(0.01)
+
+    def routes(self) -> list[str]:
+        table = self.router.snapshot()
+        return [r.name for r in table.routes] if isinstance(table, RoutingTable) else []
+
+    def stop(self) -> None:
+        stop_tree()
+        self.client.close()
+
+
+class RemoteProxy:
+    """One fault proxy living in the proxies process (see net_proxies.py)."""
+
+    def __init__(self, pool: ProxyPool, index: int, url: str) -> None:
+        self.pool, self.index, self.url = pool, index, url
+
+    def apply(self, faults: str) -> str:
+        return str(self.pool.command({"op": "apply", "i": self.index, "faults": faults})["faults"])
+
+    def stop(self) -> None:
+        self.pool.command({"op": "stop", "i": self.index})
+
+    def stats(self) -> dict[str, int]:
+        return dict(self.pool.command({"op": "stats", "i": self.index})["stats"])
+
+
+class ProxyPool:
+    """N fault proxies in front of `upstream`, in a separate process so they do not share our GIL."""
+
+    def __init__(self, upstream: str, count: int) -> None:
+        script = Path(__file__).resolve().parent / "net_proxies.py"
+        self.proc = subprocess.Popen([sys.executable, str(script)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     text=True, bufsize=1)
+        self.lock = threading.Lock()
+        urls = self.command({"op": "start", "upstream": upstream, "count": count})["urls"]
+        self.proxies = [RemoteProxy(self, i, u) for i, u in enumerate(urls)]
+
+    def command(self, cmd: dict[str, Any]) -> dict[str, Any]:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        with self.lock:
+            self.proc.stdin.write(msgspec.json.encode(cmd).decode() + "\n")
+            self.proc.stdin.flush()
+            answer: dict[str, Any] = msgspec.json.decode(self.proc.stdout.readline())
+        if "error" in answer:
+            raise RuntimeError(f"proxy command {cmd} failed: {answer['error']}")
+        return answer
+
+    def close(self) -> None:
+        try:
+            self.command({"op": "exit"})
+        except (RuntimeError, OSError, msgspec.DecodeError):
+            pass
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def peer(spec: dict[str, Any]) -> dict[str, Any]:
+    """Run the peer measurement in its own venv; its JSON figures, or why it could not run."""
+    python = PEER_VENV / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(PEER_VENV)], check=True)
+    ok = subprocess.run([str(python), "-c", "import web3_multi_provider"], capture_output=True).returncode == 0
+    if not ok:
+        install = subprocess.run(
+            [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", "web3-multi-provider"],
+            capture_output=True, text=True,
+        )
+        if install.returncode != 0:
+            return {"unavailable": f"pip install web3-multi-provider failed: {install.stderr.strip()[-300:]}"}
+    out = subprocess.run([str(python), str(PEER_SCRIPT), msgspec.json.encode(spec).decode()],
+                         capture_output=True, text=True, timeout=600)
+    if out.returncode != 0:
+        return {"unavailable": f"peer run failed: {out.stderr.strip()[-300:]}"}
+    return msgspec.json.decode(out.stdout.strip().splitlines()[-1])
+
+
+def median_run(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run with the median throughput, with every round's throughput alongside."""
+    usable = [r for r in results if "throughput_rps" in r] or results
+    chosen = dict(sorted(usable, key=lambda r: r.get("throughput_rps", 0))[len(usable) // 2])
+    chosen["rounds_rps"] = [r.get("throughput_rps") for r in results]
+    return chosen
+
+
+def ratio(a: float, b: float) -> float:
+    return round(a / b, 2) if b else float("nan")
+
+
+# --- a. throughput --------------------------------------------------------------------------------
+
+
+VARIANTS = ("router", "web3_direct", "web3_httpprovider_raw", "web3_via_arbiter_provider", "peer_multi_provider_raw")
+
+
+def bench_throughput(anvil: Anvil, n: int) -> dict[str, Any]:
+    urls = {f"a{i}": anvil.http_url for i in range(3)}
+    net = Network(urls, loopback_policy())
+    head = anvil.web3().eth.block_number
+    expected = hex(head)
+    local = threading.local()
+
+    def web3_direct() -> int:
+        if not hasattr(local, "direct"):
+            local.direct = Web3(HTTPProvider(anvil.http_url))
+        return int(local.direct.eth.block_number)
+
+    def web3_raw() -> Any:
+        if not hasattr(local, "raw"):
+            local.raw = HTTPProvider(anvil.http_url)
+        return local.raw.make_request("eth_blockNumber", [])["result"]
+
+    routed_w3 = Web3(ArbiterProvider(net.client))
+
+    def measure(name: str, callers: int, per: int) -> dict[str, Any]:
+        if name == "peer_multi_provider_raw":
+            return peer({"urls": list(urls.values()), "callers": callers, "calls": per, "expected": expected})
+        call, want = {
+            "router": (lambda: net.client.request("eth_blockNumber"), expected),
+            "web3_direct": (web3_direct, head),
+            "web3_httpprovider_raw": (web3_raw, expected),
+            "web3_via_arbiter_provider": (lambda: routed_w3.eth.block_number, head),
+        }[name]
+        return run_load(call, callers=callers, calls_per_caller=per, check=lambda a: a == want)
+
+    out: dict[str, Any] = {}
+    rounds = 3  # interleaved, median kept: the machine's load drifts between back-to-back measurements
+    try:
+        for callers in (1, 8):
+            per = max(30, n // callers // rounds)
+            runs: dict[str, list[dict[str, Any]]] = {name: [] for name in VARIANTS}
+            for _ in range(rounds):
+                for name in VARIANTS:
+                    runs[name].append(measure(name, callers, per))
+            for name, results in runs.items():
+                out[f"{name}_{callers}"] = median_run(results)
+    finally:
+        net.stop()
+    for callers in (1, 8):
+        r, d = out[f"router_{callers}"], out[f"web3_direct_{callers}"]
+        p = out[f"web3_via_arbiter_provider_{callers}"]
+        out[f"verdict_{callers}"] = {
+            "router_vs_web3_direct_throughput": ratio(r["throughput_rps"], d["throughput_rps"]),
+            "target_router_vs_web3_direct": ">= 2.0",
+            "router_p50_ms": r["p50_ms"],
+            "target_router_p50_ms": "<= 0.5",
+            "provider_vs_web3_direct_throughput": ratio(p["throughput_rps"], d["throughput_rps"]),
+            "target_provider_vs_web3_direct": ">= 0.8",
+        }
+    return out
+
+
+# --- b. tail latency with one slow endpoint -------------------------------------------------------
+
+
+def _tail_case(
+    proxies: list[RemoteProxy], urls: dict[str, str], policy: RoutingPolicy, slow: bool, callers: int, calls: int,
+    account: str, expected: str,
+) -> dict[str, Any]:
+    proxies[0].apply("clear")
+    net = Network(urls, policy)
+    try:
+        if slow:
+            proxies[0].apply("latency=300ms@10%")
+        before = (net.client.hedges.fired, net.client.hedges.won, proxies[0].stats().get("latency", 0))
+        figures = run_load(lambda: net.client.request("eth_getBalance", [account, "latest"]), callers=callers,
+                           calls_per_caller=calls, warmup=5, check=lambda a: a == expected)
+        figures["hedges_fired"] = net.client.hedges.fired - before[0]
+        figures["hedges_won"] = net.client.hedges.won - before[1]
+        figures["slow_proxy_delays_injected"] = proxies[0].stats().get("latency", 0) - before[2]
+        return figures
+    finally:
+        net.stop()
+        proxies[0].apply("clear")
+
+
+def bench_tail(anvil: Anvil, callers: int, calls: int) -> dict[str, Any]:
+    pool = ProxyPool(anvil.http_url, 3)
+    proxies = pool.proxies
+    account: Any = list(anvil.web3().eth.accounts)[1]
+    expected = hex(anvil.web3().eth.get_balance(account))
+    urls = {f"t{i}": p.url for i, p in enumerate(proxies)}
+    # "pinned": a huge latency bucket makes every endpoint tie, so priority decides and the slow one
+    # (priority 0) stays the primary: hedging alone has to save the tail. "ranked": the default
+    # ranking is free to move reads away from the slow endpoint as its latency shows.
+    cases = {
+        "healthy_hedged": (loopback_policy(latency_bucket_s=10.0), False),
+        "slow_pinned_hedged": (loopback_policy(latency_bucket_s=10.0), True),
+        "slow_pinned_unhedged": (loopback_policy(latency_bucket_s=10.0, hedge_reads=False), True),
+        "slow_ranked_hedged": (loopback_policy(), True),
+    }
+    out: dict[str, Any] = {}
+    try:
+        for label, (policy, slow) in cases.items():
+            out[label] = _tail_case(proxies, urls, policy, slow, callers, calls, account, expected)
+        proxies[0].apply("latency=300ms@10%")
+        out["peer_multi_provider_slow_first"] = peer({"urls": [p.url for p in proxies], "callers": callers,
+                                                      "calls": calls, "method": "eth_getBalance",
+                                                      "params": [account, "latest"], "expected": expected,
+                                                      "warmup": 5})
+    finally:
+        pool.close()
+    healthy = out["healthy_hedged"]["p99_ms"]
+    out["verdict"] = {
+        "hedged_p99_over_healthy_p99": ratio(out["slow_pinned_hedged"]["p99_ms"], healthy),
+        "unhedged_p99_over_healthy_p99": ratio(out["slow_pinned_unhedged"]["p99_ms"], healthy),
+        "ranked_hedged_p99_over_healthy_p99": ratio(out["slow_ranked_hedged"]["p99_ms"], healthy),
+        "target_hedged_p99_over_healthy_p99": "<= 1.5",
+    }
+    return out
+
+
+# --- c. an endpoint killed under load -------------------------------------------------------------
+
+
+class ArrivalWatch:
+    """Polls the proxies' request counters to learn when the last request reached each of them."""
+
+    def __init__(self, pool: ProxyPool) -> None:
+        self.pool = pool
+        self.last_arrival = [0.0] * len(pool.proxies)
+        self._seen = self._counts()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _counts(self) -> list[int]:
+        return list(self.pool.command({"op": "requests"})["requests"])
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.002):
+            counts, now = self._counts(), time.monotonic()
+            for i, (new, old) in enumerate(zip(counts, self._seen)):
+                if new != old:
+                    self.last_arrival[i] = now
+            self._seen = counts
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _kill_case(anvil: Anvil, how: str, callers: int, calls: int, account: str, expected: str) -> dict[str, Any]:
+    """8 callers read; a quarter of the way in, the endpoint ranked first *at that moment* dies (`drop`:
+    connections closed unanswered, or `stop`: the listener is gone). Errors seen by callers, and how fast
+    its traffic moved (the last request that reached it; when the router's table left it out)."""
+    pool = ProxyPool(anvil.http_url, 3)
+    proxies = pool.proxies
+    net = Network({f"k{i}": p.url for i, p in enumerate(proxies)}, loopback_policy())
+    total = callers * calls
+    done = [0]
+    lock = threading.Lock()
+    killed: list[tuple[float, int]] = []
+    excluded_at: list[float] = []
+    watch = ArrivalWatch(pool)
+
+    def progress() -> None:
+        with lock:
+            done[0] += 1
+            due = done[0] == total // 4 and not killed
+        if due:
+            index = int(net.routes()[0][1:])
+            if how == "drop":
+                proxies[index].apply("drop")
+            else:
+                proxies[index].stop()
+            killed.append((time.monotonic(), index))
+
+    def watch_table() -> None:
+        while not killed or f"k{killed[0][1]}" in net.routes():
+            if done[0] >= total:
+                return
+            threading.Event().wait(0.001)
+        excluded_at.append(time.monotonic())
+
+    watcher = threading.Thread(target=watch_table, daemon=True)
+    watcher.start()
+    try:
+        figures = run_load(lambda: net.client.request("eth_getBalance", [account, "latest"]), callers=callers,
+                           calls_per_caller=calls, warmup=5, check=lambda a: a == expected, on_call=progress)
+    finally:
+        watcher.join(5)
+        watch.stop()
+        net.stop()
+        pool.close()
+    kill, victim = killed[0] if killed else (float("nan"), 0)
+    figures["killed"] = f"k{victim}"
+    figures["router_excluded_it_after_ms"] = round((excluded_at[0] - kill) * 1000, 1) if excluded_at else None
+    if how == "drop":  # a stopped listener cannot count what reaches it
+        figures["last_request_reached_it_after_ms"] = round((watch.last_arrival[victim] - kill) * 1000, 1)
+    return figures
+
+
+def bench_kill(anvil: Anvil, callers: int, calls: int) -> dict[str, Any]:
+    account: Any = list(anvil.web3().eth.accounts)[2]
+    expected = hex(anvil.web3().eth.get_balance(account))
+    out: dict[str, Any] = {}
+    for how in ("drop", "stop"):
+        out[f"router_{how}"] = _kill_case(anvil, how, callers, calls, account, expected)
+    # The peer, same load, same fault (drop: the proxy keeps counting what reaches it).
+    pool = ProxyPool(anvil.http_url, 3)
+    proxies = pool.proxies
+    try:
+        watch = ArrivalWatch(pool)
+        result: dict[str, Any] = {}
+        runner = threading.Thread(target=lambda: result.update(peer(
+            {"urls": [p.url for p in proxies], "callers": callers, "calls": calls, "method": "eth_getBalance",
+             "params": [account, "latest"], "expected": expected, "warmup": 5})))
+        runner.start()
+        while proxies[0].stats().get("http", 0) < callers * calls // 4 and runner.is_alive():
+            threading.Event().wait(0.001)
+        kill = time.monotonic()
+        proxies[0].apply("drop")
+        runner.join()
+        watch.stop()
+        result["last_request_reached_it_after_ms"] = round((watch.last_arrival[0] - kill) * 1000, 1)
+        out["peer_multi_provider_drop"] = result
+    finally:
+        pool.close()
+    out["verdict"] = {
+        "router_errors_seen_by_callers": out["router_drop"]["errors"] + out["router_stop"]["errors"],
+        "target_errors": 0,
+        "router_traffic_moved_ms": out["router_drop"].get("last_request_reached_it_after_ms"),
+        "router_excluded_ms_drop_stop": [out["router_drop"]["router_excluded_it_after_ms"],
+                                         out["router_stop"]["router_excluded_it_after_ms"]],
+        "target_moved_ms": "< 1000",
+    }
+    return out
+
+
+def main() -> None:
+    quick = "--quick" in sys.argv
+    only = {a.removeprefix("--only=") for a in sys.argv if a.startswith("--only=")} or {"a", "b", "c"}
+    logger.remove()
+    logger.add(sys.stderr, level="WARNING")
+    results: dict[str, Any] = {"machine_note": "2 shared cores, other engineers' tests running concurrently"}
+    with Anvil(block_time_s=None) as anvil:
+        if "a" in only:
+            results["a_throughput"] = bench_throughput(anvil, 600 if quick else 3000)
+        if "b" in only:
+            results["b_tail_latency"] = bench_tail(anvil, callers=4, calls=40 if quick else 300)
+        if "c" in only:
+            results["c_kill_under_load"] = bench_kill(anvil, callers=8, calls=60 if quick else 250)
+    results["d_peer"] = "peer_multi_provider_* entries inside a, b and c (web3-multi-provider 1.0 on web3 6)"
+    print(msgspec.json.format(msgspec.json.encode(results), indent=2).decode())
+
+
+if __name__ == "__main__":
+    main()

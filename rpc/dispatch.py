@@ -1,0 +1,330 @@
+"""The async core of the router client: one attempt, a hedged read with retries, a broadcast.
+
+Runs on the shared io loop only. Every attempt's outcome (the winner's and every loser's) is
+reported through `report` so the endpoint actors, the single writers of breakers and statistics,
+see all traffic. A JSON-RPC execution error is an answer: it ends the call, it never fails over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from loguru import logger
+
+from protocol.network import EndpointRoute, FaultKind, RequestOutcome, RequestOutcomes, RoutingTable
+from rpc.codec import RpcAnswer
+from rpc.errors import EndpointFault, RpcUnavailable
+from rpc.routing import RoutingPolicy, is_already_known
+from rpc.transport import TransportRegistry
+
+Decode = Callable[[bytes], Any]
+Report = Callable[[RequestOutcomes], None]
+
+#: Successful outcomes are held this long and told to the endpoint actor together; faults go at once.
+REPORT_BATCH_S = 0.005
+
+
+@dataclass
+class HedgeCounters:
+    """Hedges fired and won, in total and per endpoint the hedge went to. Written on the loop thread only."""
+
+    fired: int = 0
+    won: int = 0
+    losers_cancelled: int = 0
+    fired_to: dict[str, int] = field(default_factory=dict)
+    won_by: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    route: EndpointRoute
+    answer: Any = None  # decoded value on success
+    fault: EndpointFault | None = None
+    hedge: bool = False
+
+
+def _hex_int(value: Any) -> int | None:
+    try:
+        return int(value, 16) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+class Dispatcher:
+    """Sends JSON-RPC bodies to endpoints from a routing table; hedges, retries, broadcasts."""
+
+    def __init__(
+        self,
+        transports: TransportRegistry,
+        policy: RoutingPolicy,
+        report: Report,
+        on_hedge: Callable[[str, bool], None] | None = None,
+    ) -> None:
+        self.transports = transports
+        self.policy = policy
+        self.report = report
+        self.on_hedge = on_hedge
+        self.hedges = HedgeCounters()
+        self.parked: dict[str, float] = {}  # endpoint -> monotonic deadline, ahead of the actor's republish
+        self._outbox: dict[str, list[RequestOutcome]] = {}
+        self._flush_timer: asyncio.TimerHandle | None = None
+        self._background: set[asyncio.Task[Attempt]] = set()
+        self._ids = itertools.count(1)
+
+    def next_ids(self, count: int = 1) -> int:
+        """The first of `count` fresh request ids (ids never repeat within a process)."""
+        first = next(self._ids)
+        for _ in range(count - 1):
+            next(self._ids)
+        return first
+
+    def usable(self, table: RoutingTable, now: float) -> list[EndpointRoute]:
+        return [r for r in table.routes if r.parked_until <= now and self.parked.get(r.name, 0.0) <= now]
+
+    async def attempt(
+        self, route: EndpointRoute, method: str, body: bytes, decode: Decode, deadline: float,
+        table: RoutingTable, hedge: bool = False,
+    ) -> Attempt:
+        """One request to one endpoint; never raises. Reports the outcome."""
+        transport = self.transports.get(route.name, route.url)
+        started = time.monotonic()
+        timeout = min(self.policy.attempt_timeout_s, deadline - started)
+        try:
+            raw = await transport.post(body, timeout)
+            answer = decode(raw)
+            self._check_truthful(method, answer, table)
+        except asyncio.CancelledError:
+            # Another endpoint won the race. What we know: it took at least this long.
+            slow = RequestOutcome(route.name, method, time.monotonic() - started, FaultKind.SLOW, None, "lost a hedge")
+            self._queue(slow, urgent=False)
+            raise
+        except EndpointFault as fault:
+            return self._failed(route, method, started, fault, hedge)
+        except Exception as e:  # a bug or a body no decoder foresaw: charge the endpoint, never crash the caller
+            logger.opt(exception=e).warning("rpc {}: unexpected error on {}", route.name, method)
+            return self._failed(route, method, started, EndpointFault(FaultKind.GARBAGE, type(e).__name__), hedge)
+        self._queue(RequestOutcome(route.name, method, time.monotonic() - started), urgent=False)
+        return Attempt(route, answer=answer, hedge=hedge)
+
+    def _queue(self, outcome: RequestOutcome, *, urgent: bool) -> None:
+        """Hold an outcome for its endpoint's next batch; a fault flushes at once (breakers react fast)."""
+        self._outbox.setdefault(outcome.endpoint, []).append(outcome)
+        loop = asyncio.get_running_loop()
+        if urgent:
+            if self._flush_timer is not None:
+                self._flush_timer.cancel()
+            self._flush_timer = None
+            loop.call_soon(self._flush)  # after the caller's answer is delivered
+        elif self._flush_timer is None:
+            self._flush_timer = loop.call_later(REPORT_BATCH_S, self._flush)
+
+    def _flush(self) -> None:
+        self._flush_timer = None
+        outbox, self._outbox = self._outbox, {}
+        for endpoint, outcomes in outbox.items():
+            try:
+                self.report(RequestOutcomes(endpoint, tuple(outcomes)))
+            except Exception as e:  # reporting must never break the loop
+                logger.warning("rpc: reporting {} outcome(s) of {} failed: {}", len(outcomes), endpoint, e)
+
+    def _failed(self, route: EndpointRoute, method: str, started: float, fault: EndpointFault, hedge: bool) -> Attempt:
+        fault = fault.at(route.name)
+        if fault.kind is FaultKind.RATE_LIMITED:
+            park = fault.retry_after_s if fault.retry_after_s is not None else self.policy.park_default_s
+            self.parked[route.name] = time.monotonic() + park
+        outcome = RequestOutcome(
+            route.name, method, time.monotonic() - started, fault.kind, fault.retry_after_s, fault.detail[:200]
+        )
+        self._queue(outcome, urgent=True)
+        return Attempt(route, fault=fault, hedge=hedge)
+
+    def _check_truthful(self, method: str, answer: Any, table: RoutingTable) -> None:
+        """Catch the lies we can: a wrong chain id, a head far behind the best one seen."""
+        if not isinstance(answer, RpcAnswer) or answer.error is not None:
+            return
+        if method == "eth_chainId" and table.chain_id:
+            chain = _hex_int(answer.result)
+            if chain != table.chain_id:
+                raise EndpointFault(FaultKind.WRONG_CHAIN, f"eth_chainId {answer.result!r}, want {table.chain_id}")
+        elif method == "eth_blockNumber" and table.best_head is not None:
+            head = _hex_int(answer.result)
+            if head is None or head < table.best_head - self.policy.stale_blocks:
+                raise EndpointFault(FaultKind.STALE, f"head {answer.result!r}, best seen {table.best_head}")
+
+    def _keep(self, tasks: set[asyncio.Task[Attempt]]) -> None:
+        """Let attempts finish in the background (a broadcast's other endpoints; reads past their deadline)."""
+        for task in tasks:
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    def _cancel_losers(self, tasks: set[asyncio.Task[Attempt]]) -> None:
+        """Give the attempts a race no longer needs `loser_grace_s` to finish, then cancel them.
+
+        A loser that fails within the grace (a dead endpoint answering with a reset) is reported as
+        that fault, so the breaker still learns. One still out after it is cancelled and reports itself
+        SLOW: a straggler left running holds a pooled connection for its whole duration, and enough of
+        them exhaust the pool (measured: 300 ms stragglers on 10% of calls made 75% of reads wait for a
+        connection and get hedged)."""
+        if not tasks:
+            return
+        self._keep(tasks)
+        pending = set(tasks)
+
+        def cancel() -> None:
+            for task in pending:
+                if not task.done():
+                    task.cancel()
+                    self.hedges.losers_cancelled += 1
+
+        asyncio.get_running_loop().call_later(self.policy.loser_grace_s, cancel)
+
+    def read(
+        self, table: RoutingTable, method: str, body: bytes, decode: Decode, deadline: float, hedge: bool = True
+    ) -> asyncio.Future[Any]:
+        """Send to the best usable endpoint; hedge after its delay; retry retryable faults elsewhere.
+
+        Call on the io loop. The future completes with the first good answer (an `RpcAnswer` or a list
+        of them) or `RpcUnavailable`. Driven by callbacks rather than `asyncio.wait`: the hot path is one
+        task per attempt and nothing else.
+        """
+        loop = asyncio.get_running_loop()
+        result: asyncio.Future[Any] = loop.create_future()
+        routes = self.usable(table, time.monotonic())
+        if not routes:
+            reason = "every routable endpoint is parked" if table.routes else "no healthy endpoint"
+            excluded = f" (excluded: {table.excluded})" if table.excluded else ""
+            result.set_exception(RpcUnavailable(method, [], reason + excluded))
+            return result
+        _Race(self, loop, result, table, routes, method, body, decode, deadline, hedge).start()
+        return result
+
+    def _count_hedge(self, endpoint: str, *, won: bool) -> None:
+        if won:
+            self.hedges.won += 1
+            self.hedges.won_by[endpoint] = self.hedges.won_by.get(endpoint, 0) + 1
+        else:
+            self.hedges.fired += 1
+            self.hedges.fired_to[endpoint] = self.hedges.fired_to.get(endpoint, 0) + 1
+        if self.on_hedge is not None:
+            self.on_hedge(endpoint, won)
+
+    async def broadcast(
+        self, table: RoutingTable, method: str, body: bytes, decode: Decode, deadline: float
+    ) -> list[Attempt]:
+        """Send to every usable endpoint at once; return as soon as one answers (others finish in background).
+
+        Returns the attempts finished so far: the last one is an answer, or all of them are faults.
+        """
+        routes = self.usable(table, time.monotonic())
+        if not routes:
+            raise RpcUnavailable(method, [], "no healthy endpoint to broadcast to")
+        loop = asyncio.get_running_loop()
+        pending = {loop.create_task(self.attempt(r, method, body, decode, deadline, table)) for r in routes}
+        finished: list[Attempt] = []
+        while pending:
+            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            finished.extend(t.result() for t in done)
+            if any(a.fault is None and self._accepted(a.answer) for a in finished):
+                finished.sort(key=lambda a: a.fault is None and self._accepted(a.answer))
+                for task in pending:
+                    self._background.add(task)
+                    task.add_done_callback(self._background.discard)
+                return finished
+        return finished
+
+    @staticmethod
+    def _accepted(answer: Any) -> bool:
+        return isinstance(answer, RpcAnswer) and (answer.error is None or is_already_known(answer.error.message))
+
+
+class _Race:
+    """One read racing across endpoints: the first good answer wins, faults move on to the next endpoint."""
+
+    def __init__(
+        self, dispatcher: Dispatcher, loop: asyncio.AbstractEventLoop, result: asyncio.Future[Any],
+        table: RoutingTable, routes: list[EndpointRoute], method: str, body: bytes, decode: Decode,
+        deadline: float, hedge: bool,
+    ) -> None:
+        policy = dispatcher.policy
+        self.d, self.loop, self.result, self.table, self.routes = dispatcher, loop, result, table, routes
+        self.method, self.body, self.decode, self.deadline = method, body, decode, deadline
+        self.budget = min(policy.max_attempts, len(routes))
+        self.hedges_left = policy.max_hedges if hedge and policy.hedge_reads else 0
+        self.launched = 0
+        self.pending: set[asyncio.Task[Attempt]] = set()
+        self.failures: list[tuple[str, str]] = []
+        self.hedge_timer: asyncio.TimerHandle | None = None
+        self.deadline_timer: asyncio.TimerHandle | None = None
+
+    def start(self) -> None:
+        self.deadline_timer = self.loop.call_at(self.loop.time() + max(0.0, self.deadline - time.monotonic()),
+                                                self._deadline_passed)
+        self._launch(hedge=False)
+
+    def _launch(self, *, hedge: bool) -> None:
+        route = self.routes[self.launched]
+        self.launched += 1
+        task = self.loop.create_task(
+            self.d.attempt(route, self.method, self.body, self.decode, self.deadline, self.table, hedge)
+        )
+        self.pending.add(task)
+        task.add_done_callback(self._finished)
+        if self.hedge_timer is not None:
+            self.hedge_timer.cancel()
+            self.hedge_timer = None
+        if self.hedges_left > 0 and self.launched < self.budget:
+            self.hedge_timer = self.loop.call_later(route.hedge_delay_s, self._hedge)
+
+    def _hedge(self) -> None:
+        self.hedge_timer = None
+        if self.result.done() or self.launched >= self.budget or self.hedges_left <= 0:
+            return
+        self.hedges_left -= 1
+        self.d._count_hedge(self.routes[self.launched].name, won=False)
+        self._launch(hedge=True)
+
+    def _finished(self, task: asyncio.Task[Attempt]) -> None:
+        self.pending.discard(task)
+        if self.result.done():
+            return  # a loser: its outcome was reported; its answer is ignored
+        if task.cancelled():  # only at loop shutdown: nothing more will answer
+            self._settle()
+            self.result.set_exception(RpcUnavailable(self.method, self.failures, "cancelled"))
+            return
+        attempt = task.result()
+        if attempt.fault is None:
+            if attempt.hedge:
+                self.d._count_hedge(attempt.route.name, won=True)
+            self._settle(won=True)
+            self.result.set_result(attempt.answer)
+            return
+        self.failures.append((attempt.route.name, attempt.fault.kind.value))
+        if self.launched < self.budget:
+            self._launch(hedge=False)  # a retryable fault moves on at once to the next endpoint
+        elif not self.pending:
+            self._settle()
+            self.result.set_exception(RpcUnavailable(self.method, self.failures))
+
+    def _deadline_passed(self) -> None:
+        self.deadline_timer = None
+        if self.result.done():
+            return
+        failed = {name for name, _ in self.failures}
+        waiting = [(r.name, "timeout") for r in self.routes[: self.launched] if r.name not in failed]
+        self._settle()
+        self.result.set_exception(RpcUnavailable(self.method, self.failures + waiting, "deadline passed"))
+
+    def _settle(self, won: bool = False) -> None:
+        for timer in (self.hedge_timer, self.deadline_timer):
+            if timer is not None:
+                timer.cancel()
+        self.hedge_timer = self.deadline_timer = None
+        if won:
+            self.d._cancel_losers(self.pending)
+        else:
+            self.d._keep(self.pending)  # past the deadline they end on their own timeouts, reported as such

@@ -1,0 +1,77 @@
+"""Prometheus metrics of the network layer, registered once per process; served on loopback on request.
+
+Per endpoint: requests, errors by kind, latency histogram, hedges fired and won, breaker state
+(one gauge per state, 1 for the current one, the usual enum-as-gauges encoding).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
+
+BREAKER_STATES = ("CLOSED", "OPEN", "HALF_OPEN", "LAGGING", "QUARANTINED")
+
+REQUESTS = Counter("arbiter_rpc_requests", "JSON-RPC requests sent, by endpoint", ["endpoint"])
+ERRORS = Counter(
+    "arbiter_rpc_errors", "JSON-RPC requests that failed, by endpoint and fault kind", ["endpoint", "kind"]
+)
+LATENCY = Histogram(
+    "arbiter_rpc_latency_seconds",
+    "JSON-RPC request latency, by endpoint",
+    ["endpoint"],
+    buckets=(0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
+HEDGES_FIRED = Counter("arbiter_rpc_hedges_fired", "Hedged requests sent, by the endpoint they went to", ["endpoint"])
+HEDGES_WON = Counter("arbiter_rpc_hedges_won", "Hedged requests that answered first, by endpoint", ["endpoint"])
+BREAKER = Gauge("arbiter_rpc_breaker_state", "1 for the endpoint's current breaker state", ["endpoint", "state"])
+
+_server_lock = threading.Lock()
+_server_port: int | None = None
+
+
+class EndpointMetrics:
+    """One endpoint's metric children, looked up once (a labels() lookup per request costs more)."""
+
+    def __init__(self, endpoint: str) -> None:
+        self.endpoint = endpoint
+        self.requests = REQUESTS.labels(endpoint)
+        self.latency = LATENCY.labels(endpoint)
+        self.errors: dict[str, Any] = {}
+
+    def record(self, latency_s: float, fault: str | None) -> None:
+        self.requests.inc()
+        self.latency.observe(latency_s)
+        if fault is not None:
+            counter = self.errors.get(fault)
+            if counter is None:
+                counter = self.errors[fault] = ERRORS.labels(self.endpoint, fault)
+            counter.inc()
+
+
+def for_endpoint(endpoint: str) -> EndpointMetrics:
+    return EndpointMetrics(endpoint)
+
+
+def record_outcome(endpoint: str, latency_s: float, fault: str | None) -> None:
+    EndpointMetrics(endpoint).record(latency_s, fault)
+
+
+def record_hedge(endpoint: str, won: bool) -> None:
+    (HEDGES_WON if won else HEDGES_FIRED).labels(endpoint).inc()
+
+
+def record_breaker(endpoint: str, state: str) -> None:
+    for name in BREAKER_STATES:
+        BREAKER.labels(endpoint, name).set(1.0 if name == state else 0.0)
+
+
+def start_metrics_server(port: int, host: str = "127.0.0.1") -> int:
+    """Serve /metrics on host:port (loopback by default); idempotent. Returns the port served."""
+    global _server_port
+    with _server_lock:
+        if _server_port is None:
+            server, _thread = start_http_server(port, addr=host)
+            _server_port = server.server_port
+        return _server_port
