@@ -84,8 +84,11 @@ class Router(SupervisedActor):
         if unchanged and not force:
             return
         names = [r.name for r in table.routes]
-        if names != [r.name for r in self.table.routes] or table.excluded != self.table.excluded:
-            self.log.info("routes: {} excluded: {}", [r.name for r in table.routes], table.excluded)
+        if set(names) != {r.name for r in self.table.routes} or table.excluded != self.table.excluded:
+            self.log.info("routes: {} excluded: {}", names, table.excluded)
+        elif names != [r.name for r in self.table.routes]:
+            # equally fast endpoints swap places every few seconds: worth a debug line, not an operator's attention
+            self.log.debug("routes reordered: {}", names)
         self.table = table
         self.publish(table)
 
