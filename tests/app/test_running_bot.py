@@ -4,9 +4,11 @@ back; Ctrl-C stops everything within the bound; a SIGKILLed bot takes anvil down
 from __future__ import annotations
 
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.request
 
 import pexpect
 
@@ -25,7 +27,29 @@ def _console(bot: BotRun) -> pexpect.spawn:
     return child
 
 
-def test_operator_kills_an_actor_from_the_console_and_it_restarts(bot: BotRun) -> None:
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _until(console: pexpect.spawn, command: str, wanted: list[str], what: str, timeout_s: float = 20.0) -> str:
+    """Repeat `command` until its answer contains every string in `wanted`."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        console.sendline(command)
+        console.expect_exact(PROMPT)
+        shown = console.before or ""
+        if all(w in shown for w in wanted):
+            return shown
+        assert time.monotonic() < deadline, f"{what} not seen:\n{shown}"
+
+
+def test_operator_session_on_the_running_bot(bot: BotRun) -> None:
+    """kill an actor and watch it restart; inject a wrong chain id at an endpoint and watch it quarantined,
+    clear it; the metrics endpoint serves the network's figures."""
+    metrics_port = _free_port()
+    bot.env.update({"ENABLE_PROMETHEUS": "true", "PROMETHEUS_PORT": str(metrics_port)})
     proc = bot.start()
     try:
         bot.wait_console(proc)
@@ -38,14 +62,25 @@ def test_operator_kills_an_actor_from_the_console_and_it_restarts(bot: BotRun) -
         console.sendline("kill /devnet/market-simulator")
         console.expect_exact(PROMPT)
         # The supervisor restarts it after its backoff; inspect shows the restart and the error it died of.
-        deadline = time.monotonic() + 20
-        while True:
-            console.sendline("inspect /devnet/market-simulator")
-            console.expect_exact(PROMPT)
-            shown = console.before or ""
-            if '"state": "running"' in shown and '"restarts_total": 1' in shown and "InjectedCrash" in shown:
-                break
-            assert time.monotonic() < deadline, f"no restart seen:\n{shown}"
+        _until(console, "inspect /devnet/market-simulator",
+               ['"state": "running"', '"restarts_total": 1', "InjectedCrash"], "the restart")
+
+        # A lying endpoint: the next health check quarantines it and routing leaves it out.
+        console.sendline("fault rpc:secondary chainid=5")
+        console.expect_exact(PROMPT)
+        _until(console, "inspect /network/rpc:secondary", ['"breaker": "QUARANTINED"'], "the quarantine")
+        routes = _until(console, "routes", ['"excluded"', "secondary"], "secondary excluded")
+        assert "QUARANTINED" in routes
+        # Only an operator clears it, once the endpoint tells the truth again.
+        console.sendline("fault rpc:secondary clear")
+        console.expect_exact(PROMPT)
+        console.sendline("clear rpc:secondary")
+        console.expect_exact(PROMPT)
+        _until(console, "inspect /network/rpc:secondary", ['"breaker": "CLOSED"'], "the endpoint back in service")
+
+        with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10) as answer:
+            metrics = answer.read().decode()
+        assert 'endpoint="primary"' in metrics and "arbiter_" in metrics
         console.sendline("quit")
         console.expect(pexpect.EOF)
     finally:
