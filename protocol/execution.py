@@ -1,0 +1,146 @@
+"""What the strategy tells the executor, and what the executor records about each trade.
+
+Amounts are ints in the profit token's wei (expected/realized profit) or ETH wei (gas). A
+`TradeRecord` is the executor's account of one opportunity from hand-over to final state; the
+risk book hears the same story as a `protocol.trading.TradeOutcome`.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+import msgspec
+
+from protocol.risk import MarketView
+from protocol.trading import Opportunity
+
+
+class SubmitMode(StrEnum):
+    PUBLIC = "public"  # eth_sendRawTransaction through the router (broadcast to every healthy endpoint)
+    PRIVATE = "private"  # a Flashbots-style bundle to the configured relay: never seen in the public mempool
+    PAPER = "paper"  # detect, simulate and record; never sign, never send
+
+
+class TradeStage(StrEnum):
+    """Where a trade is; the last four are final."""
+
+    RECEIVED = "received"
+    ASSESSED = "assessed"
+    SIMULATED = "simulated"
+    SUBMITTED = "submitted"
+    MINED = "mined"  # included and succeeded
+    REVERTED = "reverted"  # included and reverted (e.g. minProfit after a frontrun): gas lost
+    NOT_INCLUDED = "not_included"  # a bundle past its target block, or a replaced public tx
+    SKIPPED = "skipped"  # never sent: stale, rejected by risk, simulation failed, paper mode
+
+    @property
+    def final(self) -> bool:
+        return self in FINAL_STAGES
+
+
+FINAL_STAGES = frozenset({TradeStage.MINED, TradeStage.REVERTED, TradeStage.NOT_INCLUDED, TradeStage.SKIPPED})
+
+
+class ExecutionPolicy(msgspec.Struct, frozen=True):
+    """How the executor trades: fees, on-chain guards, patience. Defaults are documented where used."""
+
+    priority_fee_wei: int = 10**9  # the tip; the max fee is 2 * base fee + tip (two full base-fee rises)
+    min_profit_bps: int = 5_000  # minProfit = this share of the expected profit (execution.transaction)
+    deadline_blocks: int = 2  # deadlineBlock = current block + this
+    stuck_after_blocks: int = 3  # a public transaction unmined this long (past its deadline) is cancelled
+    follow_interval_s: float = 0.02  # receipts of in-flight trades are looked up this often (one batch)
+
+
+class ExecuteOpportunity(msgspec.Struct, frozen=True, tag=True):
+    """Strategy -> executor: trade this if it still holds (the envelope's trace id is opportunity.id).
+
+    `market` is the recent price history of the route's tokens, handed on to the risk book.
+    """
+
+    opportunity: Opportunity
+    market: MarketView = MarketView(prices={})
+
+
+class ChainHead(msgspec.Struct, frozen=True, tag=True):
+    """Strategy (or the feed) -> executor: a new head; follow inclusion of what is in flight."""
+
+    number: int
+    hash: str
+    base_fee_wei: int
+
+
+class TradeRecord(msgspec.Struct, frozen=True):
+    """One opportunity's fate. simulated_profit comes from eth_call of the exact signed call;
+    realized_profit from the receipt's token transfers (both in profit-token wei)."""
+
+    opportunity_id: str
+    stage: TradeStage
+    mode: SubmitMode
+    token: str
+    detected_block: int
+    amount_in: int
+    expected_profit: int  # exact, at detection-time reserves, for amount_in (after any resize by the risk book)
+    min_profit: int = 0
+    simulated_profit: int | None = None
+    realized_profit: int | None = None
+    gas_limit: int = 0
+    gas_used: int = 0
+    gas_cost_wei: int = 0
+    tx_hash: str | None = None
+    nonce: int | None = None
+    target_block: int | None = None
+    included_block: int | None = None
+    reason: str = ""
+    detected_at: float = 0.0  # wall clock (time.time()) of the strategy's scan
+    submitted_at: float | None = None  # when the node / relay accepted the transaction
+    updated_at: float = 0.0
+
+
+class GetTrades(msgspec.Struct, frozen=True, tag=True):
+    """Ask the executor for its trade records (newest last)."""
+
+    limit: int = 100
+
+
+class ExecutorSnapshot(msgspec.Struct, frozen=True):
+    """What the executor publishes after each change; readers need no mailbox hop."""
+
+    mode: SubmitMode
+    account: str
+    chain_id: int
+    received: int
+    deciding: int  # opportunities received and not yet submitted or skipped
+    in_flight: int  # submitted, not yet final
+    mined: int
+    reverted: int
+    not_included: int
+    skipped: int
+    realized_profit: dict[str, int]  # per profit token, wei
+    gas_cost_wei: int
+    next_nonce: int | None
+    inventory: dict[str, int]  # the executor contract's balance per base token, wei
+    last_head: int
+    version: int
+
+
+class RouteFailed(msgspec.Struct, frozen=True, tag=True):
+    """Executor -> strategy: a route's simulation failed for a reason that is the pools' fault
+    (a fee-on-transfer token breaks the pair's K check, a transfer that fails...): stop routing them."""
+
+    opportunity_id: str
+    pools: tuple[str, ...]
+    reason: str
+
+
+class StrategySnapshot(msgspec.Struct, frozen=True):
+    """What the strategy publishes after each scan."""
+
+    scanned_block: int
+    market_version: int
+    pools: int
+    cycles: int
+    found: int  # opportunities the last scan found
+    handed: int  # opportunities handed to the executor since start
+    scan_s: float  # duration of the last scan (graph update + search)
+    quarantined: tuple[str, ...]
+    rejected: tuple[str, ...]  # pools the search screened out (e.g. dust), as "address: defect"
