@@ -15,10 +15,10 @@ from typing import Any
 
 import msgspec
 
-from amm.gas import BlockContext, GasPolicy, PriceBook
+from amm.gas import BlockContext, GasPolicy, Numeraire, PriceBook
 from amm.graph import MarketGraph
 from amm.pools import PoolSnapshot
-from amm.search import eth_reference, scan
+from amm.search import eth_reference, eth_value_in, scan
 from protocol.envelope import new_trace_id
 from protocol.execution import ChainHead, ExecuteOpportunity, ExecutorSnapshot, RouteFailed, StrategySnapshot
 from protocol.market import MarketSnapshot, ReservesUpdated
@@ -84,8 +84,10 @@ class Strategy(SupervisedActor):
         min_net_profit_wei: int = 1,
         max_hops: int = 3,
         blocked_tokens: Sequence[str] = (),
+        numeraire: Numeraire | None = None,
     ) -> None:
         super().__init__(ctx)
+        self.numeraire = numeraire  # when set, ETH's value in it is read from the pools every block
         self.pool_state = Handle(pool_state_path)
         self.executor = Handle(executor_path)
         self.weth = weth
@@ -146,6 +148,9 @@ class Strategy(SupervisedActor):
         executor = self.executor.snapshot()
         inventory = executor.inventory if isinstance(executor, ExecutorSnapshot) else None
         block = BlockContext(market.block_number, market.base_fee_wei, float(market.timestamp))
+        if self.numeraire is not None:
+            eth_value = eth_value_in(graph, self.numeraire.token, self.numeraire.decimals)
+            self.price_book = msgspec.structs.replace(self.price_book, eth_value=eth_value)
         result = scan(graph, self.gas_policy, self.price_book, block, min_net_profit_wei=self.min_net_profit_wei,
                       max_amount_in=inventory, detected_at=time.time())
         chosen = [msgspec.structs.replace(o, id=new_trace_id())

@@ -51,3 +51,11 @@ class PriceBook(msgspec.Struct, frozen=True):
 
     eth_value: float = 0.0
     symbols: dict[str, str] = {}
+
+
+class Numeraire(msgspec.Struct, frozen=True):
+    """The token that values trades for the risk book (a USD stablecoin): ETH is priced through it live."""
+
+    token: str
+    decimals: int
+    symbol: str = "USD"

@@ -56,6 +56,19 @@ def eth_reference(graph: MarketGraph) -> dict[int, tuple[int, int]]:
     return refs
 
 
+def eth_value_in(graph: MarketGraph, token: str, decimals: int) -> float:
+    """Whole units of `token` that 1 ETH buys at the mid price of its deepest WETH pool; 0.0 without one.
+
+    A valuation for statistics and limits only (a float), never an amount to trade.
+    """
+    index = graph.token_index.get(token)
+    ref = eth_reference(graph).get(index) if index is not None else None
+    if ref is None or ref[0] <= 0:
+        return 0.0
+    weth_reserve, token_reserve = ref
+    return (token_reserve / 10**decimals) / (weth_reserve / 10**18)
+
+
 def cycle_hops(graph: MarketGraph, pools: np.ndarray, dirs: np.ndarray) -> tuple[Hop, ...]:
     """The exact (reserve_in, reserve_out, fee_bps) of each hop of one cycle row."""
     hops = []

@@ -53,9 +53,19 @@ class System:
                 )
                 network = msgspec.structs.replace(config.network, endpoints=endpoints, chain_id=devnet.world.chain_id)
                 config = msgspec.structs.replace(config, network=network)
+            executor_address = config.market.executor_address
+            if devnet is not None:
+                from bot.tree import DEVNET_INVENTORY_WEI
+                from devnet.accounts import BOT
+                from execution.deploy import deploy_executor
+
+                executor_address = deploy_executor(
+                    devnet.w3, BOT.address, weth=devnet.world.weth.address, weth_inventory_wei=DEVNET_INVENTORY_WEI
+                )
+                logger.info("executor contract at {} holding {} WETH", executor_address, DEVNET_INVENTORY_WEI // 10**18)
             inputs = TreeInputs(
                 config=config, devnet=devnet, proxies=proxies, seed=seed,
-                block_time_s=block_time_s if devnet is not None else 12.0,
+                block_time_s=block_time_s if devnet is not None else 12.0, executor_address=executor_address,
             )
             tree = start_tree(root_spec(inputs))
             stack.callback(stop_tree)

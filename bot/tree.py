@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from protocol.config import Config
+from protocol.secrets import Secret
 from supervision import ChildSpec, Restart, Strategy, supervisor_spec
 
 
@@ -17,6 +18,7 @@ class TreeInputs:
     proxies: dict[str, Any] = field(default_factory=dict)  # endpoint name -> devnet.fault_proxy.FaultProxy
     seed: int = 7
     block_time_s: float = 12.0  # a stream with no head for 3 block times is stalled
+    executor_address: str | None = None  # the devnet deploys its own; a real chain names it in config
 
 
 def network_spec(inputs: TreeInputs) -> ChildSpec:
@@ -66,6 +68,72 @@ def risk_book_spec(inputs: TreeInputs) -> ChildSpec:
     return ChildSpec(id="risk-book", start=RiskBook, kwargs=risk_book_kwargs(cfg.risk, open_store))
 
 
+#: The devnet funds the bot's executor contract with this much WETH inventory.
+DEVNET_INVENTORY_WEI = 50 * 10**18
+
+
+def market_spec(inputs: TreeInputs) -> ChildSpec | None:
+    """market (rest_for_one): pool-state, executor, strategy. A crashed pool-state restarts the two that
+    read its snapshot; a crashed executor restarts the strategy that feeds it. None when there is nothing
+    to watch (a real chain without WETH_ADDRESS, FACTORIES and EXECUTOR_ADDRESS)."""
+    from loguru import logger
+
+    from actors.executor import Executor
+    from actors.pool_state import PoolState
+    from actors.strategy import Strategy as StrategyActor
+    from amm.gas import Numeraire
+    from execution.mode import decide_mode
+    from protocol.market import Factory, WatchedPool
+    from rpc.client import RpcClient
+
+    cfg = inputs.config
+    pools: tuple[WatchedPool, ...] = ()
+    factories: tuple[Factory, ...] = ()
+    key: Secret | None
+    if inputs.devnet is not None:
+        from devnet.accounts import BOT
+
+        world = inputs.devnet.world
+        weth, pools, key = world.weth.address, world.watched_pools(), Secret(BOT.key)
+        usd = world.token("USDC")
+        numeraire: Numeraire | None = Numeraire(usd.address, usd.decimals, "USD")
+    else:
+        weth, key = cfg.market.weth, cfg.execution.private_key
+        factories = tuple(Factory(dex, address) for dex, address in cfg.market.factories)
+        numeraire = (Numeraire(cfg.market.numeraire_token, cfg.market.numeraire_decimals)
+                     if cfg.market.numeraire_token else None)
+        if numeraire is None:
+            logger.warning("no NUMERAIRE_TOKEN: trades cannot be valued, so the risk book will refuse them")
+    executor_address = inputs.executor_address
+    if not (weth and executor_address and (pools or factories)):
+        logger.warning("no market to watch: set WETH_ADDRESS, FACTORIES and EXECUTOR_ADDRESS to detect arbitrage")
+        return None
+    relay_url = cfg.execution.relay_url.reveal() if cfg.execution.relay_url else None
+    mode, why = decide_mode(devnet=inputs.devnet is not None, live_mode=cfg.execution.live_mode, key=key,
+                            relay_url=relay_url)
+    logger.info("executor mode: {}", why)
+    relay = None
+    if relay_url and key is not None:
+        from execution.relay_client import RelayClient
+
+        relay = RelayClient(Secret(relay_url), key)
+    client = RpcClient()
+    feed = "/network/subscriptions" if any(e.ws_url for e in cfg.network.endpoints) else None
+    paths = {"pools": "/market/pool-state", "executor": "/market/executor", "strategy": "/market/strategy"}
+    return supervisor_spec("market", [
+        ChildSpec("pool-state", PoolState, kwargs={
+            "client": client, "pools": pools, "factories": factories, "listeners": (paths["strategy"],),
+            "feed_path": feed}),
+        ChildSpec("executor", Executor, kwargs={
+            "client": client, "chain_id": cfg.network.chain_id or 0, "executor_address": executor_address,
+            "mode": mode, "risk_path": "/risk-book", "key": key, "relay": relay,
+            "strategy_path": paths["strategy"], "base_tokens": (weth,)}),
+        ChildSpec("strategy", StrategyActor, kwargs={
+            "pool_state_path": paths["pools"], "executor_path": paths["executor"], "weth": weth,
+            "base_tokens": (weth,), "numeraire": numeraire}),
+    ], strategy=Strategy.REST_FOR_ONE)
+
+
 def devnet_spec(inputs: TreeInputs) -> ChildSpec:
     from actors.market_simulator import market_simulator_spec
 
@@ -96,8 +164,11 @@ def console_spec(inputs: TreeInputs) -> ChildSpec:
 
 
 def root_spec(inputs: TreeInputs) -> ChildSpec:
-    """root (one_for_one): network, risk-book, devnet (embedded world only), console."""
+    """root (one_for_one): network, risk-book, market, devnet (embedded world only), console."""
     children = [network_spec(inputs), risk_book_spec(inputs)]
+    market = market_spec(inputs)
+    if market is not None:
+        children.append(market)
     if inputs.devnet is not None:
         children.append(devnet_spec(inputs))
     children.append(console_spec(inputs))

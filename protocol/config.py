@@ -108,6 +108,16 @@ class ExecutionConfig(msgspec.Struct, frozen=True):
     relay_url: Secret | None = None  # private relay (Flashbots-style); public mempool when unset
 
 
+class MarketConfig(msgspec.Struct, frozen=True):
+    """What to watch and trade through on a real chain (the devnet deploys and knows its own)."""
+
+    weth: str | None = None  # the wrapped native token: profits and gas are valued through it
+    factories: tuple[tuple[str, str], ...] = ()  # (dex name, V2 factory address): pools found from PairCreated
+    executor_address: str | None = None  # our deployed Executor contract; simulation needs it even in paper mode
+    numeraire_token: str | None = None  # a USD stablecoin paired with WETH: trades are valued in it, live
+    numeraire_decimals: int = 6
+
+
 class Config(msgspec.Struct, frozen=True):
     network: NetworkConfig = NetworkConfig()
     targets: PerformanceTargets = PerformanceTargets()
@@ -117,6 +127,7 @@ class Config(msgspec.Struct, frozen=True):
     metrics: MetricsConfig = MetricsConfig()
     console: ConsoleConfig = ConsoleConfig()
     execution: ExecutionConfig = ExecutionConfig()
+    market: MarketConfig = MarketConfig()
     log_level: str = "INFO"
 
     @property
@@ -184,6 +195,11 @@ SETTINGS: tuple[Setting, ...] = (
     S("LIVE_MODE", "execution", "live_mode", v.boolean, "true or false"),
     S("PRIVATE_KEY", "execution", "private_key", v.private_key, "0x followed by 64 hex digits", True),
     S("RELAY_URL", "execution", "relay_url", v.url(*_HTTP), "an http(s) relay URL", True),
+    S("WETH_ADDRESS", "market", "weth", v.address, "the wrapped native token's 0x address"),
+    S("FACTORIES", "market", "factories", v.dex_factories, "a comma-separated list of dex=0xFactoryAddress"),
+    S("EXECUTOR_ADDRESS", "market", "executor_address", v.address, "the deployed Executor contract's 0x address"),
+    S("NUMERAIRE_TOKEN", "market", "numeraire_token", v.address, "the 0x address of a stablecoin paired with WETH"),
+    S("NUMERAIRE_DECIMALS", "market", "numeraire_decimals", v.whole(0, 36), "the numeraire token's decimals (0-36)"),
     S("LOG_LEVEL", "", "log_level", v.log_level, "one of " + ", ".join(v.LOG_LEVELS)),
 )
 del S
@@ -191,7 +207,7 @@ del S
 _SECTIONS = {
     "network": NetworkConfig, "targets": PerformanceTargets, "risk": RiskLimits,
     "alerts": AlertsConfig, "storage": StorageConfig, "metrics": MetricsConfig,
-    "console": ConsoleConfig, "execution": ExecutionConfig,
+    "console": ConsoleConfig, "execution": ExecutionConfig, "market": MarketConfig,
 }
 _ENDPOINT_KEYS = ("name", "url", "ws_url", "region")
 

@@ -14,6 +14,8 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
+from eth_utils import to_checksum_address
+
 from protocol.secrets import Secret
 
 
@@ -31,6 +33,7 @@ LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 _HEX_KEY = re.compile(r"(0x)?[0-9a-fA-F]{64}")
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 _NAME = re.compile(r"[a-z][a-z0-9_-]*")
 
 
@@ -150,6 +153,25 @@ def private_key(raw: Any) -> Secret:
     if not _HEX_KEY.fullmatch(value):
         raise BadValue("is not a 32-byte hex key")
     return Secret(value if value.startswith("0x") else "0x" + value)
+
+
+def address(raw: Any) -> str:
+    """A 20-byte hex account or contract address (checksum not required)."""
+    value = text(raw)
+    if not _ADDRESS.fullmatch(value):
+        raise BadValue("is not a 20-byte hex address")
+    return to_checksum_address(value)  # the form the chain readers use, so look-ups match
+
+
+def dex_factories(raw: Any) -> tuple[tuple[str, str], ...]:
+    """`dex=0xFactory` items: which V2 factories to discover pools from, and what to call them."""
+    pairs = []
+    for item in string_list(raw):
+        dex, sep, addr = item.partition("=")
+        if not sep or not dex.strip() or not _ADDRESS.fullmatch(addr.strip()):
+            raise BadValue(f"has {item!r}, which is not dex=0xFactoryAddress")
+        pairs.append((dex.strip(), to_checksum_address(addr.strip())))
+    return tuple(pairs)
 
 
 def timezone(raw: Any) -> str:

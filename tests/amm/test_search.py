@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from amm import BlockContext, GasPolicy, MarketGraph, PoolSnapshot, PriceBook, exact_scan, optimal_input, scan
-from amm.search import eth_reference, evaluate_cycle, screen
+from amm.search import eth_reference, eth_value_in, evaluate_cycle, screen
 from amm.synthetic import WETH, next_block, synthetic_market
 
 NO_GAS = GasPolicy(priority_fee_wei=0, base_fee_headroom_pct=0, gas_overhead=0, gas_per_hop=0)
@@ -153,3 +153,13 @@ def test_three_hop_cycles_are_found() -> None:
     graph = MarketGraph.build(synthetic_market(200, seed=11, spread=0.02), weth=WETH, base_tokens=[WETH])
     hops = {len(o.route) for o in scan(graph, GasPolicy(), PriceBook(), BLOCK).opportunities}
     assert hops == {2, 3}
+
+
+def test_eth_is_valued_in_the_numeraire_through_its_deepest_weth_pool() -> None:
+    usd = "0x" + "0d" * 20
+    weth = WETH
+    shallow = PoolSnapshot("0x" + "01" * 20, "a", weth, usd, 10 * 10**18, 20_000 * 10**6)  # 2,000 USD/ETH
+    deep = PoolSnapshot("0x" + "02" * 20, "b", weth, usd, 1_000 * 10**18, 3_000_000 * 10**6)  # 3,000 USD/ETH
+    graph = MarketGraph.build([shallow, deep], weth=weth)
+    assert eth_value_in(graph, usd, 6) == 3_000.0
+    assert eth_value_in(graph, "0x" + "0e" * 20, 6) == 0.0  # not in the market: no valuation, never a guess

@@ -3,6 +3,7 @@ back; Ctrl-C stops everything within the bound; a SIGKILLed bot takes anvil down
 
 from __future__ import annotations
 
+import re
 import signal
 import socket
 import subprocess
@@ -64,6 +65,17 @@ def test_operator_session_on_the_running_bot(bot: BotRun) -> None:
         # The supervisor restarts it after its backoff; inspect shows the restart and the error it died of.
         _until(console, "inspect /devnet/market-simulator",
                ['"state": "running"', '"restarts_total": 1', "InjectedCrash"], "the restart")
+
+        # The market simulator opens gaps; the bot captures them through the router and the executor contract.
+        _until(console, "inspect /market/executor", ['"mode": "public"', '"mined": '], "the executor")
+        deadline = time.monotonic() + 30
+        while True:
+            console.sendline("inspect /market/executor")
+            console.expect_exact(PROMPT)
+            mined = re.search(r'"mined": (\d+)', console.before or "")
+            if mined and int(mined.group(1)) >= 1:
+                break
+            assert time.monotonic() < deadline, f"no capture mined:\n{console.before}"
 
         # A lying endpoint: the next health check quarantines it and routing leaves it out.
         console.sendline("fault rpc:secondary chainid=5")

@@ -1,0 +1,68 @@
+"""Given real RPC URLs (here: a separate anvil with the world deployed) and no key, `run.py` watches the
+chain in paper mode: it discovers the pools from the factories, detects and simulates, and sends nothing."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+from typing import Any
+
+from bot.app import SHUTDOWN_BOUND_S
+from devnet import open_devnet
+from devnet.accounts import BOT
+from execution.deploy import deploy_executor
+from tests.app.conftest import BotRun, wait_no_leftovers
+from tests.execution.helpers import market_swap
+
+
+def _inspect(bot: BotRun, path: str) -> dict[str, Any]:
+    answer = bot.run("console", "--data-dir", str(bot.data_dir), "inspect", path, timeout_s=30)
+    assert answer.returncode == 0, answer.stderr
+    return dict(json.loads(answer.stdout))
+
+
+def test_real_rpc_urls_without_a_key_detect_and_simulate_but_send_nothing(bot: BotRun) -> None:
+    with open_devnet(block_time_s=None) as chain:
+        world = chain.world
+        executor = deploy_executor(chain.w3, BOT.address, weth=world.weth.address, weth_inventory_wei=10 * 10**18)
+        bot.env.update({
+            "RPC_URL_PRIMARY": chain.node.http_url,
+            "WS_URL_PRIMARY": chain.node.ws_url,
+            "WETH_ADDRESS": world.weth.address,
+            "FACTORIES": ",".join(f"{d.name}={d.factory}" for d in world.dexes),
+            "EXECUTOR_ADDRESS": executor,
+            "NUMERAIRE_TOKEN": world.token("USDC").address,
+        })
+        nonce_before = chain.w3.eth.get_transaction_count(BOT.address)
+        proc = bot.start()
+        try:
+            bot.wait_console(proc)
+            deadline = time.monotonic() + 30
+            while True:  # pools discovered from PairCreated and read
+                pools = _inspect(bot, "/market/pool-state").get("snapshot") or {}
+                if len(pools.get("pools", ())) == len(world.pools):
+                    break
+                assert time.monotonic() < deadline, f"pools not discovered: {pools}"
+            pool = world.pool("sushiswap", "WETH", "USDC")
+            deadline = time.monotonic() + 30
+            while True:
+                snap = _inspect(bot, "/market/executor")["snapshot"]
+                if snap["skipped"] >= 1:
+                    break
+                if snap["received"] == 0:
+                    market_swap(chain.w3, world, pool.address, True, 20_000)  # open a gap
+                assert time.monotonic() < deadline, f"no paper trade recorded: {snap}"
+            assert snap["mode"] == "paper" and snap["mined"] == 0 and snap["in_flight"] == 0
+        finally:
+            proc.send_signal(signal.SIGINT)
+            try:
+                out, _ = proc.communicate(timeout=SHUTDOWN_BOUND_S + 10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                raise
+        assert proc.returncode == 0, out
+        assert "paper mode" in out
+        assert chain.w3.eth.get_transaction_count(BOT.address) == nonce_before, "paper mode sent a transaction"
+    assert wait_no_leftovers(bot.marker) == []
