@@ -14,7 +14,7 @@ from devnet import open_devnet
 from devnet.accounts import BOT
 from execution.deploy import deploy_executor
 from tests.app.conftest import BotRun, wait_no_leftovers
-from tests.execution.helpers import market_swap
+from tests.execution.helpers import checksum, market_swap
 
 
 def _inspect(bot: BotRun, path: str) -> dict[str, Any]:
@@ -35,7 +35,7 @@ def test_real_rpc_urls_without_a_key_detect_and_simulate_but_send_nothing(bot: B
             "EXECUTOR_ADDRESS": executor,
             "NUMERAIRE_TOKEN": world.token("USDC").address,
         })
-        nonce_before = chain.w3.eth.get_transaction_count(BOT.address)
+        nonce_before = chain.w3.eth.get_transaction_count(checksum(BOT.address))
         proc = bot.start()
         try:
             bot.wait_console(proc)
@@ -64,5 +64,6 @@ def test_real_rpc_urls_without_a_key_detect_and_simulate_but_send_nothing(bot: B
                 raise
         assert proc.returncode == 0, out
         assert "paper mode" in out
-        assert chain.w3.eth.get_transaction_count(BOT.address) == nonce_before, "paper mode sent a transaction"
+        nonce_after = chain.w3.eth.get_transaction_count(checksum(BOT.address))
+        assert nonce_after == nonce_before, "paper mode sent a transaction"
     assert wait_no_leftovers(bot.marker) == []
