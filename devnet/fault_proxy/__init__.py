@@ -4,7 +4,9 @@ One proxy listens on a loopback port and forwards to one upstream node; its faul
 immutable `FaultSpec` swapped at run time from any thread (`proxy.apply("latency=300ms@10%")`,
 `proxy.clear()`), or from the console (`fault rpc:secondary error=500@20%`). Every proxy of the
 process shares one asyncio loop thread, so starting one per devnet endpoint costs an aiohttp site
-and a client session, not a thread.
+and a client session, not a thread. `proxy.stop()` then `proxy.start()` kills the endpoint and
+brings it back on the same port; `proxy.stats()` counts the faults injected and the JSON-RPC calls
+received per method (`proxy.calls("eth_sendRawTransaction")`).
 
 The fault language (whitespace-separated tokens, `@P` = probability as `10%` or `0.1`, default 100%):
 
@@ -15,6 +17,10 @@ The fault language (whitespace-separated tokens, `@P` = probability as `10%` or 
     429=2s[@P]               HTTP 429 with Retry-After: 2
     rpcerror[=-32603][@P]    a JSON-RPC error object for every request of the call
     garbage[@P] truncate[@P] html[@P]   corrupt the upstream's answer: junk bytes, half a body, an HTML page with 200
+    badid[@P]                answer with ids the client never sent (every answer of a batch too)
+    oversize[=64mb][@P]      a valid answer of that size (b/kb/mb/gb, binary; default 64mb) streamed
+                             without a Content-Length: only a reader that caps the bytes it reads stops it
+    oversize=declared[:1gb][@P]  declare that Content-Length (default 1gb), send the first bytes, close
     drop[@P]                 close the connection without answering
     stall[@P]                never answer (until the fault is cleared: then the connection is dropped)
     chainid=1                rewrite eth_chainId answers (HTTP and WS)
@@ -30,19 +36,25 @@ The fault language (whitespace-separated tokens, `@P` = probability as `10%` or 
 from devnet.fault_proxy.commands import register_fault_commands
 from devnet.fault_proxy.proxy import FaultProxy
 from devnet.fault_proxy.spec import (
+    DEFAULT_DECLARED_BYTES,
+    DEFAULT_OVERSIZE_BYTES,
     DEFAULT_RPC_ERROR_CODE,
     Delay,
     FaultSpec,
     FaultSpecError,
+    Oversize,
     parse_faults,
 )
 
 __all__ = [
+    "DEFAULT_DECLARED_BYTES",
+    "DEFAULT_OVERSIZE_BYTES",
     "DEFAULT_RPC_ERROR_CODE",
     "Delay",
     "FaultProxy",
     "FaultSpec",
     "FaultSpecError",
+    "Oversize",
     "parse_faults",
     "register_fault_commands",
 ]

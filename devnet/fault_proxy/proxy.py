@@ -8,14 +8,25 @@ import random
 import re
 import threading
 from collections import Counter
-from collections.abc import Coroutine, Mapping
+from collections.abc import Coroutine
 from typing import Any
 
 import aiohttp
 import msgspec
 from aiohttp import web
 
-from devnet.fault_proxy.spec import FaultSpec, parse_faults
+from devnet.fault_proxy.answers import (
+    FILLER,
+    beyond,
+    decode_calls,
+    freeze_request,
+    ids_by_method,
+    oversize_frame,
+    rewrite_answers,
+    rpc_errors,
+    wrong_ids,
+)
+from devnet.fault_proxy.spec import FaultSpec, Oversize, parse_faults
 
 # ---- the proxy --------------------------------------------------------------------------------
 
@@ -46,15 +57,16 @@ def _proxy_loop() -> _ProxyLoop:
         return _shared
 
 
-_READ_METHODS_AT_HEAD = ("latest", "pending", "safe", "finalized")
-
-
 class FaultProxy:
     """Forwards JSON-RPC over HTTP and WebSocket (same port) to `upstream`, injecting `faults`.
 
     Use as a context manager or call `start()` / `stop()`. `url` and `ws_url` are where clients
-    connect. `stats()` counts requests, notifications and each fault injected, so a test can tell
-    that a fault really happened.
+    connect. `stats()` counts requests, notifications, each fault injected (so a test can tell that
+    a fault really happened) and the JSON-RPC calls received per method (`method:eth_call`).
+
+    A stopped proxy can be started again: it listens on the same port, so clients configured with
+    its `url` see an endpoint that went away and came back (connections refused in between).
+    Counts carry over a restart; faults too.
     """
 
     def __init__(self, upstream: str, *, name: str = "", seed: int = 0, host: str = "127.0.0.1") -> None:
@@ -82,8 +94,14 @@ class FaultProxy:
     def ws_url(self) -> str:
         return f"ws://{self.host}:{self.port}"
 
+    @property
+    def running(self) -> bool:
+        return self._runner is not None
+
     def start(self) -> FaultProxy:
-        self._loop.run(self._start())
+        """Listen (again): on a free port the first time, on the same port after a `stop()`."""
+        if self._runner is None:
+            self._loop.run(self._start())
         return self
 
     def stop(self) -> None:
@@ -103,8 +121,14 @@ class FaultProxy:
         app.router.add_route("*", "/{tail:.*}", self._handle)
         self._runner = web.AppRunner(app, handler_cancellation=True, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, 0)
-        await site.start()
+        site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
+        try:
+            await site.start()
+        except OSError as e:
+            await self._runner.cleanup()
+            await self._session.close()
+            self._runner = None
+            raise OSError(e.errno, f"fault proxy {self.name}: cannot listen on {self.host}:{self.port}: {e}") from e
         server = site._server
         assert server is not None
         self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
@@ -147,8 +171,19 @@ class FaultProxy:
         return n
 
     def stats(self) -> dict[str, int]:
+        """Counters: `http`, `ws_connect`, one per fault injected, and `method:<name>` per JSON-RPC call."""
         with self._lock:
             return dict(self._counts)
+
+    def calls(self, *methods: str) -> int:
+        """How many JSON-RPC calls of these methods reached the proxy (HTTP and WS, batches counted per call)."""
+        with self._lock:
+            return sum(self._counts[f"method:{m}"] for m in methods)
+
+    def _count_calls(self, calls: list[dict[str, Any]] | None) -> None:
+        with self._lock:
+            for c in calls or ():
+                self._counts[f"method:{c.get('method')}"] += 1
 
     def _count(self, what: str) -> None:
         with self._lock:
@@ -181,7 +216,8 @@ class FaultProxy:
         spec = self._spec
         self._count("http")
         body = await request.read()
-        calls = _decode_calls(body)
+        calls = decode_calls(body)
+        self._count_calls(calls)
         batch = body.lstrip()[:1] == b"["
         if spec.latency and self._hit(spec.latency.p):
             self._count("latency")
@@ -202,12 +238,15 @@ class FaultProxy:
             return web.Response(status=429, headers={"Retry-After": retry}, text="fault: rate limited")
         if spec.rpc_error and self._hit(spec.rpc_error[1]):
             self._count("rpc_error")
-            return web.Response(body=_rpc_errors(calls, spec.rpc_error[0], batch), content_type="application/json")
+            return web.Response(body=rpc_errors(calls, spec.rpc_error[0], batch), content_type="application/json")
         if self._hit(spec.html):
             self._count("html")
             return web.Response(text="<html><body><h1>502 Bad Gateway</h1></body></html>", content_type="text/html")
+        if spec.oversize and self._hit(spec.oversize.p):
+            self._count("oversize")
+            return await self._oversize(request, spec.oversize, calls, batch)
         if spec.stale and calls is not None:
-            body = _freeze_request(calls, spec.stale_at or 0, batch) or body
+            body = freeze_request(calls, spec.stale_at or 0, batch) or body
         try:
             assert self._session is not None
             async with self._session.post(
@@ -218,7 +257,10 @@ class FaultProxy:
             self._count("upstream_down")
             return web.Response(status=502, text=f"fault proxy: upstream unreachable: {type(e).__name__}")
         if calls is not None and (spec.chain_id is not None or spec.stale):
-            payload = _rewrite_answers(payload, _ids_by_method(calls, spec), spec)
+            payload = rewrite_answers(payload, ids_by_method(calls, spec), spec)
+        if calls is not None and self._hit(spec.bad_id):
+            self._count("bad_id")
+            payload = wrong_ids(payload, calls)
         if self._hit(spec.garbage):
             self._count("garbage")
             junk = bytes(self._rng.getrandbits(8) for _ in range(64))
@@ -232,6 +274,30 @@ class FaultProxy:
             request.transport.close()  # type: ignore[union-attr]
             return resp
         return web.Response(status=status, body=payload, content_type="application/json")
+
+    async def _oversize(
+        self, request: web.Request, fault: Oversize, calls: list[dict[str, Any]] | None, batch: bool
+    ) -> web.StreamResponse:
+        head, tail = oversize_frame(calls, batch)
+        resp = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
+        if fault.declared:
+            resp.content_length = fault.size
+        try:
+            await resp.prepare(request)
+            await resp.write(head)
+            if fault.declared:
+                request.transport.close()  # type: ignore[union-attr]
+                return resp
+            left = max(0, fault.size - len(head) - len(tail))
+            while left > 0:
+                chunk = FILLER if left >= len(FILLER) else FILLER[:left]
+                await resp.write(chunk)
+                left -= len(chunk)
+            await resp.write(tail)
+            await resp.write_eof()
+        except (ConnectionError, aiohttp.ClientConnectionResetError):
+            self._count("oversize_refused")  # the client stopped reading: what a capped reader does
+        return resp
 
     async def _stall(self, request: web.Request) -> web.StreamResponse:
         release = self._release
@@ -276,7 +342,8 @@ class FaultProxy:
         async for msg in client:
             if msg.type != aiohttp.WSMsgType.TEXT:
                 break
-            calls = _decode_calls(msg.data.encode())
+            calls = decode_calls(msg.data.encode())
+            self._count_calls(calls)
             for c in calls or ():
                 if c.get("method") in ids:
                     ids[c["method"]].add(c.get("id"))
@@ -304,7 +371,7 @@ class FaultProxy:
                     self._count("ws_garbage")
                     obj["params"]["result"] = {"number": "0xnotanumber", "junk": self._rng.getrandbits(32)}
                     data = msgspec.json.encode(obj).decode()
-                if spec.stale and _beyond(obj, spec.stale_at or 0):
+                if spec.stale and beyond(obj, spec.stale_at or 0):
                     self._count("ws_stale")
                     continue
                 if spec.ws_delay and self._hit(spec.ws_delay.p):
@@ -312,80 +379,5 @@ class FaultProxy:
                     await asyncio.sleep(spec.ws_delay.sample(self._rng))
                 self._count("ws_notification")
             elif isinstance(obj, dict) and (spec.chain_id is not None or spec.stale):
-                data = _rewrite_answers(data.encode(), ids, spec).decode()
+                data = rewrite_answers(data.encode(), ids, spec).decode()
             await client.send_str(data)
-
-
-# ---- JSON-RPC rewriting helpers (pure) -----------------------------------------------------------
-
-
-def _decode_calls(body: bytes) -> list[dict[str, Any]] | None:
-    try:
-        obj = msgspec.json.decode(body)
-    except msgspec.DecodeError:
-        return None
-    items = obj if isinstance(obj, list) else [obj]
-    return [c for c in items if isinstance(c, dict)]
-
-
-def _ids_by_method(calls: list[dict[str, Any]], spec: FaultSpec) -> dict[str, set[Any]]:
-    """Ids of the calls whose answers a fault rewrites ("above_head": blocks a stale node lacks)."""
-    ids: dict[str, set[Any]] = {"eth_chainId": set(), "eth_blockNumber": set(), "above_head": set()}
-    for c in calls:
-        method, params = c.get("method"), c.get("params") or [None]
-        if method in ids:
-            ids[method].add(c.get("id"))
-        elif method == "eth_getBlockByNumber" and spec.stale and _hex_above(params[0], spec.stale_at or 0):
-            ids["above_head"].add(c.get("id"))
-    return ids
-
-
-def _hex_above(number: object, head: int) -> bool:
-    return isinstance(number, str) and number.startswith("0x") and int(number, 16) > head
-
-
-def _rpc_errors(calls: list[dict[str, Any]] | None, code: int, batch: bool) -> bytes:
-    errors = [
-        {"jsonrpc": "2.0", "id": c.get("id"), "error": {"code": code, "message": "fault: injected error"}}
-        for c in calls or [{"id": None}]
-    ]
-    return msgspec.json.encode(errors if batch else errors[0])
-
-
-def _freeze_request(calls: list[dict[str, Any]], head: int, batch: bool) -> bytes | None:
-    """Point eth_getBlockByNumber("latest") at the frozen head; None if nothing changed."""
-    changed = False
-    for c in calls:
-        params = c.get("params")
-        if c.get("method") == "eth_getBlockByNumber" and params and params[0] in _READ_METHODS_AT_HEAD:
-            params[0] = hex(head)
-            changed = True
-    return msgspec.json.encode(calls if batch else calls[0]) if changed else None
-
-
-def _rewrite_answers(payload: bytes, ids: Mapping[str, set[Any]], spec: FaultSpec) -> bytes:
-    try:
-        obj = msgspec.json.decode(payload)
-    except msgspec.DecodeError:
-        return payload
-    items = obj if isinstance(obj, list) else [obj]
-    changed = False
-    for a in items:
-        if not isinstance(a, dict) or "result" not in a:
-            continue
-        if spec.chain_id is not None and a.get("id") in ids["eth_chainId"]:
-            a["result"], changed = hex(spec.chain_id), True
-        elif spec.stale and a.get("id") in ids["eth_blockNumber"]:
-            a["result"], changed = hex(spec.stale_at or 0), True
-        elif spec.stale and a.get("id") in ids.get("above_head", ()):
-            a["result"], changed = None, True  # a node stuck at its head has no later blocks
-    return msgspec.json.encode(obj) if changed else payload
-
-
-def _beyond(notification: dict[str, Any], head: int) -> bool:
-    """A newHeads or logs notification for a block above the frozen head."""
-    result = (notification.get("params") or {}).get("result")
-    if not isinstance(result, dict):
-        return False
-    number = result.get("number", result.get("blockNumber"))
-    return isinstance(number, str) and int(number, 16) > head

@@ -18,6 +18,10 @@ MAX_DELAY_S = 30.0
 DEFAULT_PARETO_ALPHA = 1.5
 DEFAULT_LOGNORMAL_SIGMA = 1.0
 DEFAULT_RPC_ERROR_CODE = -32603
+#: Bigger than any sane client cap (ours is 32 MiB): a streamed oversize body is this long by default.
+DEFAULT_OVERSIZE_BYTES = 64 * 1024 * 1024
+#: A declared oversize body claims this Content-Length by default.
+DEFAULT_DECLARED_BYTES = 1024 * 1024 * 1024
 
 
 class FaultSpecError(ValueError):
@@ -51,6 +55,24 @@ class Delay(msgspec.Struct, frozen=True):
         return base + _pct(self.p)
 
 
+class Oversize(msgspec.Struct, frozen=True):
+    """An answer too big to accept, with probability `p`.
+
+    Streamed: a valid JSON-RPC answer of `size` bytes sent chunked, without a Content-Length, so
+    only a reader that counts bytes as they come stops it. Declared: a `Content-Length: size`
+    header, the first bytes of the body, then the connection closes, so a reader that checks the
+    header refuses it at once and one that does not sees a truncated body.
+    """
+
+    size: int
+    declared: bool = False
+    p: float = 1.0
+
+    def text(self) -> str:
+        size = _size_text(self.size)
+        return ("declared:" + size if self.declared else size) + _pct(self.p)
+
+
 class FaultSpec(msgspec.Struct, frozen=True):
     """The faults a proxy injects now. Immutable: a change is a new spec swapped in whole."""
 
@@ -63,6 +85,8 @@ class FaultSpec(msgspec.Struct, frozen=True):
     html: float = 0.0
     drop: float = 0.0
     stall: float = 0.0
+    bad_id: float = 0.0  # answer with ids the client never sent (single and batch)
+    oversize: Oversize | None = None
     chain_id: int | None = None
     stale: bool = False
     stale_at: int | None = None  # resolved from the upstream when `stale` is given without a block
@@ -85,6 +109,10 @@ class FaultSpec(msgspec.Struct, frozen=True):
         for name in ("garbage", "truncate", "html", "drop", "stall"):
             if p := getattr(self, name):
                 out.append(name + _pct(p))
+        if self.bad_id:
+            out.append("badid" + _pct(self.bad_id))
+        if self.oversize:
+            out.append(f"oversize={self.oversize.text()}")
         if self.chain_id is not None:
             out.append(f"chainid={self.chain_id}")
         if self.stale:
@@ -104,10 +132,22 @@ def _pct(p: float) -> str:
     return "" if p >= 1.0 else f"@{p * 100:g}%"
 
 
+_UNITS = {"b": 1, "kb": 1024, "mb": 1024**2, "gb": 1024**3}
+
+
+def _size_text(size: int) -> str:
+    """Bytes in the largest binary unit that divides them exactly: 67108864 -> 64mb."""
+    for unit in ("gb", "mb", "kb"):
+        if size % _UNITS[unit] == 0:
+            return f"{size // _UNITS[unit]}{unit}"
+    return f"{size}b"
+
+
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(us|ms|s)$")
-_CHANCES = ("garbage", "truncate", "html", "drop", "stall", "wsdrop", "wsstall", "wsgarbage")
+_SIZE = re.compile(r"^(\d+)(b|kb|mb|gb)$")
+_CHANCES = ("garbage", "truncate", "html", "drop", "stall", "badid", "wsdrop", "wsstall", "wsgarbage")
 _FIELD = {
-    "latency": "latency", "error": "http_error", "429": "throttle", "rpcerror": "rpc_error",
+    "latency": "latency", "error": "http_error", "429": "throttle", "rpcerror": "rpc_error", "badid": "bad_id",
     "chainid": "chain_id", "wsdrop": "ws_drop", "wsstall": "ws_stall", "wsgarbage": "ws_garbage", "wsdelay": "ws_delay",
 }  # fmt: skip
 _EMPTY = FaultSpec()
@@ -118,6 +158,21 @@ def _duration(token: str, text: str) -> float:
     if not m:
         raise FaultSpecError(token, f"{text!r} is not a duration like 300ms or 2s")
     return float(m.group(1)) * {"us": 1e-6, "ms": 1e-3, "s": 1.0}[m.group(2)]
+
+
+def _size(token: str, text: str) -> int:
+    m = _SIZE.match(text.lower())
+    if not m or int(m.group(1)) == 0:
+        raise FaultSpecError(token, f"{text!r} is not a size like 64mb, 512kb or 1gb")
+    return int(m.group(1)) * _UNITS[m.group(2)]
+
+
+def _oversize(token: str, text: str, p: float) -> Oversize:
+    """`oversize`, `oversize=8mb`, `oversize=declared`, `oversize=declared:1gb`."""
+    kind, colon, size = text.partition(":")
+    if kind == "declared":
+        return Oversize(_size(token, size) if colon else DEFAULT_DECLARED_BYTES, True, p)
+    return Oversize(_size(token, text) if text else DEFAULT_OVERSIZE_BYTES, False, p)
 
 
 def _probability(token: str, text: str | None) -> float:
@@ -180,6 +235,8 @@ def parse_faults(text: str, base: FaultSpec = _EMPTY) -> FaultSpec:
             spec = msgspec.structs.replace(spec, **{_FIELD.get(name, name): p})
         elif name in ("latency", "wsdelay") and value:
             spec = msgspec.structs.replace(spec, **{_FIELD[name]: _delay(token, value, p)})
+        elif name == "oversize":
+            spec = msgspec.structs.replace(spec, oversize=_oversize(token, value, p))
         elif name == "error" and value:
             status = _int(token, value)
             if not 400 <= status <= 599:

@@ -15,6 +15,7 @@ from devnet.fault_proxy import (
     Delay,
     FaultSpec,
     FaultSpecError,
+    Oversize,
     parse_faults,
 )
 
@@ -32,6 +33,13 @@ def test_the_console_examples_parse() -> None:
     assert parse_faults("rpcerror").rpc_error == (DEFAULT_RPC_ERROR_CODE, 1.0)
     assert parse_faults("latency=pareto:20ms:1.2").latency == Delay("pareto", 0.02, 1.2)
     assert parse_faults("wsdelay=lognormal:5ms@50%").ws_delay == Delay("lognormal", 0.005, 1.0, 0.5)
+    assert parse_faults("badid@10%").bad_id == 0.1
+    assert parse_faults("oversize").oversize == Oversize(64 * 1024 * 1024)
+    assert parse_faults("oversize=512kb@5%").oversize == Oversize(512 * 1024, p=0.05)
+    assert parse_faults("oversize=declared").oversize == Oversize(1024**3, declared=True)
+    assert parse_faults("oversize=declared:2MB").oversize == Oversize(2 * 1024**2, declared=True)
+    assert parse_faults("oversize=1000b").oversize == Oversize(1000)
+    assert parse_faults("badid oversize badid=off oversize=off") == FaultSpec()
 
 
 def test_tokens_merge_onto_the_current_faults_and_clear_or_off_remove_them() -> None:
@@ -53,6 +61,10 @@ def test_tokens_merge_onto_the_current_faults_and_clear_or_off_remove_them() -> 
         ("chainid=x", "chainid=x"),
         ("latency=pareto:1ms:-1", "latency=pareto:1ms:-1"),
         ("nosuch=off", "nosuch=off"),
+        ("badid=2", "badid=2"),
+        ("oversize=12", "oversize=12"),
+        ("oversize=0mb", "oversize=0mb"),
+        ("oversize=declared:big", "oversize=declared:big"),
     ],
 )
 def test_a_bad_token_is_named_in_the_error(text: str, bad: str) -> None:
@@ -80,6 +92,10 @@ specs = st.builds(
     html=st.just(0.0) | probabilities,
     drop=st.just(0.0) | probabilities,
     stall=st.just(0.0) | probabilities,
+    bad_id=st.just(0.0) | probabilities,
+    oversize=st.none()
+    | st.builds(Oversize, size=st.integers(1, 2**31) | st.sampled_from([1024, 3 << 20, 1 << 30]),
+                declared=st.booleans(), p=probabilities),
     chain_id=st.none() | st.integers(1, 2**40),
     ws_drop=st.just(0.0) | probabilities,
     ws_stall=st.just(0.0) | probabilities,

@@ -1,4 +1,4 @@
-"""Fixtures: a real anvil, fault servers in front of it, and a running network subtree with its client."""
+"""Fixtures: a real anvil, the project's fault proxies in front of it, and a running network subtree with its client."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ import pytest
 
 from actors.router import network_children
 from devnet.anvil import Anvil
+from devnet.fault_proxy import FaultProxy
 from protocol.network import EndpointConfig, EndpointSnapshot, RoutingTable
 from rpc.client import RpcClient, endpoint_path, router_path
 from rpc.routing import RoutingPolicy
 from supervision import ChildSpec, Handle, start_tree, stop_tree, supervisor_spec
 from supervision.breaker import BreakerPolicy
-from tests.network_http.fault_server import FaultServer
 
 CHAIN_ID = 31337
 
@@ -36,17 +36,19 @@ def anvil() -> Iterator[Anvil]:
 
 
 @pytest.fixture
-def fault_servers(anvil: Anvil) -> Iterator[Callable[[int], list[FaultServer]]]:
-    made: list[FaultServer] = []
+def fault_proxies(anvil: Anvil) -> Iterator[Callable[[int], list[FaultProxy]]]:
+    """`fault_proxies(n)`: n running fault proxies in front of anvil (devnet.fault_proxy), stopped after the test."""
+    made: list[FaultProxy] = []
 
-    def make(n: int) -> list[FaultServer]:
-        servers = [FaultServer(anvil.http_url, seed=i) for i in range(n)]
-        made.extend(servers)
-        return servers
+    def make(n: int) -> list[FaultProxy]:
+        proxies = [FaultProxy(anvil.http_url, name=f"e{i}", seed=i) for i in range(n)]
+        for proxy in proxies:
+            made.append(proxy.start())
+        return proxies
 
     yield make
-    for server in made:
-        server.close()
+    for proxy in made:
+        proxy.stop()
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:

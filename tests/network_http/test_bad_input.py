@@ -25,24 +25,23 @@ def small_body_cap() -> Iterator[None]:
 
 @pytest.mark.anvil
 @pytest.mark.parametrize(
-    ("mode", "kind"),
+    ("fault", "kind", "injected"),
     [
-        ("garbage", FaultKind.GARBAGE),
-        ("html", FaultKind.GARBAGE),
-        ("truncated", FaultKind.TRUNCATED),
-        ("mismatch", FaultKind.MISMATCHED_ID),
-        ("huge", FaultKind.TOO_LARGE),
-        ("huge_declared", FaultKind.TOO_LARGE),
-        ("rpc_error", FaultKind.SERVER_ERROR),
-        ("500", FaultKind.HTTP_5XX),
-        ("drop", FaultKind.CONNECTION),
+        ("garbage", FaultKind.GARBAGE, "garbage"),
+        ("html", FaultKind.GARBAGE, "html"),
+        ("truncate", FaultKind.TRUNCATED, "truncate"),
+        ("badid", FaultKind.MISMATCHED_ID, "bad_id"),
+        ("oversize=4mb", FaultKind.TOO_LARGE, "oversize"),  # streamed past the 1 MiB cap, no Content-Length
+        ("oversize=declared", FaultKind.TOO_LARGE, "oversize"),  # Content-Length: 1 GiB
+        ("rpcerror", FaultKind.SERVER_ERROR, "rpc_error"),
+        ("error=500", FaultKind.HTTP_5XX, "http_500"),
+        ("drop", FaultKind.CONNECTION, "drop"),
     ],
 )
 def test_bad_answer_is_charged_to_its_endpoint_and_never_reaches_the_caller(
-    anvil, fault_servers, network, small_body_cap, mode: str, kind: FaultKind
+    anvil, fault_proxies, network, small_body_cap, fault: str, kind: FaultKind, injected: str
 ) -> None:
-    servers = fault_servers(3)
-    by_name = {f"e{i}": s for i, s in enumerate(servers)}
+    by_name = {p.name: p for p in fault_proxies(3)}
     net = network({n: s.url for n, s in by_name.items()})
     w3 = anvil.web3()
     account = w3.eth.accounts[1]
@@ -50,7 +49,7 @@ def test_bad_answer_is_charged_to_its_endpoint_and_never_reaches_the_caller(
     truth_block = w3.eth.get_block("latest")["hash"].hex()
 
     bad = net.routes()[0]  # the endpoint every read tries first
-    by_name[bad].set(mode)
+    by_name[bad].apply(fault)
     before = net.endpoint(bad).errors.get(kind.value, 0)
     assert net.client.request("eth_getBalance", [account, "latest"]) == truth_balance
     batch = net.client.batch([("eth_getBalance", [account, "latest"]), ("eth_getBlockByNumber", ["latest", False])])
@@ -60,33 +59,34 @@ def test_bad_answer_is_charged_to_its_endpoint_and_never_reaches_the_caller(
     # The healthy endpoints were charged nothing.
     for name in by_name.keys() - {bad}:
         assert net.endpoint(name).errors.get(kind.value, 0) == 0
-    by_name[bad].set("ok")
+    assert by_name[bad].stats().get(injected, 0) >= 1, f"the proxy never injected {fault}"
+    by_name[bad].clear()
     assert all(info.restarts_total == 0 for info in snapshot_tree()), "an actor crashed"
 
 
 @pytest.mark.anvil
-def test_wrong_chain_id_quarantines_until_an_operator_clears_it(anvil, fault_servers, network) -> None:
+def test_wrong_chain_id_quarantines_until_an_operator_clears_it(anvil, fault_proxies, network) -> None:
     from console.registry import CommandRegistry
     from rpc.commands import register_network_commands
 
     console = CommandRegistry()
     register_network_commands(console)
-    servers = fault_servers(3)
-    net = network({f"e{i}": s.url for i, s in enumerate(servers)})
+    by_name = {p.name: p for p in fault_proxies(3)}
+    net = network({n: p.url for n, p in by_name.items()})
     liar = net.routes()[0]
-    servers[int(liar[1])].set("chainid")
+    by_name[liar].apply("chainid=1")
     # A caller asking the chain id is never told the wrong one, even before the health check notices.
     assert int(net.client.request("eth_chainId"), 16) == 31337
     wait_until(lambda: net.breaker(liar) == "QUARANTINED", what=f"{liar} quarantined")
     wait_until(lambda: liar in net.table().excluded, what=f"router excludes {liar}")
     # Quarantined: no traffic at all, not even health checks.
-    seen = servers[int(liar[1])].snapshot_counts()
+    seen = by_name[liar].stats()
     for _ in range(20):
         assert int(net.client.request("eth_chainId"), 16) == 31337
     wait_until(lambda: net.endpoint("e0" if liar != "e0" else "e1").requests > 20, what="other endpoints busy")
-    assert servers[int(liar[1])].snapshot_counts() == seen
+    assert by_name[liar].stats() == seen
     # Fixed at the source, it stays out until the operator clears it.
-    servers[int(liar[1])].set("ok")
+    by_name[liar].clear()
     assert net.breaker(liar) == "QUARANTINED"
     routes = console.run(["routes"])
     assert routes.ok and liar in routes.body["excluded"], routes
@@ -100,13 +100,13 @@ def test_wrong_chain_id_quarantines_until_an_operator_clears_it(anvil, fault_ser
 
 @pytest.mark.anvil
 def test_with_no_chain_configured_the_majority_chain_is_adopted_and_a_liar_left_out(
-    anvil, fault_servers, network
+    anvil, fault_proxies, network
 ) -> None:
     from protocol.network import EndpointSnapshot
 
-    servers = fault_servers(3)
-    servers[2].set("chainid")  # answers chain 1 where the others (and anvil) say 31337
-    urls = {f"e{i}": s.url for i, s in enumerate(servers)}
+    proxies = fault_proxies(3)
+    proxies[2].apply("chainid=1")  # answers chain 1 where the others (and anvil) say 31337
+    urls = {p.name: p.url for p in proxies}
     net = network(urls, chain_id=0, expect_routes={"e0", "e1"})
     assert net.table().chain_id == 31337
     assert net.table().excluded == {"e2": "chain 1"}

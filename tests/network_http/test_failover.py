@@ -1,4 +1,4 @@
-"""Failover against real anvil behind fault servers: kills, restarts, throttling, slowness, lag, broadcast."""
+"""Failover against real anvil behind fault proxies: kills, restarts, throttling, slowness, lag, broadcast."""
 
 from __future__ import annotations
 
@@ -18,9 +18,8 @@ ANVIL_KEY_0 = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff8
 pytestmark = pytest.mark.anvil
 
 
-def test_endpoint_killed_and_restarted_mid_stream(anvil, fault_servers, network) -> None:
-    servers = fault_servers(3)
-    by_name = {f"e{i}": s for i, s in enumerate(servers)}
+def test_endpoint_killed_and_restarted_mid_stream(anvil, fault_proxies, network) -> None:
+    by_name = {p.name: p for p in fault_proxies(3)}
     net = network({n: s.url for n, s in by_name.items()})
     account = anvil.web3().eth.accounts[2]
     truth = hex(anvil.web3().eth.get_balance(account))
@@ -49,10 +48,10 @@ def test_endpoint_killed_and_restarted_mid_stream(anvil, fault_servers, network)
         t.start()
     try:
         assert killed.wait(30)
-        by_name[victim].kill()
+        by_name[victim].stop()  # connections refused from now on
         wait_until(lambda: net.breaker(victim) in ("OPEN", "HALF_OPEN"), what=f"{victim} opens")
         wait_until(lambda: victim not in net.routes(), what=f"router drops {victim}")
-        by_name[victim].restart()
+        by_name[victim].start()  # back on the same port
         net.wait_routes(set(by_name))  # the HALF_OPEN probe succeeded and closed it
         done_at = reads
         wait_until(lambda: reads > done_at + 50, what="more reads after the restart")
@@ -64,29 +63,27 @@ def test_endpoint_killed_and_restarted_mid_stream(anvil, fault_servers, network)
     assert net.endpoint(victim).errors.get("connection", 0) >= 1
 
 
-def test_429_parks_the_endpoint_without_opening_its_breaker(anvil, fault_servers, network) -> None:
-    servers = fault_servers(3)
-    by_name = {f"e{i}": s for i, s in enumerate(servers)}
+def test_429_parks_the_endpoint_without_opening_its_breaker(anvil, fault_proxies, network) -> None:
+    by_name = {p.name: p for p in fault_proxies(3)}
     net = network({n: s.url for n, s in by_name.items()})
     throttled = net.routes()[0]
-    by_name[throttled].set("429:30")
+    by_name[throttled].apply("429=30s")
     account = anvil.web3().eth.accounts[0]
     for _ in range(20):
         net.client.request("eth_getBalance", [account, "latest"])
     # One request met the 429; the park (Retry-After: 30 s) kept every later one away.
-    assert by_name[throttled].method_count("eth_getBalance") == 1
+    assert by_name[throttled].calls("eth_getBalance") == 1
     snap = wait_until(lambda: (s := net.endpoint(throttled)).parked_until > time.monotonic() + 20 and s,
                       what="park published")
     assert snap.errors.get("rate_limited") == 1
     assert snap.breaker == "CLOSED", "a 429 must never open the breaker"
 
 
-def test_hedge_fires_and_wins_against_a_slow_endpoint(anvil, fault_servers, network) -> None:
-    servers = fault_servers(3)
-    by_name = {f"e{i}": s for i, s in enumerate(servers)}
+def test_hedge_fires_and_wins_against_a_slow_endpoint(anvil, fault_proxies, network) -> None:
+    by_name = {p.name: p for p in fault_proxies(3)}
     net = network({n: s.url for n, s in by_name.items()})
     slow = net.routes()[0]
-    by_name[slow].set("latency:0.5")
+    by_name[slow].apply("latency=500ms")
     account = anvil.web3().eth.accounts[0]
     truth = hex(anvil.web3().eth.get_balance(account))
     fired, won = net.client.hedges.fired, net.client.hedges.won
@@ -104,26 +101,24 @@ def test_hedge_fires_and_wins_against_a_slow_endpoint(anvil, fault_servers, netw
     assert net.client.hedges.losers_cancelled >= 1
 
 
-def test_lagging_endpoint_is_excluded_until_it_catches_up(anvil, fault_servers, network) -> None:
-    servers = fault_servers(3)
-    by_name = {f"e{i}": s for i, s in enumerate(servers)}
+def test_lagging_endpoint_is_excluded_until_it_catches_up(anvil, fault_proxies, network) -> None:
+    by_name = {p.name: p for p in fault_proxies(3)}
     net = network({n: s.url for n, s in by_name.items()})
     stale = "e1"
-    by_name[stale].set("stale")
-    wait_until(lambda: by_name[stale].frozen_head is not None, what="head frozen")
+    frozen = by_name[stale].apply("stale").stale_at  # the head is frozen by the time apply returns
+    assert frozen == int(anvil.web3().eth.block_number)
     anvil.web3().provider.make_request("anvil_mine", [5])
     wait_until(lambda: net.breaker(stale) == "LAGGING", what=f"{stale} lagging")
     wait_until(lambda: stale not in net.routes(), what=f"router drops {stale}")
     head = int(anvil.web3().eth.block_number)
     for _ in range(10):  # reads never see the frozen head
         assert int(net.client.request("eth_blockNumber"), 16) == head
-    by_name[stale].set("ok")
+    by_name[stale].clear()
     net.wait_routes(set(by_name))
 
 
-def test_send_raw_transaction_reaches_every_healthy_endpoint(anvil, fault_servers, network) -> None:
-    servers = fault_servers(3)
-    by_name = {f"e{i}": s for i, s in enumerate(servers)}
+def test_send_raw_transaction_reaches_every_healthy_endpoint(anvil, fault_proxies, network) -> None:
+    by_name = {p.name: p for p in fault_proxies(3)}
     net = network({n: s.url for n, s in by_name.items()})
     w3 = anvil.web3()
     sender = Account.from_key(ANVIL_KEY_0)
@@ -132,27 +127,27 @@ def test_send_raw_transaction_reaches_every_healthy_endpoint(anvil, fault_server
           "chainId": 31337, "type": 2}
     raw = sender.sign_transaction(tx).raw_transaction
     down = "e2"
-    by_name[down].set("500")
+    by_name[down].apply("error=500")
     tx_hash = net.client.send_raw_transaction(raw)
     assert tx_hash == "0x" + sender.sign_transaction(tx).hash.hex().removeprefix("0x")
-    for name, server in by_name.items():
-        wait_until(partial(server.seen_more_than, "eth_sendRawTransaction", 0), what=f"{name} got the tx")
+    for name, proxy in by_name.items():
+        wait_until(partial(proxy.calls, "eth_sendRawTransaction"), what=f"{name} got the tx")
     receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=10)
     assert receipt["status"] == 1
     # Sending it again: nodes answer "already known" / "nonce too low"; the hash proves it is ours.
-    by_name[down].set("ok")
+    by_name[down].clear()
     assert net.client.send_raw_transaction(raw) == tx_hash
 
 
-def test_every_endpoint_stalled_fails_within_the_deadline(anvil, fault_servers, network) -> None:
+def test_every_endpoint_stalled_fails_within_the_deadline(anvil, fault_proxies, network) -> None:
     from rpc.errors import RpcUnavailable
     from rpc.routing import RoutingPolicy
 
-    servers = fault_servers(3)
+    proxies = fault_proxies(3)
     policy = RoutingPolicy(attempt_timeout_s=0.2, deadline_s=0.6, hedge_min_s=0.02, hedge_max_s=0.05)
-    net = network({f"e{i}": s.url for i, s in enumerate(servers)}, routing=policy)
-    for server in servers:
-        server.set("stall")
+    net = network({p.name: p.url for p in proxies}, routing=policy)
+    for proxy in proxies:
+        proxy.apply("stall")
     started = time.monotonic()
     with pytest.raises(RpcUnavailable) as failed:
         net.client.request("eth_getBalance", [anvil.web3().eth.accounts[0], "latest"])
@@ -162,7 +157,7 @@ def test_every_endpoint_stalled_fails_within_the_deadline(anvil, fault_servers, 
     assert all(kind == "timeout" for _, kind in failed.value.attempts), failed.value.attempts
 
 
-def test_an_actor_reads_through_a_future_piped_back_as_a_message(anvil, fault_servers, network) -> None:
+def test_an_actor_reads_through_a_future_piped_back_as_a_message(anvil, fault_proxies, network) -> None:
     """Inside an actor a read never blocks the handler: request_future + ctx.pipe, answer as a message."""
     import msgspec
 
@@ -192,8 +187,8 @@ def test_an_actor_reads_through_a_future_piped_back_as_a_message(anvil, fault_se
                     answered.set()
             return None
 
-    servers = fault_servers(2)
-    net = network({f"e{i}": s.url for i, s in enumerate(servers)},
+    proxies = fault_proxies(2)
+    net = network({p.name: p.url for p in proxies},
                   extra=lambda client: [ChildSpec(id="watcher", start=HeadWatcher, kwargs={"client": client})])
     assert net.client.wait_ready().routes
     Handle("/watcher").tell(AskHead())

@@ -1,4 +1,4 @@
-"""Hypothesis stateful test of failover: 3-5 endpoints behind the fault proxy, random fault schedules.
+"""Hypothesis stateful test of failover: 3-5 endpoints behind fault proxies, random fault schedules.
 
 Invariants:
 - while at least one routable endpoint answers honestly, every read succeeds within its deadline
@@ -32,33 +32,40 @@ from hypothesis.stateful import (
 )
 
 from devnet.anvil import Anvil
+from devnet.fault_proxy import FaultProxy, parse_faults
 from protocol.network import ClearQuarantine
 from rpc.client import endpoint_path
 from rpc.errors import RpcUnavailable
 from rpc.routing import RoutingPolicy
 from supervision import Handle
 from tests.network_http.conftest import Network, start_network, wait_until
-from tests.network_http.proxies import CountingFaultProxy
 from tests.network_http.test_failover import ANVIL_KEY_0
 
 pytestmark = pytest.mark.anvil
 
-FAILING = ("500", "drop", "garbage", "stall", "truncated")
-HONEST = ("ok", "latency:0.05")
-FAULTS = (*FAILING, *HONEST, "429:1", "chainid")
+#: Fault schedules in the fault proxy's language (devnet.fault_proxy); each replaces the endpoint's faults.
+FAILING = ("error=500", "drop", "garbage", "stall", "truncate")
+HONEST = ("clear", "latency=50ms")
+LYING = "chainid=1"
+FAULTS = (*FAILING, *HONEST, "429=1s", LYING)
 ROUTING = RoutingPolicy(attempt_timeout_s=0.3, deadline_s=3.0, hedge_min_s=0.02, hedge_max_s=0.1, max_attempts=5)
 READ_METHODS = ("eth_getBalance", "eth_getBlockByNumber")
 PROBE_METHODS = ("eth_chainId", "eth_blockNumber")
+
+
+def calls_by_method(proxy: FaultProxy) -> dict[str, int]:
+    """The proxy's per-method call counts (its `method:<name>` stats)."""
+    return {k.removeprefix("method:"): v for k, v in proxy.stats().items() if k.startswith("method:")}
 
 
 class FailoverMachine(RuleBasedStateMachine):
     #: Steps run, by rule, over all examples: the test checks the schedules really exercised each rule.
     steps: ClassVar[Counter[str]] = Counter()
 
-    def __init__(self, anvil: Anvil, servers: list[CountingFaultProxy]) -> None:
+    def __init__(self, anvil: Anvil, proxies: list[FaultProxy]) -> None:
         super().__init__()
         self.anvil = anvil
-        self.pool = servers
+        self.pool = proxies
         self.net: Network | None = None
         self.sender = Account.from_key(ANVIL_KEY_0)
         self.w3 = anvil.web3()
@@ -72,12 +79,12 @@ class FailoverMachine(RuleBasedStateMachine):
 
     @initialize(count=st.integers(3, 5))
     def start(self, count: int) -> None:
-        self.servers = {f"n{i}": self.pool[i] for i in range(count)}
-        for server in self.servers.values():
-            server.set("ok")
-        self.mode = dict.fromkeys(self.servers, "ok")
+        self.proxies = {f"n{i}": self.pool[i] for i in range(count)}
+        for proxy in self.proxies.values():
+            proxy.clear()
+        self.mode = dict.fromkeys(self.proxies, "clear")
         self.maybe_quarantined: set[str] = set()
-        self.net = start_network({n: s.url for n, s in self.servers.items()}, routing=ROUTING)
+        self.net = start_network({n: p.url for n, p in self.proxies.items()}, routing=ROUTING)
 
     def teardown(self) -> None:
         if self.net is not None:
@@ -99,12 +106,12 @@ class FailoverMachine(RuleBasedStateMachine):
     def inject(self, data: st.DataObject) -> None:
         """A fault schedule step: one to three endpoints change behaviour at once."""
         self.steps["inject"] += 1
-        names = data.draw(st.lists(st.sampled_from(sorted(self.servers)), min_size=1, max_size=3, unique=True))
+        names = data.draw(st.lists(st.sampled_from(sorted(self.proxies)), min_size=1, max_size=3, unique=True))
         for name in names:
             fault = data.draw(st.sampled_from(FAULTS), label=name)
-            self.servers[name].set(fault)
+            self.proxies[name].set_faults(parse_faults(fault))
             self.mode[name] = fault
-            if fault == "chainid":
+            if fault == LYING:
                 self.maybe_quarantined.add(name)
         if data.draw(st.booleans(), label="let the breakers settle"):
             self.breakers_settle_to_match_faults()
@@ -114,8 +121,8 @@ class FailoverMachine(RuleBasedStateMachine):
     def operator_clears(self, data: st.DataObject) -> None:
         self.steps["operator_clears"] += 1
         name = data.draw(st.sampled_from(sorted(self.maybe_quarantined)))
-        self.servers[name].set("ok")
-        self.mode[name] = "ok"
+        self.proxies[name].clear()
+        self.mode[name] = "clear"
         Handle(endpoint_path(name)).tell(ClearQuarantine(endpoint=name))
         self.maybe_quarantined.discard(name)
 
@@ -149,7 +156,7 @@ class FailoverMachine(RuleBasedStateMachine):
         self.steps["send_transaction"] += 1
         assert self.net is not None
         healthy = self.honest_routable()
-        before = {n: s.method_count("eth_sendRawTransaction") for n, s in self.servers.items()}
+        before = {n: p.calls("eth_sendRawTransaction") for n, p in self.proxies.items()}
         nonce = self.w3.eth.get_transaction_count(self.sender.address)
         tx: dict[str, Any] = {"to": self.account, "value": 1, "gas": 21000, "maxFeePerGas": 10**10,
                               "maxPriorityFeePerGas": 10**9, "nonce": nonce, "chainId": 31337, "type": 2}
@@ -162,22 +169,25 @@ class FailoverMachine(RuleBasedStateMachine):
             return
         assert tx_hash.removeprefix("0x") == signed.hash.hex().removeprefix("0x")
         for name in healthy:
-            wait_until(partial(self.servers[name].seen_more_than, "eth_sendRawTransaction", before[name]),
+            wait_until(partial(self.received_more_than, name, before[name]),
                        timeout=5, what=f"{name} received the transaction")
+
+    def received_more_than(self, name: str, count: int) -> bool:
+        return self.proxies[name].calls("eth_sendRawTransaction") > count
 
     # --- breaker states ---------------------------------------------------------------------------
 
-    @precondition(lambda self: any(m != "ok" for m in getattr(self, "mode", {}).values()))
+    @precondition(lambda self: any(m != "clear" for m in getattr(self, "mode", {}).values()))
     @rule()
     def open_and_quarantined_endpoints_get_no_reads(self) -> None:
         self.steps["open_and_quarantined_endpoints_get_no_reads"] += 1
         assert self.net is not None
         net = self.net
         watched: dict[str, tuple[str, int, dict[str, int]]] = {}
-        for name in self.servers:
+        for name in self.proxies:
             snap = net.endpoint(name)
             if snap.breaker in ("OPEN", "HALF_OPEN", "QUARANTINED") and name in net.table().excluded:
-                watched[name] = (snap.breaker, snap.state_changes, self.servers[name].snapshot_counts())
+                watched[name] = (snap.breaker, snap.state_changes, calls_by_method(self.proxies[name]))
         if not watched:
             return
         for _ in range(3):
@@ -188,12 +198,12 @@ class FailoverMachine(RuleBasedStateMachine):
         for name, (state, changes, counts) in watched.items():
             if net.endpoint(name).state_changes != changes:
                 continue  # its state moved during the reads (a probe closed it): traffic is legitimate
-            after = self.servers[name].snapshot_counts()
+            after = calls_by_method(self.proxies[name])
             allowed = () if state == "QUARANTINED" else PROBE_METHODS
             grew = {m: after.get(m, 0) - counts.get(m, 0) for m in after if m not in allowed}
             assert not any(grew.values()), f"{name} ({state}) received {grew}"
 
-    @precondition(lambda self: any(m != "ok" for m in getattr(self, "mode", {}).values()))
+    @precondition(lambda self: any(m != "clear" for m in getattr(self, "mode", {}).values()))
     @rule()
     def breakers_settle_to_match_faults(self) -> None:
         self.steps["breakers_settle_to_match_faults"] += 1
@@ -202,7 +212,7 @@ class FailoverMachine(RuleBasedStateMachine):
 
         def settled() -> bool:
             for name, mode in self.mode.items():
-                if mode == "chainid":
+                if mode == LYING:
                     allowed = {"QUARANTINED"}
                 elif mode in FAILING:
                     allowed = {"OPEN", "HALF_OPEN"}
@@ -237,18 +247,20 @@ class FailoverMachine(RuleBasedStateMachine):
 
 
 @pytest.fixture(scope="module")
-def server_pool(anvil: Anvil) -> Iterator[list[CountingFaultProxy]]:
-    servers = [CountingFaultProxy(anvil.http_url, seed=i) for i in range(5)]
-    for server in servers:
-        server.start()
-    yield servers
-    for server in servers:
-        server.close()
+def proxy_pool(anvil: Anvil) -> Iterator[list[FaultProxy]]:
+    proxies: list[FaultProxy] = []
+    try:
+        for i in range(5):
+            proxies.append(FaultProxy(anvil.http_url, name=f"n{i}", seed=i).start())
+        yield proxies
+    finally:
+        for proxy in proxies:
+            proxy.stop()
 
 
-def test_failover_state_machine(anvil: Anvil, server_pool: list[CountingFaultProxy]) -> None:
+def test_failover_state_machine(anvil: Anvil, proxy_pool: list[FaultProxy]) -> None:
     def factory() -> FailoverMachine:
-        return FailoverMachine(anvil, server_pool)
+        return FailoverMachine(anvil, proxy_pool)
 
     FailoverMachine.steps.clear()
     run_state_machine_as_test(

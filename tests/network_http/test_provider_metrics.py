@@ -18,9 +18,9 @@ from tests.network_http.test_failover import ANVIL_KEY_0
 
 pytestmark = pytest.mark.anvil
 
-def test_web3_through_provider_matches_web3_direct(anvil, fault_servers, network) -> None:
-    servers = fault_servers(2)
-    net = network({f"e{i}": s.url for i, s in enumerate(servers)})
+def test_web3_through_provider_matches_web3_direct(anvil, fault_proxies, network) -> None:
+    proxies = fault_proxies(2)
+    net = network({p.name: p.url for p in proxies})
     direct = anvil.web3()
     routed = Web3(ArbiterProvider(net.client))
     assert routed.is_connected()
@@ -46,9 +46,9 @@ def test_web3_through_provider_matches_web3_direct(anvil, fault_servers, network
     assert got == [direct.eth.get_balance(account), direct.eth.get_block(0)]
 
 
-def test_a_revert_reaches_web3_as_a_revert_not_a_failover(anvil, fault_servers, network) -> None:
-    servers = fault_servers(2)
-    net = network({f"e{i}": s.url for i, s in enumerate(servers)})
+def test_a_revert_reaches_web3_as_a_revert_not_a_failover(anvil, fault_proxies, network) -> None:
+    proxies = fault_proxies(2)
+    net = network({p.name: p.url for p in proxies})
     direct = anvil.web3()
     # runtime: mstore the Error("no") payload and revert with it
     payload = "08c379a0" + f"{32:064x}" + f"{2:064x}" + b"no".hex().ljust(64, "0")
@@ -67,18 +67,18 @@ def test_a_revert_reaches_web3_as_a_revert_not_a_failover(anvil, fault_servers, 
     contract = receipt["contractAddress"]
     routed = Web3(ArbiterProvider(net.client))
     call: Any = {"to": contract, "data": "0x"}
-    served_before = sum(s.method_count("eth_call") for s in servers)
+    served_before = sum(p.calls("eth_call") for p in proxies)
     with pytest.raises(ContractLogicError, match="no"):
         routed.eth.call(call)
     with pytest.raises(ContractLogicError, match="no"):
         direct.eth.call(call)
     # Exactly one endpoint was asked: a revert is an answer, never a reason to fail over.
-    assert sum(s.method_count("eth_call") for s in servers) == served_before + 1
+    assert sum(p.calls("eth_call") for p in proxies) == served_before + 1
 
 
-def test_async_provider_from_another_event_loop(anvil, fault_servers, network) -> None:
-    servers = fault_servers(2)
-    net = network({f"e{i}": s.url for i, s in enumerate(servers)})
+def test_async_provider_from_another_event_loop(anvil, fault_proxies, network) -> None:
+    proxies = fault_proxies(2)
+    net = network({p.name: p.url for p in proxies})
     direct = anvil.web3()
 
     async def main() -> tuple[int, int, bool]:
@@ -92,9 +92,9 @@ def test_jsonable_turns_bytes_into_hex() -> None:
     assert jsonable({"data": b"\x01\xff", "list": (b"", 3)}) == {"data": "0x01ff", "list": ["0x", 3]}
 
 
-def test_metrics_are_served_per_endpoint_on_loopback(anvil, fault_servers, network) -> None:
-    servers = fault_servers(2)
-    net = network({f"e{i}": s.url for i, s in enumerate(servers)})
+def test_metrics_are_served_per_endpoint_on_loopback(anvil, fault_proxies, network) -> None:
+    proxies = fault_proxies(2)
+    net = network({p.name: p.url for p in proxies})
     net.client.request("eth_blockNumber")
     port = metrics.start_metrics_server(0)
     assert metrics.start_metrics_server(0) == port  # idempotent
@@ -114,22 +114,21 @@ def test_endpoint_credentials_never_reach_snapshots_status_console_or_logs(anvil
     from loguru import logger
 
     from console.registry import CommandRegistry
+    from devnet.fault_proxy import FaultProxy
     from rpc.client import endpoint_path
     from rpc.commands import register_network_commands
     from supervision import Handle
     from supervision.introspect import snapshot_tree
-    from tests.network_http.proxies import CountingFaultProxy
 
     key, password = "abcdef0123456789abcdef", "hunter2hunter2"
-    proxy = CountingFaultProxy(anvil.http_url)
-    proxy.start()
+    proxy = FaultProxy(anvil.http_url, name="keyed").start()
     lines: list[str] = []
     sink = logger.add(lines.append, level="DEBUG", format="{message} {extra}")
     try:
         secret_url = f"http://user:{password}@127.0.0.1:{proxy.port}/v3/{key}"
         net = network({"keyed": secret_url, "plain": proxy.url})
         assert net.client.request("eth_chainId") == "0x7a69"
-        proxy.set("500")  # faults produce log lines, breaker reasons and error messages too
+        proxy.apply("error=500")  # faults produce log lines, breaker reasons and error messages too
         errors = []
         for _ in range(5):
             try:
@@ -149,7 +148,7 @@ def test_endpoint_credentials_never_reach_snapshots_status_console_or_logs(anvil
         ]
     finally:
         logger.remove(sink)
-        proxy.close()
+        proxy.stop()
     for text in shown:
         assert key not in text and password not in text, text
     assert "/v3/***" in net.endpoint("keyed").url
