@@ -81,7 +81,7 @@ def market_spec(inputs: TreeInputs) -> ChildSpec | None:
     from actors.executor import Executor
     from actors.pool_state import PoolState
     from actors.strategy import Strategy as StrategyActor
-    from amm.gas import Numeraire
+    from amm.gas import Numeraire, PriceBook
     from execution.mode import decide_mode
     from protocol.market import Factory, WatchedPool
     from rpc.client import RpcClient
@@ -97,11 +97,13 @@ def market_spec(inputs: TreeInputs) -> ChildSpec | None:
         weth, pools, key = world.weth.address, world.watched_pools(), Secret(BOT.key)
         usd = world.token("USDC")
         numeraire: Numeraire | None = Numeraire(usd.address, usd.decimals, "USD")
+        symbols = {t.address: t.symbol for t in world.tokens}
     else:
         weth, key = cfg.market.weth, cfg.execution.private_key
         factories = tuple(Factory(dex, address) for dex, address in cfg.market.factories)
         numeraire = (Numeraire(cfg.market.numeraire_token, cfg.market.numeraire_decimals)
                      if cfg.market.numeraire_token else None)
+        symbols = {}
         if numeraire is None:
             logger.warning("no NUMERAIRE_TOKEN: trades cannot be valued, so the risk book will refuse them")
     executor_address = inputs.executor_address
@@ -130,7 +132,7 @@ def market_spec(inputs: TreeInputs) -> ChildSpec | None:
             "strategy_path": paths["strategy"], "base_tokens": (weth,)}),
         ChildSpec("strategy", StrategyActor, kwargs={
             "pool_state_path": paths["pools"], "executor_path": paths["executor"], "weth": weth,
-            "base_tokens": (weth,), "numeraire": numeraire}),
+            "base_tokens": (weth,), "numeraire": numeraire, "prices": PriceBook(symbols=symbols)}),
     ], strategy=Strategy.REST_FOR_ONE)
 
 

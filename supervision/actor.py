@@ -179,7 +179,9 @@ class SupervisedActor(pykka.ThreadingActor):
         for item in self.actor_inbox.close():  # type: ignore[attr-defined]
             self._refuse(item)
         if self.dead_letters:
-            self.log.warning("{} queued message(s) not handled: dead letters", self.dead_letters)
+            # Lost work after a crash needs an operator's eye; at a requested stop it is expected.
+            level = "WARNING" if self.crash_reason is not None else "INFO"
+            self.log.log(level, "{} queued message(s) not handled: dead letters", self.dead_letters)
         exit_msg = ChildExited(
             child_id=self.ctx.child_id,
             path=self.ctx.path,
