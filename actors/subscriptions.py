@@ -182,6 +182,9 @@ class SubscriptionManager(SupervisedActor):
             case StreamOpened() if msg.epoch == self.epoch:
                 self.last_head_at, self.streaming = time.monotonic(), True
                 self._act(self.feed.start_epoch(msg.epoch))
+                best = self.picker.best_head()
+                if best is not None:  # heads other streams showed (why we failed over): fetch, don't wait
+                    self._act(self.feed.on_tip(best[1]))
             case StreamLost() if msg.epoch == self.epoch:
                 self._fail_over(msg.endpoint, msg.reason)
             case StreamLost() if msg.epoch == self.watch_epochs.get(msg.endpoint):
@@ -227,14 +230,15 @@ class SubscriptionManager(SupervisedActor):
     # ---- checkpoints: a restarted incarnation resumes where the last one left off -------------------
 
     def _publish(self) -> None:
-        head, cursors, starts = self.feed.checkpoint()
-        self.publish(FeedCheckpoint(head, cursors, starts, dict(self.filters), tuple(self.subs.values())))
+        head, cursors, starts, recent = self.feed.checkpoint()
+        subs = tuple(self.subs.values())
+        self.publish(FeedCheckpoint(head, cursors, starts, dict(self.filters), subs, recent))
         self._dirty = False
 
     def _resume(self, cp: FeedCheckpoint) -> None:
         self.subs = {s.id: s for s in cp.subscriptions}
         self.filters = dict(cp.filters)
-        self.feed.resume(cp.head, cp.cursors, {f: cp.filter_starts.get(f) for f in self.filters})
+        self.feed.resume(cp.head, cp.cursors, {f: cp.filter_starts.get(f) for f in self.filters}, cp.recent)
         self.log.info("resumed after head {} with {} subscriptions", cp.head and cp.head.number, len(self.subs))
 
     # ---- subscriptions ---------------------------------------------------------------------------

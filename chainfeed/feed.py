@@ -98,25 +98,40 @@ class ChainFeed:
         self._logs_inflight: FetchLogs | None = None
         self._header_attempts = 0
         self._log_attempts = 0
+        self._tip = -1  # the highest head another stream has shown: fetched up to without waiting for ours
 
     # ---- checkpoints -------------------------------------------------------------------------
 
-    def checkpoint(self) -> tuple[BlockHeader | None, dict[str, tuple[int, int]], dict[str, int | None]]:
-        """(last head delivered, last log key delivered per filter, first block per filter)."""
-        return self.head, dict(self._cursor), dict(self._filters)
+    def checkpoint(
+        self,
+    ) -> tuple[BlockHeader | None, dict[str, tuple[int, int]], dict[str, int | None], tuple[BlockHeader, ...]]:
+        """(last head delivered, last log key delivered per filter, first block per filter, the delivered
+        headers kept to find a fork point)."""
+        return self.head, dict(self._cursor), dict(self._filters), tuple(self._recent.values())
 
     def resume(
-        self, head: BlockHeader | None, cursors: Mapping[str, tuple[int, int]], starts: Mapping[str, int | None]
+        self,
+        head: BlockHeader | None,
+        cursors: Mapping[str, tuple[int, int]],
+        starts: Mapping[str, int | None],
+        recent: Iterable[BlockHeader] = (),
     ) -> None:
         """Continue after `head` as a previous feed left off. The head's own logs are fetched again
-        (the previous feed may have stopped half way through them); the cursors drop what was sent."""
+        (the previous feed may have stopped half way through them); the cursors drop what was sent.
+
+        `recent` are the headers the previous feed delivered below `head`: without them a reorg deeper
+        than one block would be looked for in `head` alone, and the fork below it reported as the
+        node's parent of its new block rather than what subscribers hold there (a new branch that
+        does not link to their chain)."""
         for fid, start in starts.items():
             self._filters[fid] = start
             self._held[fid] = {}
         self._cursor = {f: c for f, c in cursors.items() if f in self._filters}
         if head is not None:
             self.head, self._head_epoch, self._head_logs_done = head, _BACKFILL, False
-            self._recent = {head.number: head}
+            window = range(head.number - RECENT_WINDOW + 1, head.number)
+            self._recent = {h.number: h for h in recent if h.number in window}
+            self._recent[head.number] = head
 
     # ---- inputs -----------------------------------------------------------------------------
 
@@ -140,6 +155,17 @@ class ChainFeed:
         self._pending = {n: (h, _BACKFILL, 0) for n, (h, _, _) in self._pending.items()}
         for held in self._held.values():
             held.clear()
+        return self._advance()
+
+    def on_tip(self, number: int) -> list[FeedAction]:
+        """Another stream has shown a head at `number`, so the blocks up to it exist: backfill them now.
+
+        Without this a gap is only seen when the stream shows a later head. After failing over from a
+        stream that lagged behind a standby, the blocks the standby had already shown would wait for the
+        next block (a block time later; on an idle chain, forever). A hint the node has not reached
+        (another fork, a faster endpoint) is dropped once a fetch comes back short.
+        """
+        self._tip = max(self._tip, number)
         return self._advance()
 
     def on_head(self, epoch: int, header: BlockHeader) -> list[FeedAction]:
@@ -182,11 +208,14 @@ class ChainFeed:
         head = self.head
         if fetch.ancestors:
             return self._resolve_fork(by_number) + self._advance()
+        streamed_above = bool(self._pending)  # else the gap came from the tip hint alone
         for n, h in by_number.items():
             if head is None or n > head.number:
                 self._pending.setdefault(n, (h, _BACKFILL, 0))
         progressed = all(n in by_number for n in range(fetch.first, fetch.last + 1))
-        self._header_attempts = 0 if progressed else self._header_attempts + 1
+        if not progressed:
+            self._tip = min(self._tip, max(by_number, default=-1))  # the node is not there (yet)
+        self._header_attempts = 0 if progressed or not streamed_above else self._header_attempts + 1
         return self._advance()
 
     def on_headers_failed(self, fetch: FetchHeaders) -> list[FeedAction]:
@@ -295,10 +324,16 @@ class ChainFeed:
 
     def _fetch_gap(self, out: list[FeedAction]) -> None:
         assert self.head is not None
-        if not self._pending or self._headers_inflight is not None:
+        if self._headers_inflight is not None:
             return
         first = self.head.number + 1
-        last = min(min(self._pending) - 1, first + MAX_HEADER_BATCH - 1)
+        if self._pending:
+            last = min(self._pending) - 1
+        elif self._tip >= first:
+            last = self._tip
+        else:
+            return
+        last = min(last, first + MAX_HEADER_BATCH - 1)
         self._headers_inflight = FetchHeaders(first, last, self._header_attempts)
         out.append(self._headers_inflight)
 

@@ -177,7 +177,9 @@ class FeedCheckpoint(msgspec.Struct, frozen=True, tag=True):
 
     `head` is the last head delivered; `cursors` the last (block, log index) delivered per filter;
     `filter_starts` the first block each filter covers. Resuming backfills from there, so a crash
-    of the manager costs subscribers nothing.
+    of the manager costs subscribers nothing. `recent` holds the headers delivered below `head` (the
+    feed's fork-finding window), so a restarted incarnation can tell where a reorg that happened
+    meanwhile leaves the subscribers' chain.
     """
 
     head: BlockHeader | None
@@ -185,6 +187,7 @@ class FeedCheckpoint(msgspec.Struct, frozen=True, tag=True):
     filter_starts: dict[str, int | None]
     filters: dict[str, LogFilter]
     subscriptions: tuple[SubscriptionRecord, ...]
+    recent: tuple[BlockHeader, ...] = ()
 
 
 class FeedStatus(msgspec.Struct, frozen=True, tag=True):

@@ -76,7 +76,8 @@ def test_automine_mines_a_block_per_transaction(no_leaked_anvil):
         w3 = node.web3()
         before = w3.eth.block_number
         tx = w3.eth.send_transaction({"from": DEV_ACCOUNTS[5].address, "to": DEV_ACCOUNTS[6].address, "value": Wei(1)})
-        receipt = w3.eth.get_transaction_receipt(tx)
+        # anvil answers the send once the transaction is pooled, which can be before its block is sealed
+        receipt = w3.eth.wait_for_transaction_receipt(tx, timeout=10, poll_latency=0.005)
         assert receipt["blockNumber"] == before + 1
 
 

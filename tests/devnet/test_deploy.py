@@ -106,9 +106,13 @@ def test_weth_wraps_and_unwraps(isolated_devnet: Devnet):
     w3, weth = isolated_devnet.w3, isolated_devnet.world.weth
     contract = w3.eth.contract(address=to_checksum_address(weth.address), abi=artifacts.devnet_token("DevnetWETH").abi)
     who = isolated_devnet.node.accounts[7].address
-    w3.eth.send_transaction({"from": who, "to": weth.address, "value": Wei(5 * 10**18)})  # receive() -> deposit
+    # anvil answers a send once the transaction is pooled, which can be before its block is sealed:
+    # read the balance only after the receipt
+    deposit = w3.eth.send_transaction({"from": who, "to": weth.address, "value": Wei(5 * 10**18)})  # receive()
+    w3.eth.wait_for_transaction_receipt(deposit, timeout=10, poll_latency=0.005)
     assert contract.functions.balanceOf(who).call() == 5 * 10**18
-    contract.functions.withdraw(2 * 10**18).transact({"from": who})
+    withdrawal = contract.functions.withdraw(2 * 10**18).transact({"from": who})
+    w3.eth.wait_for_transaction_receipt(withdrawal, timeout=10, poll_latency=0.005)
     assert contract.functions.balanceOf(who).call() == 3 * 10**18
 
 

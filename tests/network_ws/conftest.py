@@ -67,7 +67,18 @@ class Chain:
         return {"from": self.sender, "to": self.token, "data": data, "gas": hex(100_000)}
 
     def transfer(self, i: int) -> None:
+        """Send a transfer and return at once (the traffic thread): it is mined whenever anvil mines."""
         self.anvil.rpc("eth_sendTransaction", self.transfer_tx(i))
+
+    def transfer_mined(self, i: int) -> int:
+        """Send a transfer and return the number of the block it was mined in.
+
+        Under automine, eth_sendTransaction answers once the transaction is in the pool, which can be
+        before anvil has sealed its block: eth_blockNumber read right after may still be the previous
+        block. eth_sendTransactionSync answers with the receipt, i.e. after the block exists.
+        """
+        receipt = self.anvil.rpc("eth_sendTransactionSync", self.transfer_tx(i))
+        return int(receipt["blockNumber"], 16)
 
     def start_traffic(self) -> None:
         """Transfers, several per block, until stop_traffic(): Transfer logs in most blocks."""

@@ -80,6 +80,7 @@ ops = st.lists(
         st.tuples(st.just("duplicate"), st.integers(0, 5)),
         st.tuples(st.just("subscribe_late"), st.just(0)),
         st.tuples(st.just("restart"), st.just(0)),
+        st.tuples(st.just("tip"), st.integers(0, 3)),  # another stream's head: behind, at or past the tip
     ),
     max_size=80,
 )
@@ -155,6 +156,8 @@ def run(steps: list[tuple[str, int]], reorgs: list[tuple[int, int, int]]) -> tup
             take(feed.start_epoch(node.epoch))
         elif op == "duplicate" and node.sent:  # an endpoint (or the node) says it again
             take(feed.on_head(*node.sent[max(0, len(node.sent) - 1 - arg)]))
+        elif op == "tip":  # a standby stream's head; past the node's tip: an endpoint on another fork
+            take(feed.on_tip(len(node.chain) - 2 + arg))
     # quiesce: a live stream, one more block, everything delivered and answered
     if not node.up:
         node.up, node.epoch = True, node.epoch + 1
@@ -167,6 +170,8 @@ def run(steps: list[tuple[str, int]], reorgs: list[tuple[int, int, int]]) -> tup
             answer(fetches.pop(0))
         else:
             break
+    else:
+        raise AssertionError("the feed never settles: it keeps asking for more")
     return node, out
 
 
@@ -220,4 +225,57 @@ def test_after_reorgs_the_feed_reads_as_the_final_chain(
     steps: list[tuple[str, int]], reorgs: list[tuple[int, int, int]]
 ) -> None:
     node, out = run(steps, reorgs)
+    check(node, out)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(1, 5), st.integers(1, 5), st.integers(0, 3))
+def test_after_a_failover_the_heads_a_standby_showed_are_delivered_without_waiting_for_a_block(
+    streamed: int, missed: int, past_tip: int
+) -> None:
+    """The stream fell behind (`missed` blocks the node has, that it never showed) and was failed over;
+    the new stream shows nothing until the next block, which on an idle chain never comes. A standby's
+    head (the tip, or beyond it: a hint the node has not reached is given up) is enough to fetch them."""
+    node, feed = Node(), ChainFeed()
+    for fid in ADDRESSES:
+        feed.add_filter(fid)
+    out: list[FeedAction] = list(feed.start_epoch(0))
+    fetches: list[FetchHeaders | FetchLogs] = []
+
+    def take(actions: list[FeedAction]) -> None:
+        out.extend(actions)
+        fetches.extend(a for a in actions if isinstance(a, FetchHeaders | FetchLogs))
+
+    def settle() -> None:
+        for _ in range(1_000):
+            if node.queue:
+                epoch, what = node.queue.pop(0)
+                if isinstance(what, BlockHeader):
+                    take(feed.on_head(epoch, what))
+                else:
+                    assert isinstance(what, tuple)
+                    take(feed.on_log(epoch, str(what[0]), what[1]))
+            elif fetches:
+                f = fetches.pop(0)
+                if isinstance(f, FetchHeaders):
+                    take(feed.on_headers(f, node.headers(f)))
+                else:
+                    take(feed.on_logs(f, node.logs_in(f)))
+            else:
+                return
+        raise AssertionError("the feed never settles")
+
+    for i in range(streamed):
+        node.mine(i)
+    settle()
+    node.up, node.queue = False, []  # the lagging stream: these blocks exist, it never shows them
+    for i in range(missed):
+        node.mine(i)
+    node.up, node.epoch = True, node.epoch + 1  # failed over: a new stream, quiet until the next block
+    take(feed.start_epoch(node.epoch))
+    settle()
+    assert feed.head is not None and feed.head.number == streamed, "nothing to show a gap: it waits"
+    take(feed.on_tip(len(node.chain) - 1 + past_tip))
+    settle()
+    assert feed.head == node.chain[-1]
     check(node, out)

@@ -53,8 +53,7 @@ def test_reorg_is_announced_and_the_new_branch_delivered(
     chain.anvil.rpc("evm_mine")
     network.wait(lambda ib: any(isinstance(m, NewHead) for m in ib), 10, "the first head")
     for i in range(4):
-        chain.transfer(i)  # automine: one block with one Transfer each
-    tip = int(chain.anvil.rpc("eth_blockNumber"), 16)
+        tip = chain.transfer_mined(i)  # automine: one block with one Transfer each
     network.wait(lambda ib: any(isinstance(m, NewHead) and m.number == tip for m in ib), 10, f"head {tip}")
 
     chain.anvil.rpc("anvil_reorg", 2, [[chain.transfer_tx(100), 0], [chain.transfer_tx(101), 1]])
@@ -87,14 +86,12 @@ def test_subscribe_is_idempotent_and_unsubscribe_stops_delivery(
     assert MANAGER.ask(Subscribe(SubscriptionKind.LOGS, "/collector", same)) == logs_sub
     network.wait_status(lambda st: st["streaming"] and st["subscriptions"] == 2, 10, "two subscriptions")
 
-    chain.transfer(1)
-    block = int(chain.anvil.rpc("eth_blockNumber"), 16)
+    block = chain.transfer_mined(1)
     network.wait(lambda ib: any(isinstance(m, LogEvent) and m.log.block_number == block for m in ib), 10, "a log")
     assert [m.number for m in network.snapshot() if isinstance(m, NewHead)][-1] == block
 
     MANAGER.ask(Unsubscribe(heads_sub.subscription_id))
-    chain.transfer(2)
-    block = int(chain.anvil.rpc("eth_blockNumber"), 16)
+    block = chain.transfer_mined(2)  # its block, not eth_blockNumber: that can still be the one before
     network.wait(lambda ib: any(isinstance(m, LogEvent) and m.log.block_number == block for m in ib), 10, "a log")
     # the block's head would have been told before its log: it was not, the subscription is gone
     assert all(m.number < block for m in network.snapshot() if isinstance(m, NewHead))
