@@ -15,6 +15,7 @@ Run: .venv/bin/python benchmarks/bench_network.py [--quick] [--only=a --only=b .
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
@@ -406,7 +407,8 @@ def main() -> None:
     only = {a.removeprefix("--only=") for a in sys.argv if a.startswith("--only=")} or {"a", "b", "c"}
     logger.remove()
     logger.add(sys.stderr, level="WARNING")
-    results: dict[str, Any] = {"machine_note": "2 shared cores, other engineers' tests running concurrently"}
+    # Measured, not asserted: how busy the machine was around this run (2 cores are shared with anvil).
+    results: dict[str, Any] = {"cpus": os.cpu_count(), "loadavg_1m_before": round(os.getloadavg()[0], 2)}
     with Anvil(block_time_s=None) as anvil:
         if "a" in only:
             results["a_throughput"] = bench_throughput(anvil, 600 if quick else 3000)
@@ -415,6 +417,7 @@ def main() -> None:
         if "c" in only:
             results["c_kill_under_load"] = bench_kill(anvil, callers=8, calls=60 if quick else 250)
     results["d_peer"] = "peer_multi_provider_* entries inside a, b and c (web3-multi-provider 1.0 on web3 6)"
+    results["loadavg_1m_after"] = round(os.getloadavg()[0], 2)
     print(msgspec.json.format(msgspec.json.encode(results), indent=2).decode())
 
 
