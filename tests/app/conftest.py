@@ -66,6 +66,16 @@ class BotRun:
             text=True, start_new_session=True,
         )
 
+    def interrupt(self, proc: subprocess.Popen[str], bound_s: float) -> str:
+        """Ctrl-C the bot and wait for it to stop within `bound_s`; its output."""
+        proc.send_signal(signal.SIGINT)
+        try:
+            out, _ = proc.communicate(timeout=bound_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
+        return out
+
     def wait_console(self, proc: subprocess.Popen[str], timeout_s: float = 90.0) -> None:
         deadline = time.monotonic() + timeout_s
         while not (self.data_dir / "console.json").exists():

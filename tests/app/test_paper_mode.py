@@ -4,8 +4,6 @@ chain in paper mode: it discovers the pools from the factories, detects and simu
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
 import time
 from typing import Any
 
@@ -56,12 +54,7 @@ def test_real_rpc_urls_without_a_key_detect_and_simulate_but_send_nothing(bot: B
                 assert time.monotonic() < deadline, f"no paper trade recorded: {snap}"
             assert snap["mode"] == "paper" and snap["mined"] == 0 and snap["in_flight"] == 0
         finally:
-            proc.send_signal(signal.SIGINT)
-            try:
-                out, _ = proc.communicate(timeout=SHUTDOWN_BOUND_S + 10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                raise
+            out = bot.interrupt(proc, SHUTDOWN_BOUND_S + 10)
         assert proc.returncode == 0, out
         assert "paper mode" in out
         nonce_after = chain.w3.eth.get_transaction_count(checksum(BOT.address))

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 import signal
 import socket
-import subprocess
 import sys
 import time
 import urllib.request
@@ -96,12 +95,7 @@ def test_operator_session_on_the_running_bot(bot: BotRun) -> None:
         console.sendline("quit")
         console.expect(pexpect.EOF)
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            out, _ = proc.communicate(timeout=SHUTDOWN_BOUND_S + 10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            raise
+        out = bot.interrupt(proc, SHUTDOWN_BOUND_S + 10)
     assert proc.returncode == 0, out
     assert "stopped" in out
     assert wait_no_leftovers(bot.marker) == []
