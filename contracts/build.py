@@ -27,6 +27,7 @@ CONTRACT_NAME = "Executor"
 CONTRACTS = {
     "Executor": "Executor.sol",
     "FeeOnTransferToken": "testing/FeeOnTransferToken.sol",
+    "GarbagePair": "testing/GarbagePair.sol",
 }
 COMPILE_TIMEOUT_S = 180.0
 

@@ -7,10 +7,10 @@ strategy's quarantine list), and no transaction ever leaves the bot's account.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import eth_abi
 
+from contracts.build import artifact_path
 from devnet.accounts import BOT, DEPLOYER
 from devnet.deploy import calldata
 from devnet.session import Devnet
@@ -22,7 +22,7 @@ from supervision import Handle
 from tests.e2e.conftest import EXECUTOR, RISK, STRATEGY, start_bot
 from tests.execution.helpers import checksum, wait_for
 
-BAD = json.loads((Path(__file__).resolve().parent / "contracts" / "BadMarket.json").read_text())["contracts"]
+BAD = {name: json.loads(artifact_path(name).read_text()) for name in ("FeeOnTransferToken", "GarbagePair")}
 
 
 def deploy(devnet: Devnet, name: str, types: list[str], args: list[object]) -> str:
@@ -58,7 +58,8 @@ def test_misbehaving_pools_are_skipped_and_reported_never_traded(isolated: Devne
     world = devnet.world
     weth, link = world.weth.address, world.token("LINK").address
     send(devnet, weth, "deposit()", [], [], value=30 * 10**18)
-    fot = devnet.w3.to_checksum_address(deploy(devnet, "FeeOnTransferToken", ["uint256"], [10**27]))
+    # burns 1% (100 bps) of every transfer
+    fot = devnet.w3.to_checksum_address(deploy(devnet, "FeeOnTransferToken", ["uint256", "uint256"], [10**27, 100]))
     # the same fee-on-transfer token priced 10% apart on the two DEXes: a juicy-looking gap
     fot_uni = seeded_pool(devnet, "uniswap", fot, weth, 1_000 * 10**18, 10 * 10**18)
     fot_sushi = seeded_pool(devnet, "sushiswap", fot, weth, 1_000 * 10**18, 11 * 10**18)

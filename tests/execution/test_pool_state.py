@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import eth_abi
 
+from contracts.build import artifact_path
 from devnet.accounts import DEPLOYER
 from devnet.deploy import calldata
 from devnet.session import Devnet
@@ -17,7 +17,7 @@ from rpc.client import RpcClient
 from supervision import ChildSpec, Handle
 from tests.execution.helpers import market_swap, start, wait_for
 
-BAD_MARKET = json.loads((Path(__file__).resolve().parents[1] / "e2e" / "contracts" / "BadMarket.json").read_text())
+BAD_MARKET = {name: json.loads(artifact_path(name).read_text()) for name in ("FeeOnTransferToken", "GarbagePair")}
 PATH = "/pool-state"
 
 
@@ -84,14 +84,15 @@ def test_discovery_and_bad_pools_are_reported_not_listed(devnet: Devnet, client:
     with devnet.isolated():
         weth, link = world.token("WETH").address, world.token("LINK").address
         # an empty pair (no liquidity) created on the uniswap factory: discovered, zero reserves
+        fot_args = eth_abi.encode(["uint256", "uint256"], [10**30, 100]).hex()  # supply, 1% burnt per transfer
         fot = _transact(w3, "deploy FOT", {"from": DEPLOYER.address, "gas": hex(2_000_000), "data":
-                        BAD_MARKET["contracts"]["FeeOnTransferToken"]["bytecode"] + (10**30).to_bytes(32, "big").hex()})
+                        BAD_MARKET["FeeOnTransferToken"]["bytecode"] + fot_args})
         factory = world.dexes[0]
         _transact(w3, "createPair", {"from": DEPLOYER.address, "to": factory.factory, "gas": hex(3_000_000),
                                      "data": calldata("createPair(address,address)", ["address", "address"],
                                                       [fot["contractAddress"], link])})
         garbage = _transact(w3, "deploy GarbagePair", {"from": DEPLOYER.address, "gas": hex(1_000_000), "data":
-                            BAD_MARKET["contracts"]["GarbagePair"]["bytecode"]
+                            BAD_MARKET["GarbagePair"]["bytecode"]
                             + eth_abi.encode(["address", "address"], [weth, link]).hex()})
         junk = WatchedPool(garbage["contractAddress"], "junk", weth, link)
         factories = tuple(Factory(d.name, d.factory, d.fee_bps) for d in world.dexes)
