@@ -10,7 +10,6 @@ import time
 from typing import Any
 
 from protocol.supervision import ActorInfo, Crash
-from supervision import registry
 from supervision.actor import SupervisedActor
 from supervision.handle import Handle
 from supervision.supervisor import ChildRecord, Supervisor
@@ -78,7 +77,3 @@ def find(path: str) -> ActorInfo | None:
 def kill(path: str, reason: str = "killed by operator") -> None:
     """Make the actor at `path` crash (after the messages already queued before this one)."""
     Handle(path).tell(Crash(reason=reason))
-
-
-def live_paths() -> list[str]:
-    return registry.paths()

@@ -71,12 +71,6 @@ class ChildSpec:
     shutdown_s: float = DEFAULT_SHUTDOWN_S
     start_timeout_s: float = DEFAULT_START_TIMEOUT_S
 
-    @property
-    def is_supervisor(self) -> bool:
-        from supervision.supervisor import Supervisor
-
-        return issubclass(self.start, Supervisor)
-
 
 def supervisor_spec(
     id: str,
