@@ -14,15 +14,22 @@ from collections.abc import Callable
 
 from loguru import logger
 
+#: Rebuild the heap once this many cancelled timers wait in it (and they are most of it): every
+#: answered ask_future cancels its deadline, which would otherwise linger until it falls due.
+COMPACT_AFTER = 1024
+
 
 class TimerToken:
-    __slots__ = ("cancelled",)
+    __slots__ = ("_scheduler", "cancelled")
 
-    def __init__(self) -> None:
+    def __init__(self, scheduler: Scheduler) -> None:
+        self._scheduler = scheduler
         self.cancelled = False
 
     def cancel(self) -> None:
-        self.cancelled = True
+        if not self.cancelled:
+            self.cancelled = True
+            self._scheduler._cancelled += 1
 
 
 class Scheduler:
@@ -30,12 +37,17 @@ class Scheduler:
         self._heap: list[tuple[float, int, TimerToken, Callable[[], None], float | None]] = []
         self._cond = threading.Condition()
         self._seq = itertools.count()
+        self._cancelled = 0  # approximate (incremented without the lock): it only triggers compaction
         self._thread = threading.Thread(target=self._run, name="arbiter-timers", daemon=True)
         self._thread.start()
 
     def call_later(self, delay_s: float, fn: Callable[[], None], interval_s: float | None = None) -> TimerToken:
-        token = TimerToken()
+        token = TimerToken(self)
         with self._cond:
+            if self._cancelled >= COMPACT_AFTER and self._cancelled * 2 >= len(self._heap):
+                self._heap = [entry for entry in self._heap if not entry[2].cancelled]
+                heapq.heapify(self._heap)
+                self._cancelled = 0
             heapq.heappush(self._heap, (time.monotonic() + max(0.0, delay_s), next(self._seq), token, fn, interval_s))
             self._cond.notify()
         return token

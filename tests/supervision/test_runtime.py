@@ -21,6 +21,7 @@ from supervision import (
 from supervision.introspect import find
 from supervision.io_loop import io_loop
 from supervision.mailbox import Delivery, Reply, post
+from supervision.timers import COMPACT_AFTER, scheduler
 from supervision.tree import Tree
 from tests.supervision.kit import (
     TINY_BACKOFF,
@@ -109,6 +110,15 @@ def test_pending_asks_of_a_crashing_actor_fail_naming_it_and_queued_tells_are_de
     reply = Reply()
     post(old_ref, Delivery(Envelope.wrap(Ping()), reply))
     assert reply.done() and isinstance(reply.exception(), ActorCrashed)
+
+
+def test_answered_asks_do_not_pile_up_their_deadline_timers(events: EventLog, control: Control) -> None:
+    start(events, control)
+    asks = 3 * COMPACT_AFTER
+    for _ in range(asks):
+        assert Handle("/w0").ask_future(Ping(), timeout=60).result(WAIT_S) is not None
+    # every one of those deadlines was cancelled when its answer came; the heap keeps only a bounded rest
+    assert len(scheduler()._heap) < 2 * COMPACT_AFTER < asks
 
 
 def test_ask_timeout_names_the_path_and_the_message_type(events: EventLog, control: Control) -> None:
