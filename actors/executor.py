@@ -9,7 +9,9 @@ execution.signer.Signer, used by execution.transaction.sign and execution.bundle
 
 A trade: RECEIVED -> ASSESSED -> SIMULATED -> SUBMITTED -> MINED | REVERTED | NOT_INCLUDED, or
 SKIPPED at any step with the reason (stale, risk, simulation revert, paper mode...). Every final
-trade the risk book approved is reported to it as a TradeOutcome.
+trade the risk book approved is reported to it as a TradeOutcome, exactly once, across restarts: the
+approved trades not yet final are part of every published snapshot, and a new incarnation takes
+them over from its predecessor's last one (execution.resume) and follows them to their end.
 """
 
 from __future__ import annotations
@@ -33,8 +35,9 @@ from execution.executor_io import (
     Started,
 )
 from execution.ledger import Trade, Verdict, blames_pools, counts, new_trade, outcome_of, settle, verdict
-from execution.nonces import InFlight, NonceBook, NonceUnknown
+from execution.nonces import InFlight, NonceBook, NonceUnknown, bump_fee
 from execution.relay_client import RelayClient
+from execution.resume import in_flight, nonce_book, resume
 from execution.signer import Signer
 from execution.transaction import (
     BadRoute,
@@ -128,6 +131,7 @@ class Executor(SupervisedActor):
 
     def on_start(self) -> None:
         self.log.info("executor for {} on chain {}: {} mode", self.executor_address, self.chain_id, self.mode.value)
+        self._resume()
         self._startup()
         self.ctx.send_interval(self.policy.follow_interval_s, FollowTick())
         self._publish()
@@ -138,6 +142,33 @@ class Executor(SupervisedActor):
                 io_loop().submit(self.relay.close()).result(2.0)
             except Exception as exc:  # closing is best effort; the process may be going down
                 self.log.debug("relay session close: {}", exc)
+
+    def _resume(self) -> None:
+        """Take over the approved trades the previous incarnation left unfinished, and its counters.
+
+        Its outcome-bearing trades were published before any handler ended, so each is either in the
+        last snapshot (not yet reported) or was reported and left it in the same handler: none is
+        reported twice, none is lost. Those with a transaction out are followed (receipts); those
+        approved but never signed are closed as skipped, releasing the book's reservation.
+        """
+        taken = resume(Handle(self.ctx.path).snapshot(), account=self.account, chain_id=self.chain_id)
+        last = taken.last
+        if last is None:
+            return
+        self.received = last.received
+        self.tally = {**self.tally, TradeStage.MINED: last.mined, TradeStage.REVERTED: last.reverted,
+                      TradeStage.NOT_INCLUDED: last.not_included, TradeStage.SKIPPED: last.skipped}
+        self.realized = dict(last.realized_profit)
+        self.gas_spent_wei = last.gas_cost_wei
+        self.version = last.version
+        for trade in taken.follow:
+            self.active[trade.opportunity.id] = trade
+        self.nonces = nonce_book(self.account, taken.follow)
+        if taken.follow or taken.skip:
+            self.log.warning("restarted with {} trade(s) in flight to follow, {} approved and unsent to close",
+                             len(taken.follow), len(taken.skip))
+        for trade in taken.skip:
+            self._finish(trade)
 
     def _startup(self) -> None:
         account = self.account if self.mode is not SubmitMode.PAPER else None
@@ -236,7 +267,8 @@ class Executor(SupervisedActor):
         if self.mode is not SubmitMode.PAPER:
             # what earlier trades of this token still in flight will take out of the contract first
             committed = sum(t.record.amount_in for t in self.active.values()
-                            if t.call is not None and t.record.token == opp.token and t.opportunity.id != opp.id)
+                            if (t.call is not None or t.hashes) and t.record.token == opp.token
+                            and t.opportunity.id != opp.id)
             amount = min(amount, self.inventory.get(opp.token, 0) - committed)
         if amount <= 0:
             self._finish(trade.at(TradeStage.SKIPPED, reason=f"{opp.token_symbol} inventory committed"))
@@ -272,6 +304,7 @@ class Executor(SupervisedActor):
             return
         trade = dataclasses.replace(trade.at(TradeStage.ASSESSED), approved=True)
         self.active[msg.trade_id] = trade
+        self._publish()  # approved: from now on a restart must still report its outcome
         assert trade.call is not None
         if result.adjusted_amount_in < trade.call.amount_in and self._sized(trade, result.adjusted_amount_in) is None:
             return
@@ -352,6 +385,7 @@ class Executor(SupervisedActor):
         trade = trade.at(trade.record.stage, tx_hash=signed.tx_hash, nonce=nonce,
                          target_block=target if self.mode is SubmitMode.PRIVATE else None)
         self.active[trade.opportunity.id] = trade
+        self._publish()  # the hash is out before the node answers: a restart must follow it
         trade_id = trade.opportunity.id
         if self.mode is SubmitMode.PRIVATE:
             assert self.relay is not None
@@ -422,7 +456,9 @@ class Executor(SupervisedActor):
         for trade in [t for t in self.active.values() if t.record.stage is TradeStage.SUBMITTED]:
             if trade.sent_block == 0:
                 trade = self.active[trade.opportunity.id] = dataclasses.replace(trade, sent_block=result.head)
-            action, tx_hash = verdict(trade, result.receipts, result.head, self.mode, self.policy.stuck_after_blocks)
+                self._publish()  # a restart counts the blocks it waited from here
+            action, tx_hash = verdict(trade, result.receipts, result.head, trade.record.mode,
+                                     self.policy.stuck_after_blocks)
             if action is Verdict.INCLUDED and tx_hash is not None:
                 self._included(settle(trade, tx_hash, result.receipts[tx_hash], self.executor_address))
             elif action is Verdict.NOT_INCLUDED:
@@ -460,11 +496,16 @@ class Executor(SupervisedActor):
         assert trade.signed is not None and self.signer is not None
         nonce = trade.signed.nonce
         floor_max, floor_tip = fee_caps(self.base_fee_wei, self.policy.priority_fee_wei)
-        max_fee, tip = self.nonces.replacement_fees(nonce, floor_max, floor_tip)
+        if nonce in self.nonces.in_flight:
+            max_fee, tip = self.nonces.replacement_fees(nonce, floor_max, floor_tip)
+        else:  # e.g. a trade taken over at a restart whose nonce a resync settled: outbid its own fees
+            tip = max(bump_fee(trade.signed.max_priority_fee_per_gas), floor_tip)
+            max_fee = max(bump_fee(trade.signed.max_fee_per_gas), floor_max, tip)
         tx = cancellation(chain_id=self.chain_id, sender=self.account, nonce=nonce, max_fee_per_gas=max_fee,
                           max_priority_fee_per_gas=tip)
         signed = sign(tx, self.signer, configured_chain_id=self.chain_id)
         self.active[trade.opportunity.id] = dataclasses.replace(trade, hashes=(*trade.hashes, signed.tx_hash))
+        self._publish()  # a restart must look for the cancellation's receipt too
         self.log.bind(trace_id=trade.opportunity.id).warning(
             "tx {} stuck since block {}: cancelling with nonce {} at {} wei/gas", trade.hashes[0], trade.sent_block,
             nonce, max_fee,
@@ -523,4 +564,6 @@ class Executor(SupervisedActor):
             not_included=tally[TradeStage.NOT_INCLUDED], skipped=tally[TradeStage.SKIPPED],
             realized_profit=dict(self.realized), gas_cost_wei=self.gas_spent_wei, next_nonce=self.nonces.next_nonce,
             inventory=dict(self.inventory), last_head=self.head, version=self.version,
+            in_flight_trades=tuple(in_flight(t) for t in self.active.values() if t.approved),
+            incarnation=self.ctx.incarnation,
         ))

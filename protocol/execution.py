@@ -102,8 +102,30 @@ class GetTrades(msgspec.Struct, frozen=True, tag=True):
     limit: int = 100
 
 
+class InFlightTrade(msgspec.Struct, frozen=True):
+    """A trade the risk book approved that is not final yet, as the executor publishes it.
+
+    Published snapshots outlive an actor's incarnation, so a restarted executor reads these back and
+    follows each trade to its end: its outcome still reaches the risk book, exactly once. `record`
+    carries the stage, amount_in, expected/simulated profit, tx hash, nonce and target block; the
+    opportunity carries the tokens and the valuations the outcome is priced with. No hashes: never
+    signed (it is reported as skipped on resume). The raw signed transaction is not kept: a resumed
+    trade is only followed (or cancelled), never sent again.
+    """
+
+    opportunity: Opportunity
+    record: TradeRecord
+    hashes: tuple[str, ...] = ()  # every transaction sent with the trade's nonce, the trade's own first
+    sent_block: int = 0  # the node's head at the first inclusion check (0: not checked yet)
+    max_fee_per_gas: int = 0  # of the trade's transaction: a cancellation must outbid both
+    max_priority_fee_per_gas: int = 0
+
+
 class ExecutorSnapshot(msgspec.Struct, frozen=True):
-    """What the executor publishes after each change; readers need no mailbox hop."""
+    """What the executor publishes after each change; readers need no mailbox hop.
+
+    The counters run since the first incarnation (a restarted executor carries them on).
+    """
 
     mode: SubmitMode
     account: str
@@ -121,6 +143,8 @@ class ExecutorSnapshot(msgspec.Struct, frozen=True):
     inventory: dict[str, int]  # the executor contract's balance per base token, wei
     last_head: int
     version: int
+    in_flight_trades: tuple[InFlightTrade, ...] = ()  # approved and not final: what a restart resumes
+    incarnation: int = 1  # of the executor actor that published this (1: never restarted)
 
 
 class RouteFailed(msgspec.Struct, frozen=True, tag=True):
