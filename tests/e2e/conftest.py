@@ -61,10 +61,16 @@ class Bot:
                         timeout=timeout, what=what)
 
     def weth_balance(self, holder: str, block: int | str = "latest") -> int:
-        """WETH balance at `block`: pin it, since the bot keeps trading residual gaps after the one under test."""
+        """WETH balance at `block`: pin it, since the bot keeps trading residual gaps after the one under test.
+
+        A numbered block is read by its hash (EIP-1898): `isolated` reverts the chain after each test, so
+        block numbers are reused, and a read by number could see the abandoned branch's state.
+        """
         data = "0x70a08231" + holder.lower()[2:].rjust(64, "0")
         weth = self.devnet.world.weth.address
-        tag = hex(block) if isinstance(block, int) else block
+        tag: object = block
+        if isinstance(block, int):
+            tag = {"blockHash": self.devnet.node.rpc("eth_getBlockByNumber", hex(block), False)["hash"]}
         return int(self.devnet.node.rpc("eth_call", {"to": weth, "data": data}, tag), 16)
 
 
