@@ -1,9 +1,10 @@
 """RpcClient: the one way any part of arbiter reads the chain or sends a transaction.
 
-Thread-safe. A call reads the router's published `RoutingTable` (no mailbox hop), runs on the
-shared io loop (hedged, retried, deadline-bound; see `rpc.dispatch`) and tells each attempt's
-outcome to that endpoint's actor. From inside an actor use `request_future` with `ctx.pipe`, never
-the blocking calls; from a coroutine on the io loop use `arequest` / `acall`.
+Thread-safe. A call reads the router's published `RoutingTable` (no mailbox hop), is hedged,
+retried and deadline-bound, and tells each attempt's outcome to that endpoint's actor. A blocking
+read runs in the caller's own thread (`rpc.thread_race`: no hop to the io loop and back); the
+coroutines and `request_future` run on the shared io loop (`rpc.dispatch`). From inside an actor use
+`request_future` with `ctx.pipe`, never the blocking calls; on the io loop use `arequest` / `acall`.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from rpc.codec import RpcAnswer
 from rpc.dispatch import Dispatcher, HedgeCounters
 from rpc.errors import RpcError, RpcUnavailable
 from rpc.routing import RoutingPolicy, is_already_known, is_nonce_too_low
+from rpc.thread_race import read_in_thread
 from rpc.transport import TransportRegistry, transports
 from supervision.errors import ActorError
 from supervision.handle import Handle
@@ -61,17 +63,9 @@ class ActorReporter:
             pass  # a restarting endpoint actor misses one sample; the caller must not pay for it
 
 
-def _settle_into(done: concurrent.futures.Future[Any]) -> Any:
-    """A done-callback copying an asyncio future's outcome into a concurrent one."""
-
-    def copy(f: asyncio.Future[Any]) -> None:
-        exc = f.exception()
-        if exc is not None:
-            done.set_exception(exc)
-        else:
-            done.set_result(f.result())
-
-    return copy
+def _batch_label(calls: Sequence[tuple[str, Sequence[Any]]]) -> str:
+    """How a batch is named in outcomes and metrics: its distinct methods."""
+    return "batch:" + ",".join(sorted({m for m, _ in calls}))[:80]
 
 
 class RpcClient:
@@ -95,7 +89,7 @@ class RpcClient:
         from rpc import metrics  # registers the collectors once
 
         self.dispatcher = Dispatcher(
-            registry, self.policy, report or ActorReporter(network_path), on_hedge=metrics.record_hedge
+            registry, self.policy, report or ActorReporter(network_path), self._io.loop, on_hedge=metrics.record_hedge
         )
 
     # --- the table -------------------------------------------------------------------------------
@@ -155,9 +149,8 @@ class RpcClient:
         deadline = time.monotonic() + (timeout if timeout is not None else self.policy.deadline_s)
         first = self.dispatcher.next_ids(len(calls))
         body = codec.encode_batch(calls, first)
-        label = "batch:" + ",".join(sorted({m for m, _ in calls}))[:80]
         answers: list[RpcAnswer] = await self.dispatcher.read(
-            self.table(), label, body, lambda raw: codec.decode_batch(raw, first, len(calls)), deadline
+            self.table(), _batch_label(calls), body, lambda raw: codec.decode_batch(raw, first, len(calls)), deadline
         )
         return answers
 
@@ -219,33 +212,41 @@ class RpcClient:
             raise RpcUnavailable("(call)", [], f"no result within {limit:.1f}s") from None
 
     def call(self, method: str, params: Sequence[Any] = (), *, timeout: float | None = None) -> RpcAnswer:
+        """The answer to one call, read from this thread (hedged, retried); `RpcUnavailable` if none came."""
         if method == "eth_sendRawTransaction":
             return self._run(self.acall(method, params, timeout=timeout), timeout)  # type: ignore[no-any-return]
+        self._refuse_on_loop()
+        deadline = time.monotonic() + (timeout if timeout is not None else self.policy.deadline_s)
+        request_id = self.dispatcher.next_ids()
+        body = codec.encode_request(method, params, request_id)
+        answer: RpcAnswer = read_in_thread(
+            self.dispatcher, self.table(), method, body, lambda raw: codec.decode_answer(raw, request_id), deadline
+        )
+        return answer
+
+    def _refuse_on_loop(self) -> None:
         if self._io.in_loop():
             raise RuntimeError("blocking RpcClient call on the io loop thread: use the a* coroutines")
-        done: concurrent.futures.Future[RpcAnswer] = concurrent.futures.Future()
-
-        def start() -> None:
-            try:
-                race = self._start_call(method, params, timeout)
-            except BaseException as e:
-                done.set_exception(e)
-                return
-            race.add_done_callback(_settle_into(done))
-
-        self._io.loop.call_soon_threadsafe(start)
-        limit = (timeout if timeout is not None else self.policy.deadline_s) + 1.0
-        try:
-            return done.result(limit)
-        except concurrent.futures.TimeoutError:
-            raise RpcUnavailable(method, [], f"no result within {limit:.1f}s") from None
 
     def request(self, method: str, params: Sequence[Any] = (), *, timeout: float | None = None) -> Any:
         """The result of `method`; raises `RpcError` (an answer: revert...) or `RpcUnavailable`."""
         return self.call(method, params, timeout=timeout).unwrap(method)
 
     def batch(self, calls: Sequence[tuple[str, Sequence[Any]]], *, timeout: float | None = None) -> list[RpcAnswer]:
-        return self._run(self.abatch(calls, timeout=timeout), timeout)  # type: ignore[no-any-return]
+        """One JSON-RPC batch to one endpoint, read from this thread; answers in call order."""
+        if not calls:
+            return []
+        if any(method == "eth_sendRawTransaction" for method, _ in calls):
+            raise ValueError("eth_sendRawTransaction is broadcast on its own, not batched")
+        self._refuse_on_loop()
+        deadline = time.monotonic() + (timeout if timeout is not None else self.policy.deadline_s)
+        first = self.dispatcher.next_ids(len(calls))
+        body = codec.encode_batch(calls, first)
+        answers: list[RpcAnswer] = read_in_thread(
+            self.dispatcher, self.table(), _batch_label(calls), body,
+            lambda raw: codec.decode_batch(raw, first, len(calls)), deadline,
+        )
+        return answers
 
     def send_raw_transaction(self, raw: str | bytes, *, timeout: float | None = None) -> str:
         """Broadcast a signed transaction to every healthy endpoint; its hash."""

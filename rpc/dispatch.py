@@ -1,14 +1,17 @@
-"""The async core of the router client: one attempt, a hedged read with retries, a broadcast.
+"""The core of the router client: judging one attempt, a hedged read with retries, a broadcast.
 
-Runs on the shared io loop only. Every attempt's outcome (the winner's and every loser's) is
-reported through `report` so the endpoint actors, the single writers of breakers and statistics,
-see all traffic. A JSON-RPC execution error is an answer: it ends the call, it never fails over.
+The races here run on the shared io loop (coroutines, actors); `rpc.thread_race` runs the same plan
+(`rpc.race.RacePlan`) in a blocking caller's own thread and judges its attempts with the same
+`Dispatcher.judge`. Every attempt's outcome (the winner's and every loser's) is reported through
+`report` so the endpoint actors, the single writers of breakers and statistics, see all traffic.
+A JSON-RPC execution error is an answer: it ends the call, it never fails over.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,6 +22,7 @@ from loguru import logger
 from protocol.network import EndpointRoute, FaultKind, RequestOutcome, RequestOutcomes, RoutingTable
 from rpc.codec import RpcAnswer
 from rpc.errors import EndpointFault, RpcUnavailable
+from rpc.race import RacePlan
 from rpc.routing import RoutingPolicy, is_already_known
 from rpc.transport import TransportRegistry
 
@@ -31,7 +35,7 @@ REPORT_BATCH_S = 0.005
 
 @dataclass
 class HedgeCounters:
-    """Hedges fired and won, in total and per endpoint the hedge went to. Written on the loop thread only."""
+    """Hedges fired and won, in total and per endpoint the hedge went to (written under the dispatcher's lock)."""
 
     fired: int = 0
     won: int = 0
@@ -63,15 +67,19 @@ class Dispatcher:
         transports: TransportRegistry,
         policy: RoutingPolicy,
         report: Report,
+        loop: asyncio.AbstractEventLoop,
         on_hedge: Callable[[str, bool], None] | None = None,
     ) -> None:
         self.transports = transports
         self.policy = policy
         self.report = report
+        self.loop = loop
         self.on_hedge = on_hedge
         self.hedges = HedgeCounters()
         self.parked: dict[str, float] = {}  # endpoint -> monotonic deadline, ahead of the actor's republish
+        self._lock = threading.Lock()  # the outbox and the hedge counters: caller threads write them too
         self._outbox: dict[str, list[RequestOutcome]] = {}
+        self._flush_armed = False
         self._flush_timer: asyncio.TimerHandle | None = None
         self._background: set[asyncio.Task[Attempt]] = set()
         self._ids = itertools.count(1)
@@ -86,23 +94,41 @@ class Dispatcher:
     def usable(self, table: RoutingTable, now: float) -> list[EndpointRoute]:
         return [r for r in table.routes if r.parked_until <= now and self.parked.get(r.name, 0.0) <= now]
 
+    def usable_or_raise(self, table: RoutingTable, method: str) -> list[EndpointRoute]:
+        routes = self.usable(table, time.monotonic())
+        if not routes:
+            reason = "every routable endpoint is parked" if table.routes else "no healthy endpoint"
+            excluded = f" (excluded: {table.excluded})" if table.excluded else ""
+            raise RpcUnavailable(method, [], reason + excluded)
+        return routes
+
     async def attempt(
         self, route: EndpointRoute, method: str, body: bytes, decode: Decode, deadline: float,
         table: RoutingTable, hedge: bool = False,
     ) -> Attempt:
-        """One request to one endpoint; never raises. Reports the outcome."""
+        """One request to one endpoint on the io loop; never raises. Reports the outcome."""
         transport = self.transports.get(route.name, route.url)
         started = time.monotonic()
         timeout = min(self.policy.attempt_timeout_s, deadline - started)
         try:
-            raw = await transport.post(body, timeout)
+            raw: bytes | EndpointFault = await transport.post(body, timeout)
+        except asyncio.CancelledError:
+            self.lost(route.name, method, started)
+            raise
+        except EndpointFault as fault:
+            raw = fault
+        return self.judge(route, method, started, raw, decode, table, hedge)
+
+    def judge(
+        self, route: EndpointRoute, method: str, started: float, raw: bytes | EndpointFault, decode: Decode,
+        table: RoutingTable, hedge: bool = False,
+    ) -> Attempt:
+        """What one finished attempt yielded (an answer or a fault), reported; never raises. Any thread."""
+        if isinstance(raw, EndpointFault):
+            return self._failed(route, method, started, raw, hedge)
+        try:
             answer = decode(raw)
             self._check_truthful(method, answer, table)
-        except asyncio.CancelledError:
-            # Another endpoint won the race. What we know: it took at least this long.
-            slow = RequestOutcome(route.name, method, time.monotonic() - started, FaultKind.SLOW, None, "lost a hedge")
-            self._queue(slow, urgent=False)
-            raise
         except EndpointFault as fault:
             return self._failed(route, method, started, fault, hedge)
         except Exception as e:  # a bug or a body no decoder foresaw: charge the endpoint, never crash the caller
@@ -111,21 +137,51 @@ class Dispatcher:
         self._queue(RequestOutcome(route.name, method, time.monotonic() - started), urgent=False)
         return Attempt(route, answer=answer, hedge=hedge)
 
+    def lost(self, endpoint: str, method: str, started: float) -> None:
+        """An attempt cancelled because another endpoint won: what we know is that it took at least this long."""
+        slow = RequestOutcome(endpoint, method, time.monotonic() - started, FaultKind.SLOW, None, "lost a hedge")
+        self._queue(slow, urgent=False)
+
     def _queue(self, outcome: RequestOutcome, *, urgent: bool) -> None:
-        """Hold an outcome for its endpoint's next batch; a fault flushes at once (breakers react fast)."""
-        self._outbox.setdefault(outcome.endpoint, []).append(outcome)
-        loop = asyncio.get_running_loop()
-        if urgent:
-            if self._flush_timer is not None:
-                self._flush_timer.cancel()
+        """Hold an outcome for its endpoint's next batch; a fault flushes at once (breakers react fast).
+
+        Called from the loop and from caller threads; the flush always runs on the loop."""
+        with self._lock:
+            self._outbox.setdefault(outcome.endpoint, []).append(outcome)
+            arm = urgent or not self._flush_armed
+            self._flush_armed = True
+        if not arm:
+            return
+        action = self._flush_now if urgent else self._arm_flush
+        if self._on_loop():
+            action()
+        else:
+            try:
+                self.loop.call_soon_threadsafe(action)
+            except RuntimeError:  # the loop is closed (process exit): nobody is left to tell
+                pass
+
+    def _on_loop(self) -> bool:
+        try:
+            return asyncio.get_running_loop() is self.loop
+        except RuntimeError:
+            return False
+
+    def _arm_flush(self) -> None:
+        if self._flush_timer is None:
+            self._flush_timer = self.loop.call_later(REPORT_BATCH_S, self._flush)
+
+    def _flush_now(self) -> None:
+        if self._flush_timer is not None:
+            self._flush_timer.cancel()
             self._flush_timer = None
-            loop.call_soon(self._flush)  # after the caller's answer is delivered
-        elif self._flush_timer is None:
-            self._flush_timer = loop.call_later(REPORT_BATCH_S, self._flush)
+        self.loop.call_soon(self._flush)  # after the caller's answer is delivered
 
     def _flush(self) -> None:
         self._flush_timer = None
-        outbox, self._outbox = self._outbox, {}
+        with self._lock:
+            outbox, self._outbox = self._outbox, {}
+            self._flush_armed = False
         for endpoint, outcomes in outbox.items():
             try:
                 self.report(RequestOutcomes(endpoint, tuple(outcomes)))
@@ -176,10 +232,11 @@ class Dispatcher:
         pending = set(tasks)
 
         def cancel() -> None:
-            for task in pending:
-                if not task.done():
-                    task.cancel()
-                    self.hedges.losers_cancelled += 1
+            still_out = [task for task in pending if not task.done()]
+            for task in still_out:
+                task.cancel()
+            if still_out:
+                self.count_losers_cancelled(len(still_out))
 
         asyncio.get_running_loop().call_later(self.policy.loser_grace_s, cancel)
 
@@ -194,24 +251,28 @@ class Dispatcher:
         """
         loop = asyncio.get_running_loop()
         result: asyncio.Future[Any] = loop.create_future()
-        routes = self.usable(table, time.monotonic())
-        if not routes:
-            reason = "every routable endpoint is parked" if table.routes else "no healthy endpoint"
-            excluded = f" (excluded: {table.excluded})" if table.excluded else ""
-            result.set_exception(RpcUnavailable(method, [], reason + excluded))
+        try:
+            routes = self.usable_or_raise(table, method)
+        except RpcUnavailable as e:
+            result.set_exception(e)
             return result
-        _Race(self, loop, result, table, routes, method, body, decode, deadline, hedge).start()
+        _Race(self, loop, result, table, RacePlan(routes, self.policy, hedge), method, body, decode, deadline).start()
         return result
 
-    def _count_hedge(self, endpoint: str, *, won: bool) -> None:
-        if won:
-            self.hedges.won += 1
-            self.hedges.won_by[endpoint] = self.hedges.won_by.get(endpoint, 0) + 1
-        else:
-            self.hedges.fired += 1
-            self.hedges.fired_to[endpoint] = self.hedges.fired_to.get(endpoint, 0) + 1
+    def count_hedge(self, endpoint: str, *, won: bool) -> None:
+        with self._lock:
+            if won:
+                self.hedges.won += 1
+                self.hedges.won_by[endpoint] = self.hedges.won_by.get(endpoint, 0) + 1
+            else:
+                self.hedges.fired += 1
+                self.hedges.fired_to[endpoint] = self.hedges.fired_to.get(endpoint, 0) + 1
         if self.on_hedge is not None:
             self.on_hedge(endpoint, won)
+
+    def count_losers_cancelled(self, count: int) -> None:
+        with self._lock:
+            self.hedges.losers_cancelled += count
 
     async def broadcast(
         self, table: RoutingTable, method: str, body: bytes, decode: Decode, deadline: float
@@ -243,32 +304,24 @@ class Dispatcher:
 
 
 class _Race:
-    """One read racing across endpoints: the first good answer wins, faults move on to the next endpoint."""
+    """One read racing across endpoints on the io loop: the first good answer wins, faults move on."""
 
     def __init__(
         self, dispatcher: Dispatcher, loop: asyncio.AbstractEventLoop, result: asyncio.Future[Any],
-        table: RoutingTable, routes: list[EndpointRoute], method: str, body: bytes, decode: Decode,
-        deadline: float, hedge: bool,
+        table: RoutingTable, plan: RacePlan, method: str, body: bytes, decode: Decode, deadline: float,
     ) -> None:
-        policy = dispatcher.policy
-        self.d, self.loop, self.result, self.table, self.routes = dispatcher, loop, result, table, routes
+        self.d, self.loop, self.result, self.table, self.plan = dispatcher, loop, result, table, plan
         self.method, self.body, self.decode, self.deadline = method, body, decode, deadline
-        self.budget = min(policy.max_attempts, len(routes))
-        self.hedges_left = policy.max_hedges if hedge and policy.hedge_reads else 0
-        self.launched = 0
         self.pending: set[asyncio.Task[Attempt]] = set()
-        self.failures: list[tuple[str, str]] = []
         self.hedge_timer: asyncio.TimerHandle | None = None
         self.deadline_timer: asyncio.TimerHandle | None = None
 
     def start(self) -> None:
         self.deadline_timer = self.loop.call_at(self.loop.time() + max(0.0, self.deadline - time.monotonic()),
                                                 self._deadline_passed)
-        self._launch(hedge=False)
+        self._launch(self.plan.launch(), hedge=False)
 
-    def _launch(self, *, hedge: bool) -> None:
-        route = self.routes[self.launched]
-        self.launched += 1
+    def _launch(self, route: EndpointRoute, *, hedge: bool) -> None:
         task = self.loop.create_task(
             self.d.attempt(route, self.method, self.body, self.decode, self.deadline, self.table, hedge)
         )
@@ -277,16 +330,18 @@ class _Race:
         if self.hedge_timer is not None:
             self.hedge_timer.cancel()
             self.hedge_timer = None
-        if self.hedges_left > 0 and self.launched < self.budget:
-            self.hedge_timer = self.loop.call_later(route.hedge_delay_s, self._hedge)
+        delay = self.plan.hedge_delay()
+        if delay is not None:
+            self.hedge_timer = self.loop.call_later(delay, self._hedge)
 
     def _hedge(self) -> None:
         self.hedge_timer = None
-        if self.result.done() or self.launched >= self.budget or self.hedges_left <= 0:
+        if self.result.done():
             return
-        self.hedges_left -= 1
-        self.d._count_hedge(self.routes[self.launched].name, won=False)
-        self._launch(hedge=True)
+        route = self.plan.take_hedge()
+        if route is not None:
+            self.d.count_hedge(route.name, won=False)
+            self._launch(route, hedge=True)
 
     def _finished(self, task: asyncio.Task[Attempt]) -> None:
         self.pending.discard(task)
@@ -294,30 +349,30 @@ class _Race:
             return  # a loser: its outcome was reported; its answer is ignored
         if task.cancelled():  # only at loop shutdown: nothing more will answer
             self._settle()
-            self.result.set_exception(RpcUnavailable(self.method, self.failures, "cancelled"))
+            self.result.set_exception(RpcUnavailable(self.method, self.plan.failures, "cancelled"))
             return
         attempt = task.result()
         if attempt.fault is None:
             if attempt.hedge:
-                self.d._count_hedge(attempt.route.name, won=True)
+                self.d.count_hedge(attempt.route.name, won=True)
             self._settle(won=True)
             self.result.set_result(attempt.answer)
             return
-        self.failures.append((attempt.route.name, attempt.fault.kind.value))
-        if self.launched < self.budget:
-            self._launch(hedge=False)  # a retryable fault moves on at once to the next endpoint
+        retry = self.plan.failed(attempt.route.name, attempt.fault.kind.value)
+        if retry is not None:
+            self._launch(retry, hedge=False)  # a retryable fault moves on at once to the next endpoint
         elif not self.pending:
             self._settle()
-            self.result.set_exception(RpcUnavailable(self.method, self.failures))
+            self.result.set_exception(RpcUnavailable(self.method, self.plan.failures))
 
     def _deadline_passed(self) -> None:
         self.deadline_timer = None
         if self.result.done():
             return
-        failed = {name for name, _ in self.failures}
-        waiting = [(r.name, "timeout") for r in self.routes[: self.launched] if r.name not in failed]
         self._settle()
-        self.result.set_exception(RpcUnavailable(self.method, self.failures + waiting, "deadline passed"))
+        self.result.set_exception(
+            RpcUnavailable(self.method, self.plan.failures + self.plan.unanswered(), "deadline passed")
+        )
 
     def _settle(self, won: bool = False) -> None:
         for timer in (self.hedge_timer, self.deadline_timer):

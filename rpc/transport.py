@@ -1,36 +1,88 @@
-"""HTTP transport for JSON-RPC: one aiohttp keep-alive pool per endpoint, on the shared io loop.
+"""HTTP transport for JSON-RPC: per endpoint, keep-alive connections for both kinds of caller.
 
-`HttpTransport.post` sends one body and returns the answer's bytes, or raises `EndpointFault` with
-the kind of failure (timeout, connection, 5xx, 429 + Retry-After, truncated, too large). Bodies are
-read up to a cap so an endpoint that streams gigabytes costs us `max_body_bytes` at most.
-Sessions are created lazily inside the loop (aiohttp requires it) and closed with `close()`.
+`HttpTransport.post` (coroutines on the shared io loop: actors, health checks, broadcasts) sends one
+body over an asyncio protocol and returns the answer's bytes, or raises `EndpointFault` with the
+kind of failure (timeout, connection, 5xx, 429 + Retry-After, truncated, too large). Blocking
+callers use the same endpoint's `sockets` pool from their own thread (`rpc.sockets`). Both read
+answers with `rpc.http1.ResponseReader`, so a bad answer is classified the same way on either path,
+and bodies are capped as they arrive: an endpoint that streams gigabytes costs `max_body_bytes`.
+A kept-alive connection the server has meanwhile closed is retried once on a fresh one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import socket
+import ssl
 import threading
-import time
-
-import aiohttp
-import yarl
 
 from protocol.network import FaultKind
 from protocol.secrets import redact
 from rpc.errors import EndpointFault
-from rpc.routing import RoutingPolicy, parse_retry_after
+from rpc.http1 import ResponseReader, Target
+from rpc.routing import RoutingPolicy
+from rpc.sockets import SocketPool
 
 #: Largest answer accepted from an endpoint (a full block with transactions is a few MB at most).
 DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024
-#: Keep-alive connections per endpoint.
+#: Keep-alive connections per endpoint (kept idle, per path).
 DEFAULT_POOL_SIZE = 64
 
-_HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
 _DEFAULT_POLICY = RoutingPolicy()
 
 
+class _Http1Protocol(asyncio.Protocol):
+    """One connection on the io loop; carries one request at a time."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.reader: ResponseReader | None = None
+        self.waiter: asyncio.Future[None] | None = None
+        self.closed = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def request(self, data: bytes, reader: ResponseReader) -> asyncio.Future[None]:
+        assert self.transport is not None
+        self.reader = reader
+        self.waiter = asyncio.get_running_loop().create_future()
+        self.transport.write(data)
+        return self.waiter
+
+    def data_received(self, data: bytes) -> None:
+        if self.reader is None or self.waiter is None or self.waiter.done():
+            self.close()  # bytes nobody asked for: this connection can carry nothing more
+            return
+        try:
+            if self.reader.feed(data):
+                self.waiter.set_result(None)
+        except EndpointFault as fault:
+            self.waiter.set_exception(fault)
+            self.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if self.reader is None or self.waiter is None or self.waiter.done():
+            return
+        try:
+            self.reader.eof()
+            self.waiter.set_result(None)
+        except EndpointFault as fault:
+            self.waiter.set_exception(fault)
+
+    def close(self) -> None:
+        self.closed = True
+        if self.transport is not None:
+            self.transport.close()
+
+
 class HttpTransport:
-    """A keep-alive connection pool to one endpoint. Use only from coroutines on one event loop."""
+    """The keep-alive connections to one endpoint: `post` on the io loop, `sockets` for caller threads."""
 
     def __init__(
         self,
@@ -43,93 +95,84 @@ class HttpTransport:
     ) -> None:
         self.name = name
         self.url = url
-        self._url = yarl.URL(url)  # parsed once, not per request
+        self.target = Target.parse(url)
         self.max_body_bytes = max_body_bytes
         self.pool_size = pool_size
         self.policy = policy
-        self.in_flight = 0  # touched only on the loop thread; read racily (an int) for status
-        self._session: aiohttp.ClientSession | None = None
+        self.sockets = SocketPool(name, self.target, pool_size)
+        self._idle: list[_Http1Protocol] = []
+        self._loop_in_flight = 0  # touched only on the loop thread
 
-    def _get_session(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(limit=self.pool_size, keepalive_timeout=30.0, ttl_dns_cache=300)
-            self._session = aiohttp.ClientSession(
-                connector=connector,
-                headers=_HEADERS,
-                cookie_jar=aiohttp.DummyCookieJar(),  # JSON-RPC has no cookies; skip the jar's per-request work
-                timeout=aiohttp.ClientTimeout(total=None),  # deadlines are per request, below
-                skip_auto_headers=("User-Agent",),
-            )
-        return self._session
+    @property
+    def in_flight(self) -> int:
+        """Requests out to this endpoint now, from both paths (read racily, for status)."""
+        return self._loop_in_flight + self.sockets.in_flight
+
+    def reader(self) -> ResponseReader:
+        return ResponseReader(self.name, self.max_body_bytes, self.policy)
 
     async def post(self, body: bytes, timeout_s: float) -> bytes:
         """POST `body`; the answer's bytes, or `EndpointFault` naming this endpoint."""
         if timeout_s <= 0:
             raise EndpointFault(FaultKind.TIMEOUT, "deadline already passed", endpoint=self.name)
-        self.in_flight += 1
+        self._loop_in_flight += 1
         try:
             async with asyncio.timeout(timeout_s):
-                return await self._post(body)
+                return await self._post(self.target.request(body))
         except TimeoutError:
             detail = f"no answer in {timeout_s * 1000:.0f} ms"
             raise EndpointFault(FaultKind.TIMEOUT, detail, endpoint=self.name) from None
-        except aiohttp.ClientPayloadError as e:
-            raise EndpointFault(FaultKind.TRUNCATED, redact(str(e))[:200], endpoint=self.name) from None
-        except (aiohttp.ClientError, OSError) as e:
-            detail = redact(f"{type(e).__name__}: {e}")[:200]  # aiohttp may quote the URL, which may hold a key
-            raise EndpointFault(FaultKind.CONNECTION, detail, endpoint=self.name) from None
         finally:
-            self.in_flight -= 1
+            self._loop_in_flight -= 1
 
-    async def _post(self, body: bytes) -> bytes:
-        async with self._get_session().post(self._url, data=body) as resp:
-            status = resp.status
-            if status != 200:
-                await self._drain(resp)
-                if status == 429:
-                    retry_after = parse_retry_after(resp.headers.get("Retry-After"), time.time(), self.policy)
-                    raise EndpointFault(
-                        FaultKind.RATE_LIMITED, "HTTP 429", endpoint=self.name, retry_after_s=retry_after
-                    )
-                kind = FaultKind.HTTP_5XX if status >= 500 else FaultKind.HTTP_STATUS
-                raise EndpointFault(kind, f"HTTP {status}", endpoint=self.name)
-            declared = resp.content_length
-            if declared is not None and declared > self.max_body_bytes:
-                resp.close()  # do not read it, and do not reuse the connection
-                raise EndpointFault(
-                    FaultKind.TOO_LARGE, f"Content-Length {declared} > cap {self.max_body_bytes}", endpoint=self.name
-                )
-            if declared is not None:
-                return await resp.read()
-            return await self._read_capped(resp)
-
-    async def _read_capped(self, resp: aiohttp.ClientResponse) -> bytes:
-        chunks: list[bytes] = []
-        total = 0
-        async for chunk in resp.content.iter_chunked(65536):
-            total += len(chunk)
-            if total > self.max_body_bytes:
-                resp.close()
-                raise EndpointFault(
-                    FaultKind.TOO_LARGE, f"body over cap {self.max_body_bytes} bytes", endpoint=self.name
-                )
-            chunks.append(chunk)
-        return b"".join(chunks)
-
-    async def _drain(self, resp: aiohttp.ClientResponse) -> None:
-        """Read a small error body so the connection can be reused; drop the connection if it is big."""
-        if resp.content_length is not None and resp.content_length <= 65536:
+    async def _post(self, request: bytes) -> bytes:
+        while True:
+            conn = self._take_idle()
+            reused = conn is not None
+            if conn is None:
+                conn = await self._connect()
+            reader = self.reader()
             try:
-                await resp.read()
-                return
-            except aiohttp.ClientError:
-                pass
-        resp.close()
+                await conn.request(request, reader)
+            except EndpointFault as fault:
+                conn.close()
+                if reused and fault.kind is FaultKind.CONNECTION and reader.received == 0:
+                    continue  # the server had closed this idle connection: once more on a fresh one
+                raise
+            except BaseException:
+                conn.close()  # cancelled mid-answer (a lost hedge, a deadline): the connection is unusable
+                raise
+            if reader.keep_alive and not conn.closed and len(self._idle) < self.pool_size:
+                conn.reader = conn.waiter = None
+                self._idle.append(conn)
+            else:
+                conn.close()
+            return reader.body()
+
+    def _take_idle(self) -> _Http1Protocol | None:
+        while self._idle:
+            conn = self._idle.pop()
+            if not conn.closed:
+                return conn
+        return None
+
+    async def _connect(self) -> _Http1Protocol:
+        target = self.target
+        try:
+            _, protocol = await asyncio.get_running_loop().create_connection(
+                _Http1Protocol, target.host, target.port, ssl=target.context,
+                server_hostname=target.host if target.tls else None,
+            )
+        except (OSError, ssl.SSLError) as e:
+            detail = redact(f"{type(e).__name__}: {e}")[:200]  # the error may quote the URL, which may hold a key
+            raise EndpointFault(FaultKind.CONNECTION, detail, endpoint=self.name) from None
+        return protocol
 
     async def close(self) -> None:
-        if self._session is not None and not self._session.closed:
-            await self._session.close()
-        self._session = None
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
+        self.sockets.close()
 
 
 class TransportRegistry:

@@ -1,0 +1,228 @@
+"""A hedged read run in the blocking caller's own thread: `rpc.race`'s plan over `rpc.sockets`.
+
+The caller sends to the best endpoint and waits on its socket with `select` (microsecond timeouts,
+so a 0.5 ms hedge delay means 0.5 ms); when the hedge delay passes it sends to the next endpoint
+too and waits on both; a fault moves on at once. Attempts are judged and reported by the same
+`Dispatcher.judge` as the io loop's race. What is still out when the race ends is handed to the io
+loop to finish: a loser gets `loser_grace_s` to answer (its outcome still teaches the breaker, and
+its connection goes back to the pool), an attempt cut off by the call's deadline gets its own
+attempt timeout. The caller never waits for either.
+"""
+
+from __future__ import annotations
+
+import select
+import time
+from typing import Any
+
+from protocol.network import EndpointRoute, FaultKind, RoutingTable
+from rpc.dispatch import Attempt, Decode, Dispatcher
+from rpc.errors import EndpointFault, RpcUnavailable
+from rpc.http1 import ResponseReader
+from rpc.race import RacePlan
+from rpc.sockets import SocketConnection, SocketPool
+
+
+class _Flight:
+    """One attempt in progress: an endpoint, the connection carrying it, the reader of its answer."""
+
+    __slots__ = ("conn", "expires", "hedge", "pool", "reader", "request", "retried", "route", "started")
+
+    def __init__(
+        self, route: EndpointRoute, pool: SocketPool, reader: ResponseReader, request: bytes, started: float,
+        expires: float, hedge: bool,
+    ) -> None:
+        self.route, self.pool, self.reader, self.request = route, pool, reader, request
+        self.conn: SocketConnection = pool.take()
+        self.started, self.expires, self.hedge = started, expires, hedge
+        self.retried = False
+
+    def fileno(self) -> int:
+        return self.conn.fileno()
+
+
+def read_in_thread(
+    dispatcher: Dispatcher, table: RoutingTable, method: str, body: bytes, decode: Decode, deadline: float,
+    hedge: bool = True,
+) -> Any:
+    """The first good answer to `body` (decoded), or `RpcUnavailable`. Blocks this thread; never the io loop's."""
+    plan = RacePlan(dispatcher.usable_or_raise(table, method), dispatcher.policy, hedge)
+    return _ThreadRace(dispatcher, table, plan, method, body, decode, deadline).run()
+
+
+class _ThreadRace:
+    def __init__(
+        self, dispatcher: Dispatcher, table: RoutingTable, plan: RacePlan, method: str, body: bytes,
+        decode: Decode, deadline: float,
+    ) -> None:
+        self.d, self.table, self.plan = dispatcher, table, plan
+        self.method, self.body, self.decode, self.deadline = method, body, decode, deadline
+        self.flights: list[_Flight] = []
+        self.hedge_at: float | None = None
+        self.winner: Attempt | None = None
+
+    def run(self) -> Any:
+        self._launch(self.plan.launch(), hedge=False)
+        while self.winner is None:
+            now = time.monotonic()
+            if now >= self.deadline:
+                for flight in self.flights:
+                    self._finish_in_background(flight, flight.expires, loser=False)
+                raise RpcUnavailable(self.method, self.plan.failures + self.plan.unanswered(), "deadline passed")
+            for flight in [f for f in self.flights if now >= f.expires]:
+                timeout = f"no answer in {(flight.expires - flight.started) * 1000:.0f} ms"
+                self._fault(flight, EndpointFault(FaultKind.TIMEOUT, timeout, endpoint=flight.route.name))
+            if self.hedge_at is not None and now >= self.hedge_at and self.winner is None:
+                self.hedge_at = None
+                route = self.plan.take_hedge()
+                if route is not None:
+                    self.d.count_hedge(route.name, won=False)
+                    self._launch(route, hedge=True)
+            if self.winner is not None:
+                break
+            if not self.flights:
+                raise RpcUnavailable(self.method, self.plan.failures)
+            wake = min(self.deadline, min(f.expires for f in self.flights))
+            if self.hedge_at is not None:
+                wake = min(wake, self.hedge_at)
+            for flight in _ready(self.flights, wake - time.monotonic()):
+                self._advance(flight)
+                if self.winner is not None:
+                    break
+        for flight in self.flights:
+            self._finish_in_background(flight, time.monotonic() + self.d.policy.loser_grace_s, loser=True)
+        return self.winner.answer
+
+    # --- attempts ----------------------------------------------------------------------------------
+
+    def _launch(self, route: EndpointRoute, *, hedge: bool) -> None:
+        transport = self.d.transports.get(route.name, route.url)
+        now = time.monotonic()
+        expires = min(now + self.d.policy.attempt_timeout_s, self.deadline)
+        flight = _Flight(route, transport.sockets, transport.reader(), transport.target.request(self.body), now,
+                         expires, hedge)
+        self.flights.append(flight)
+        delay = self.plan.hedge_delay()
+        self.hedge_at = now + delay if delay is not None else None
+        self._begin(flight)
+
+    def _begin(self, flight: _Flight) -> None:
+        try:
+            flight.pool.begin(flight.conn, flight.request)
+        except EndpointFault as fault:
+            self._fault(flight, fault)
+
+    def _advance(self, flight: _Flight) -> None:
+        try:
+            complete = flight.conn.advance(flight.reader)
+        except EndpointFault as fault:
+            self._fault(flight, fault)
+            return
+        if not complete:
+            return
+        self.flights.remove(flight)
+        raw: bytes | EndpointFault
+        try:
+            raw = flight.reader.body()
+        except EndpointFault as fault:
+            raw = fault
+        flight.pool.give(flight.conn, flight.reader.keep_alive)
+        self._settled(self.d.judge(flight.route, self.method, flight.started, raw, self.decode, self.table,
+                                   flight.hedge))
+
+    def _fault(self, flight: _Flight, fault: EndpointFault) -> None:
+        flight.conn.close()
+        stale = fault.kind is FaultKind.CONNECTION and flight.conn.reused and flight.reader.received == 0
+        if stale and not flight.retried:
+            # The server had closed this idle keep-alive connection: once more on a fresh one, same attempt.
+            flight.retried = True
+            flight.conn = SocketConnection(flight.pool.target, flight.pool.name)
+            flight.reader = self.d.transports.get(flight.route.name, flight.route.url).reader()
+            self._begin(flight)
+            return
+        self.flights.remove(flight)
+        flight.pool.give(flight.conn, False)
+        self._settled(self.d.judge(flight.route, self.method, flight.started, fault, self.decode, self.table,
+                                   flight.hedge))
+
+    def _settled(self, attempt: Attempt) -> None:
+        if attempt.fault is None:
+            if attempt.hedge:
+                self.d.count_hedge(attempt.route.name, won=True)
+            self.winner = attempt
+            return
+        retry = self.plan.failed(attempt.route.name, attempt.fault.kind.value)
+        if retry is not None:
+            self._launch(retry, hedge=False)  # a retryable fault moves on at once to the next endpoint
+
+    # --- what the caller leaves behind ----------------------------------------------------------------
+
+    def _finish_in_background(self, flight: _Flight, until: float, *, loser: bool) -> None:
+        """Hand an attempt still out to the io loop: it is judged if it ends by `until`, else cut off
+        (a loser is reported SLOW, an attempt past the call's deadline TIMEOUT)."""
+        d, loop, conn = self.d, self.d.loop, flight.conn
+        method, decode, table = self.method, self.decode, self.table
+
+        def cut_off() -> None:
+            conn.close()
+            flight.pool.give(conn, False)
+            if loser:
+                d.lost(flight.route.name, method, flight.started)
+                d.count_losers_cancelled(1)
+            else:
+                timeout = EndpointFault(FaultKind.TIMEOUT, "no answer before the attempt's deadline")
+                d.judge(flight.route, method, flight.started, timeout, decode, table)
+
+        def adopt() -> None:
+            fd = conn.fileno()
+            if fd < 0 or conn.wants_write:  # still connecting or sending: not worth finishing
+                cut_off()
+                return
+
+            def finish(raw: bytes | EndpointFault, reusable: bool) -> None:
+                loop.remove_reader(fd)
+                timer.cancel()
+                flight.pool.give(conn, reusable)
+                d.judge(flight.route, method, flight.started, raw, decode, table)
+
+            def readable() -> None:
+                try:
+                    if not conn.advance(flight.reader):
+                        return
+                    raw: bytes | EndpointFault = flight.reader.body()
+                except EndpointFault as fault:
+                    conn.close()
+                    finish(fault, False)
+                    return
+                finish(raw, flight.reader.keep_alive)
+
+            def expire() -> None:
+                loop.remove_reader(fd)
+                cut_off()
+
+            timer = loop.call_later(max(0.0, until - time.monotonic()), expire)
+            loop.add_reader(fd, readable)
+
+        try:
+            loop.call_soon_threadsafe(adopt)
+        except RuntimeError:  # the loop is closed (process exit)
+            conn.close()
+
+
+def _ready(flights: list[_Flight], timeout: float) -> list[_Flight]:
+    """The flights whose sockets are ready, waiting at most `timeout` seconds (to the microsecond)."""
+    readers = [f for f in flights if not f.conn.wants_write]
+    writers = [f for f in flights if f.conn.wants_write]
+    try:
+        r, w, _ = select.select(readers, writers, [], max(0.0, timeout))
+        return r + w
+    except ValueError:  # a descriptor past FD_SETSIZE: poll has no such limit, only millisecond timeouts
+        poller = select.poll()
+        by_fd: dict[int, _Flight] = {}
+        for flight in flights:
+            by_fd[flight.fileno()] = flight
+            poller.register(flight.fileno(), select.POLLOUT if flight.conn.wants_write else select.POLLIN)
+        return [by_fd[fd] for fd, _ in poller.poll(max(0.0, timeout) * 1000)]
+
+
+__all__ = ["read_in_thread"]
