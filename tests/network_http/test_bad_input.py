@@ -38,9 +38,11 @@ def small_body_cap() -> Iterator[None]:
         ("drop", FaultKind.CONNECTION, "drop"),
     ],
 )
+@pytest.mark.parametrize("path", ["thread", "loop"])
 def test_bad_answer_is_charged_to_its_endpoint_and_never_reaches_the_caller(
-    anvil, fault_proxies, network, small_body_cap, fault: str, kind: FaultKind, injected: str
+    anvil, fault_proxies, network, small_body_cap, fault: str, kind: FaultKind, injected: str, path: str
 ) -> None:
+    """`thread`: blocking calls, read from the caller's thread; `loop`: the coroutines, on the io loop."""
     by_name = {p.name: p for p in fault_proxies(3)}
     net = network({n: s.url for n, s in by_name.items()})
     w3 = anvil.web3()
@@ -51,8 +53,14 @@ def test_bad_answer_is_charged_to_its_endpoint_and_never_reaches_the_caller(
     bad = net.routes()[0]  # the endpoint every read tries first
     by_name[bad].apply(fault)
     before = net.endpoint(bad).errors.get(kind.value, 0)
-    assert net.client.request("eth_getBalance", [account, "latest"]) == truth_balance
-    batch = net.client.batch([("eth_getBalance", [account, "latest"]), ("eth_getBlockByNumber", ["latest", False])])
+    client = net.client
+    calls = [("eth_getBalance", [account, "latest"]), ("eth_getBlockByNumber", ["latest", False])]
+    if path == "thread":
+        balance, batch = client.request(*calls[0]), client.batch(calls)
+    else:
+        balance = client.submit(client.arequest(*calls[0])).result(10)
+        batch = client.submit(client.abatch(calls)).result(10)
+    assert balance == truth_balance
     assert batch[0].result == truth_balance
     assert batch[1].result["hash"].removeprefix("0x") == truth_block.removeprefix("0x")
     wait_until(lambda: net.endpoint(bad).errors.get(kind.value, 0) >= before + 1, what=f"{kind} counted on {bad}")
