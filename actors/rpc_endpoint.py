@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from protocol.network import (
@@ -104,10 +105,9 @@ class RpcEndpoint(SupervisedActor):
     def receive(self, msg: object) -> object:
         match msg:
             case RequestOutcomes(outcomes=outcomes):
-                for outcome in outcomes:
-                    self._on_outcome(outcome)
+                self._on_outcomes(outcomes)
             case RequestOutcome():
-                self._on_outcome(msg)
+                self._on_outcomes((msg,))
             case HealthResult():
                 self._on_health(msg)
             case HealthTick():
@@ -142,21 +142,30 @@ class RpcEndpoint(SupervisedActor):
 
     # --- handlers ---------------------------------------------------------------------------------
 
-    def _on_outcome(self, outcome: RequestOutcome) -> None:
-        fault = outcome.fault
-        self.stats.record(outcome.latency_s, fault.value if fault is not None else None)
-        self.metrics.record(outcome.latency_s, fault.value if fault is not None else None)
-        self.dirty = True
+    def _on_outcomes(self, outcomes: Sequence[RequestOutcome]) -> None:
+        """Record a batch; each run of answers goes to the breaker as one `Success(count=n)` event."""
         now = time.monotonic()
-        if fault is None:
-            self._feed(Success(now=now, latency_s=outcome.latency_s))
-        elif fault is FaultKind.RATE_LIMITED:
-            self._feed(Throttled(now=now, retry_after_s=outcome.retry_after_s))
-        elif fault is FaultKind.WRONG_CHAIN and self.config.chain_id:
-            self._feed(chain_id_mismatch(now, self.config.chain_id, -1))
-        elif fault not in (FaultKind.STALE, FaultKind.SLOW):
-            # A stale head is judged by the health checks; a lost hedge race is slowness, not failure.
-            self._feed(Failure(now=now, kind=fault.value, rand=self.rng.random()))
+        answered = 0
+        for outcome in outcomes:
+            fault = outcome.fault
+            self.stats.record(outcome.latency_s, fault.value if fault is not None else None)
+            self.metrics.record(outcome.latency_s, fault.value if fault is not None else None)
+            if fault is None:
+                answered += 1
+                continue
+            if answered:
+                self._feed(Success(now=now, count=answered))
+                answered = 0
+            if fault is FaultKind.RATE_LIMITED:
+                self._feed(Throttled(now=now, retry_after_s=outcome.retry_after_s))
+            elif fault is FaultKind.WRONG_CHAIN and self.config.chain_id:
+                self._feed(chain_id_mismatch(now, self.config.chain_id, -1))
+            elif fault not in (FaultKind.STALE, FaultKind.SLOW):
+                # A stale head is judged by the health checks; a lost hedge race is slowness, not failure.
+                self._feed(Failure(now=now, kind=fault.value, rand=self.rng.random()))
+        if answered:
+            self._feed(Success(now=now, count=answered))
+        self.dirty = True
 
     def _health_check(self) -> None:
         """Send the health batch unless one is out; in HALF_OPEN it is the probe, OPEN/QUARANTINED get none."""

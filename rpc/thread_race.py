@@ -18,24 +18,36 @@ from typing import Any
 from protocol.network import EndpointRoute, FaultKind, RoutingTable
 from rpc.dispatch import Attempt, Decode, Dispatcher
 from rpc.errors import EndpointFault, RpcUnavailable
-from rpc.http1 import ResponseReader
+from rpc.http1 import ResponseReader, simple_200
 from rpc.race import RacePlan
 from rpc.sockets import SocketConnection, SocketPool
+from rpc.transport import HttpTransport
 
 
 class _Flight:
-    """One attempt in progress: an endpoint, the connection carrying it, the reader of its answer."""
+    """One attempt in progress: an endpoint, the connection carrying it, the reader of its answer (made
+    when a first read is not the plain whole answer `simple_200` takes)."""
 
-    __slots__ = ("conn", "expires", "hedge", "pool", "reader", "request", "retried", "route", "started")
+    __slots__ = ("conn", "expires", "hedge", "reader", "request", "retried", "route", "started", "transport")
 
     def __init__(
-        self, route: EndpointRoute, pool: SocketPool, reader: ResponseReader, request: bytes, started: float,
-        expires: float, hedge: bool,
+        self, route: EndpointRoute, transport: HttpTransport, request: bytes, started: float, expires: float,
+        hedge: bool,
     ) -> None:
-        self.route, self.pool, self.reader, self.request = route, pool, reader, request
-        self.conn: SocketConnection = pool.take()
+        self.route, self.transport, self.request = route, transport, request
+        self.conn: SocketConnection = transport.sockets.take()
+        self.reader: ResponseReader | None = None
         self.started, self.expires, self.hedge = started, expires, hedge
         self.retried = False
+
+    @property
+    def pool(self) -> SocketPool:
+        return self.transport.sockets
+
+    def get_reader(self) -> ResponseReader:
+        if self.reader is None:
+            self.reader = self.transport.reader()
+        return self.reader
 
     def fileno(self) -> int:
         return self.conn.fileno()
@@ -59,33 +71,21 @@ class _ThreadRace:
         self.method, self.body, self.decode, self.deadline = method, body, decode, deadline
         self.flights: list[_Flight] = []
         self.hedge_at: float | None = None
+        self.next_due = deadline  # the earliest of the deadline, an attempt's timeout, the hedge
         self.winner: Attempt | None = None
 
     def run(self) -> Any:
         self._launch(self.plan.launch(), hedge=False)
         while self.winner is None:
             now = time.monotonic()
-            if now >= self.deadline:
-                for flight in self.flights:
-                    self._finish_in_background(flight, flight.expires, loser=False)
-                raise RpcUnavailable(self.method, self.plan.failures + self.plan.unanswered(), "deadline passed")
-            for flight in [f for f in self.flights if now >= f.expires]:
-                timeout = f"no answer in {(flight.expires - flight.started) * 1000:.0f} ms"
-                self._fault(flight, EndpointFault(FaultKind.TIMEOUT, timeout, endpoint=flight.route.name))
-            if self.hedge_at is not None and now >= self.hedge_at and self.winner is None:
-                self.hedge_at = None
-                route = self.plan.take_hedge()
-                if route is not None:
-                    self.d.count_hedge(route.name, won=False)
-                    self._launch(route, hedge=True)
-            if self.winner is not None:
-                break
-            if not self.flights:
+            if now >= self.next_due:
+                self._due(now)
+                if self.winner is not None:
+                    break
+            flights = self.flights
+            if not flights:
                 raise RpcUnavailable(self.method, self.plan.failures)
-            wake = min(self.deadline, min(f.expires for f in self.flights))
-            if self.hedge_at is not None:
-                wake = min(wake, self.hedge_at)
-            for flight in _ready(self.flights, wake - time.monotonic()):
+            for flight in _ready(flights, self.next_due - now):
                 self._advance(flight)
                 if self.winner is not None:
                     break
@@ -93,17 +93,47 @@ class _ThreadRace:
             self._finish_in_background(flight, time.monotonic() + self.d.policy.loser_grace_s, loser=True)
         return self.winner.answer
 
+    def _due(self, now: float) -> None:
+        """What time brings: the deadline (raises), attempts past their timeout, a hedge; then the next
+        moment anything is due (`next_due`, which the wait is bounded by)."""
+        if now >= self.deadline:
+            for flight in self.flights:
+                self._finish_in_background(flight, flight.expires, loser=False)
+            raise RpcUnavailable(self.method, self.plan.failures + self.plan.unanswered(), "deadline passed")
+        for flight in [f for f in self.flights if now >= f.expires]:
+            timeout = f"no answer in {(flight.expires - flight.started) * 1000:.0f} ms"
+            self._fault(flight, EndpointFault(FaultKind.TIMEOUT, timeout, endpoint=flight.route.name))
+        if self.hedge_at is not None and now >= self.hedge_at and self.winner is None:
+            self.hedge_at = None
+            route = self.plan.take_hedge()
+            if route is not None:
+                self.d.count_hedge(route.name, won=False)
+                self._launch(route, hedge=True)
+        due = min([self.deadline, *(f.expires for f in self.flights)])
+        self.next_due = due if self.hedge_at is None else min(due, self.hedge_at)
+
     # --- attempts ----------------------------------------------------------------------------------
 
     def _launch(self, route: EndpointRoute, *, hedge: bool) -> None:
         transport = self.d.transports.get(route.name, route.url)
         now = time.monotonic()
         expires = min(now + self.d.policy.attempt_timeout_s, self.deadline)
-        flight = _Flight(route, transport.sockets, transport.reader(), transport.target.request(self.body), now,
-                         expires, hedge)
+        flight = _Flight(route, transport, transport.target.request(self.body), now, expires, hedge)
         self.flights.append(flight)
         delay = self.plan.hedge_delay()
         self.hedge_at = now + delay if delay is not None else None
+        self.next_due = min(self.next_due, expires) if self.hedge_at is None else min(self.next_due, expires,
+                                                                                          self.hedge_at)
+        if flight.conn.sock is not None and len(self.flights) == 1:
+            # A kept-alive connection and nothing else out: send and wait for the answer right here.
+            try:
+                data = flight.conn.exchange(flight.request, self.next_due - now)
+            except EndpointFault as fault:
+                self._fault(flight, fault)
+                return
+            if data is not None:
+                self._received(flight, data)
+            return
         self._begin(flight)
 
     def _begin(self, flight: _Flight) -> None:
@@ -112,32 +142,58 @@ class _ThreadRace:
         except EndpointFault as fault:
             self._fault(flight, fault)
 
-    def _advance(self, flight: _Flight) -> None:
+    def _received(self, flight: _Flight, data: bytes) -> None:
+        """The first bytes `exchange` read: most often the whole plain answer, judged at once."""
+        if data and flight.reader is None:
+            simple = simple_200(data, flight.transport.max_body_bytes)
+            if simple is not None:
+                self._answered(flight, simple[0], simple[1])
+                return
+        reader = flight.get_reader()
         try:
-            complete = flight.conn.advance(flight.reader)
+            complete = reader.feed(data) if data else reader.eof()
         except EndpointFault as fault:
             self._fault(flight, fault)
             return
-        if not complete:
-            return
-        self.flights.remove(flight)
-        raw: bytes | EndpointFault
+        if complete:
+            self._answered_by_reader(flight)
+
+    def _advance(self, flight: _Flight) -> None:
         try:
-            raw = flight.reader.body()
+            complete = flight.conn.advance(flight.get_reader())
         except EndpointFault as fault:
-            raw = fault
-        flight.pool.give(flight.conn, flight.reader.keep_alive)
+            self._fault(flight, fault)
+            return
+        if complete:
+            self._answered_by_reader(flight)
+
+    def _answered_by_reader(self, flight: _Flight) -> None:
+        reader = flight.get_reader()
+        try:
+            raw = reader.body()
+        except EndpointFault as fault:
+            flight.pool.give(flight.conn, reader.keep_alive)
+            self.flights.remove(flight)
+            self._settled(self.d.judge(flight.route, self.method, flight.started, fault, self.decode, self.table,
+                                       flight.hedge))
+            return
+        self._answered(flight, raw, reader.keep_alive)
+
+    def _answered(self, flight: _Flight, raw: bytes, reusable: bool) -> None:
+        self.flights.remove(flight)
+        flight.pool.give(flight.conn, reusable)
         self._settled(self.d.judge(flight.route, self.method, flight.started, raw, self.decode, self.table,
                                    flight.hedge))
 
     def _fault(self, flight: _Flight, fault: EndpointFault) -> None:
         flight.conn.close()
-        stale = fault.kind is FaultKind.CONNECTION and flight.conn.reused and flight.reader.received == 0
+        received = 0 if flight.reader is None else flight.reader.received
+        stale = fault.kind is FaultKind.CONNECTION and flight.conn.reused and received == 0
         if stale and not flight.retried:
             # The server had closed this idle keep-alive connection: once more on a fresh one, same attempt.
             flight.retried = True
             flight.conn = SocketConnection(flight.pool.target, flight.pool.name)
-            flight.reader = self.d.transports.get(flight.route.name, flight.route.url).reader()
+            flight.reader = None
             self._begin(flight)
             return
         self.flights.remove(flight)
@@ -160,7 +216,7 @@ class _ThreadRace:
     def _finish_in_background(self, flight: _Flight, until: float, *, loser: bool) -> None:
         """Hand an attempt still out to the io loop: it is judged if it ends by `until`, else cut off
         (a loser is reported SLOW, an attempt past the call's deadline TIMEOUT)."""
-        d, loop, conn = self.d, self.d.loop, flight.conn
+        d, loop, conn, reader = self.d, self.d.loop, flight.conn, flight.get_reader()
         method, decode, table = self.method, self.decode, self.table
 
         def cut_off() -> None:
@@ -187,14 +243,14 @@ class _ThreadRace:
 
             def readable() -> None:
                 try:
-                    if not conn.advance(flight.reader):
+                    if not conn.advance(reader):
                         return
-                    raw: bytes | EndpointFault = flight.reader.body()
+                    raw: bytes | EndpointFault = reader.body()
                 except EndpointFault as fault:
                     conn.close()
                     finish(fault, False)
                     return
-                finish(raw, flight.reader.keep_alive)
+                finish(raw, reader.keep_alive)
 
             def expire() -> None:
                 loop.remove_reader(fd)
@@ -211,6 +267,14 @@ class _ThreadRace:
 
 def _ready(flights: list[_Flight], timeout: float) -> list[_Flight]:
     """The flights whose sockets are ready, waiting at most `timeout` seconds (to the microsecond)."""
+    if len(flights) == 1:  # the common case, kept lean: one attempt waiting for its answer
+        flight = flights[0]
+        try:
+            if flight.conn.wants_write:
+                return select.select((), flights, (), max(0.0, timeout))[1]
+            return select.select(flights, (), (), max(0.0, timeout))[0]
+        except ValueError:
+            pass  # past FD_SETSIZE: poll below
     readers = [f for f in flights if not f.conn.wants_write]
     writers = [f for f in flights if f.conn.wants_write]
     try:

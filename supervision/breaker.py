@@ -114,8 +114,12 @@ class BreakerState(msgspec.Struct, frozen=True):
 
 
 class Success(msgspec.Struct, frozen=True, tag=True):
+    """`count` answers at `now`: exactly the same as `count` Success events in a row at that time (a busy
+    endpoint's actor feeds a batch of answers as one event)."""
+
     now: float
     latency_s: float = 0.0
+    count: int = 1
 
 
 class Failure(msgspec.Struct, frozen=True, tag=True):
@@ -237,8 +241,8 @@ def transition(
             return _park(state, now, retry_after, policy, actions), actions
         case (_, HeadObserved(now=now)):
             return _judge_lag(_record_head(state, event), now, policy, actions), actions
-        case (_S.CLOSED | _S.LAGGING, Success()):
-            return _count(state, failed=False, policy=policy), actions
+        case (_S.CLOSED | _S.LAGGING, Success(count=count)):
+            return _count(state, failed=False, policy=policy, times=count), actions
         case (_S.CLOSED | _S.LAGGING, Failure(now=now, kind=kind, rand=rand)):
             if kind in policy.ignored_kinds:
                 return state, actions
@@ -250,9 +254,9 @@ def transition(
         case (_S.HALF_OPEN, RequestSent(now=now)) if state.probe_started_at is None:
             actions.append(WakeAt(at=now + policy.probe_timeout_s))
             return msgspec.structs.replace(state, probe_started_at=now), actions
-        case (_S.HALF_OPEN, Success(now=now)) if state.probe_started_at is not None:
-            closed = _close(state, now, "probe succeeded", actions)
-            return _judge_lag(closed, now, policy, actions), actions
+        case (_S.HALF_OPEN, Success(now=now, count=count)) if state.probe_started_at is not None:
+            closed = _judge_lag(_close(state, now, "probe succeeded", actions), now, policy, actions)
+            return _count(closed, failed=False, policy=policy, times=count - 1), actions
         case (_S.HALF_OPEN, Failure(now=now, kind=kind, rand=rand)) if state.probe_started_at is not None:
             if kind in policy.ignored_kinds:  # not the endpoint's fault: let another probe go
                 return msgspec.structs.replace(state, probe_started_at=None), actions
@@ -328,9 +332,11 @@ def _advance(
     return state, actions
 
 
-def _count(state: BreakerState, *, failed: bool, policy: BreakerPolicy) -> BreakerState:
-    window = (*state.window, failed)[-policy.window_size:]
-    consecutive = state.consecutive_failures + 1 if failed else 0
+def _count(state: BreakerState, *, failed: bool, policy: BreakerPolicy, times: int = 1) -> BreakerState:
+    if times <= 0:
+        return state
+    window = (*state.window, *(failed,) * min(times, policy.window_size))[-policy.window_size:]
+    consecutive = state.consecutive_failures + times if failed else 0
     return msgspec.structs.replace(state, window=window, consecutive_failures=consecutive)
 
 

@@ -33,7 +33,7 @@ class IoLoop:
         return asyncio.run_coroutine_threadsafe(coro, self.loop)
 
     def in_loop(self) -> bool:
-        return threading.current_thread() is self._thread
+        return threading.get_ident() == self._thread.ident
 
 
 _io: IoLoop | None = None

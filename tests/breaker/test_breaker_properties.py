@@ -22,6 +22,7 @@ from supervision.breaker import (
     HeadObserved,
     OperatorClear,
     Quarantine,
+    RequestSent,
     StateChanged,
     Success,
     Throttled,
@@ -113,6 +114,26 @@ def test_throttling_never_opens_and_never_moves_the_state(history: tuple[Breaker
             if isinstance(event, Throttled) and state.status != S.QUARANTINED:
                 assert after.parked_until >= now + retry_after
             state = after
+
+
+@settings(max_examples=150, deadline=None)
+@given(histories(), st.integers(1, 12), st.sampled_from([0.0, 0.05, 2.0]), st.booleans())
+def test_a_batch_of_successes_is_exactly_that_many_successes(
+    history: tuple[BreakerPolicy, list[Event]], count: int, later: float, probe: bool
+) -> None:
+    """What the endpoint actor relies on to feed a batch of answers as one event."""
+    policy, events = history
+    state = replay(policy, events)
+    now = (events[-1].now if events else 0.0) + later
+    if probe:  # claim the HALF_OPEN probe slot, so the batch's first answer is the probe's
+        state, _ = transition(state, RequestSent(now=now), policy)
+    one_by_one, actions = state, []
+    for _ in range(count):
+        one_by_one, step = transition(one_by_one, Success(now=now, latency_s=0.01), policy)
+        actions += step
+    batched, batch_actions = transition(state, Success(now=now, latency_s=0.01, count=count), policy)
+    assert batched == one_by_one
+    assert batch_actions == actions
 
 
 class BreakerMachine(RuleBasedStateMachine):
