@@ -146,10 +146,10 @@ class RpcEndpoint(SupervisedActor):
         """Record a batch; each run of answers goes to the breaker as one `Success(count=n)` event."""
         now = time.monotonic()
         answered = 0
+        self.metrics.record_batch(outcomes)
         for outcome in outcomes:
             fault = outcome.fault
             self.stats.record(outcome.latency_s, fault.value if fault is not None else None)
-            self.metrics.record(outcome.latency_s, fault.value if fault is not None else None)
             if fault is None:
                 answered += 1
                 continue

@@ -30,6 +30,7 @@ from rpc.transport import TransportRegistry, transports
 from supervision.errors import ActorError
 from supervision.handle import Handle
 from supervision.io_loop import io_loop
+from supervision.registry import snapshot_reader
 
 #: Where the network supervisor lives in the tree; endpoint actors are `<path>/rpc:<name>`.
 NETWORK_PATH = "/network"
@@ -81,8 +82,7 @@ class RpcClient:
         registry: TransportRegistry = transports,
     ) -> None:
         if table is None:
-            router = Handle(router_path(network_path))
-            table = router.snapshot
+            table = snapshot_reader(router_path(network_path))
         self._table = table
         self.policy = policy or RoutingPolicy()
         self._io = io_loop()
@@ -215,9 +215,10 @@ class RpcClient:
         """The answer to one call, read from this thread (hedged, retried); `RpcUnavailable` if none came."""
         if method == "eth_sendRawTransaction":
             return self._run(self.acall(method, params, timeout=timeout), timeout)  # type: ignore[no-any-return]
-        self._refuse_on_loop()
+        if self._io.in_loop():
+            self._refuse_on_loop()
         deadline = time.monotonic() + (timeout if timeout is not None else self.policy.deadline_s)
-        request_id = self.dispatcher.next_ids()
+        request_id = self.dispatcher.next_id()
         body = codec.encode_request(method, params, request_id)
         answer: RpcAnswer = read_in_thread(
             self.dispatcher, self.table(), method, body, lambda raw: codec.decode_answer(raw, request_id), deadline

@@ -88,6 +88,9 @@ class Dispatcher:
         self._background: set[asyncio.Task[Attempt]] = set()
         self._ids = itertools.count(1)
 
+    def next_id(self) -> int:
+        return next(self._ids)
+
     def next_ids(self, count: int = 1) -> int:
         """The first of `count` fresh request ids (ids never repeat within a process)."""
         first = next(self._ids)
@@ -96,6 +99,12 @@ class Dispatcher:
         return first
 
     def usable(self, table: RoutingTable, now: float) -> list[EndpointRoute]:
+        if self.parked:
+            for name, until in list(self.parked.items()):
+                if until <= now:
+                    self.parked.pop(name, None)  # expired: the common case goes back to the short path
+        if not self.parked:
+            return [r for r in table.routes if r.parked_until <= now]
         return [r for r in table.routes if r.parked_until <= now and self.parked.get(r.name, 0.0) <= now]
 
     def usable_or_raise(self, table: RoutingTable, method: str) -> list[EndpointRoute]:

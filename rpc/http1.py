@@ -30,7 +30,7 @@ MAX_ERROR_BODY_BYTES = 65536
 
 # The common answer, read without the full parser: "200 OK", printable header fields, one Content-Length,
 # no Transfer-Encoding, all of it in the first read. Anything else goes to llhttp.
-_SIMPLE_200 = re.compile(rb"HTTP/1\.1 200 OK((?:\r\n[!#$%&'*+.^_`|~0-9A-Za-z-]+:[ \t]*[\x20-\x7e]*)*)\r\n\r\n")
+_SIMPLE_200 = re.compile(rb"HTTP/1\.1 200 OK\r\n(?:[!#$%&'*+.^_`|~0-9A-Za-z-]++:[\x20-\x7e\t]*+\r\n)*+\r\n")
 _CONNECTION = re.compile(rb"\r\nconnection:[ \t]*([a-z-]*)[ \t]*(?=\r\n|$)")
 
 
@@ -39,7 +39,7 @@ def simple_200(data: bytes, cap: int) -> tuple[bytes, bool] | None:
     head = _SIMPLE_200.match(data)
     if head is None:
         return None
-    fields = head.group(1).lower()
+    fields = data[15:head.end() - 2].lower()  # "\r\nname: value" for each field, then "\r\n"
     at = fields.find(b"\r\ncontent-length:")
     if at < 0 or fields.find(b"\r\ncontent-length:", at + 17) >= 0 or b"\r\ntransfer-encoding:" in fields:
         return None

@@ -22,6 +22,7 @@ class IoLoop:
         self._thread = threading.Thread(target=self._run, args=(started,), name="arbiter-io", daemon=True)
         self._thread.start()
         started.wait()
+        self._ident = self._thread.ident
 
     def _run(self, started: threading.Event) -> None:
         asyncio.set_event_loop(self.loop)
@@ -33,7 +34,7 @@ class IoLoop:
         return asyncio.run_coroutine_threadsafe(coro, self.loop)
 
     def in_loop(self) -> bool:
-        return threading.get_ident() == self._thread.ident
+        return threading.get_ident() == self._ident
 
 
 _io: IoLoop | None = None
