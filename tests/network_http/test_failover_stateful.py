@@ -218,8 +218,9 @@ class FailoverMachine(RuleBasedStateMachine):
                     allowed = {"OPEN", "HALF_OPEN"}
                 elif mode in HONEST:
                     allowed = {"CLOSED"}
-                else:  # throttled: parked, in whatever state it was
-                    allowed = {"CLOSED", "OPEN", "HALF_OPEN", "LAGGING"}
+                else:  # throttled: parked, in whatever state it was; STARTING if no health check has
+                    # passed since an operator cleared it (every check answered 429 since)
+                    allowed = {"CLOSED", "OPEN", "HALF_OPEN", "LAGGING", "STARTING"}
                 if name in self.maybe_quarantined:
                     allowed.add("QUARANTINED")  # it lied earlier; whether a health check caught it is timing
                 if net.breaker(name) not in allowed:

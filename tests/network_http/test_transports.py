@@ -30,8 +30,9 @@ class TinyNode:
     answer, without saying so (what a server's idle timeout does); `delay_s` holds every answer."""
 
     def __init__(self, *, close_after_answer: bool = False, delay_s: float = 0.0,
-                 tls: ssl.SSLContext | None = None) -> None:
+                 tls: ssl.SSLContext | None = None, pause_mid_answer_s: float = 0.0) -> None:
         self.close_after_answer, self.delay_s, self.tls = close_after_answer, delay_s, tls
+        self.pause_mid_answer_s = pause_mid_answer_s  # send the head, wait, then the body
         self.connections = 0
         self.requests = 0
         self.listener = socket.create_server(("127.0.0.1", 0))
@@ -72,7 +73,13 @@ class TinyNode:
                 self.requests += 1
                 if self.delay_s:
                     time.sleep(self.delay_s)
-                conn.sendall(self._answer(body))
+                answer = self._answer(body)
+                if self.pause_mid_answer_s:
+                    cut = answer.index(b"\r\n\r\n") + 4
+                    conn.sendall(answer[:cut])
+                    time.sleep(self.pause_mid_answer_s)
+                    answer = answer[cut:]
+                conn.sendall(answer)
                 if self.close_after_answer:
                     return
         except (OSError, ssl.SSLError):
@@ -161,6 +168,20 @@ def test_a_server_dropping_idle_connections_costs_a_reconnect_never_a_fault(node
     client.close()
 
 
+@pytest.mark.parametrize("path", PATHS)
+def test_an_answer_arriving_in_pieces_is_read_whole_on_the_same_connection(nodes, path: str) -> None:
+    node = nodes(pause_mid_answer_s=0.005)
+    outcomes = Outcomes()
+    client = client_for({"n": node.url}, outcomes, hedge_reads=False)
+    read = read_on(path, client)
+    for _ in range(10):
+        assert read("eth_blockNumber") == "0x10"
+    assert node.connections == 1
+    wait_until(lambda: len(outcomes.all) == 10, what="outcomes reported")
+    assert outcomes.faults() == []
+    client.close()
+
+
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A self-signed certificate for localhost (openssl CLI), its key beside it."""
@@ -200,10 +221,18 @@ def test_https_endpoints_are_verified_and_kept_alive(nodes, certificate: Path, m
     trusted.close()
 
 
-def test_the_caller_thread_hedges_to_the_next_endpoint_and_reports_the_loser(nodes) -> None:
-    slow, fast = nodes(delay_s=0.3), nodes()
+@pytest.mark.parametrize("connections", ["new", "kept_alive"])
+def test_the_caller_thread_hedges_to_the_next_endpoint_and_reports_the_loser(nodes, connections: str) -> None:
+    """`new`: the first attempt connects (the general race); `kept_alive`: it goes out on a pooled
+    connection and waits inside recv, bounded by SO_RCVTIMEO at the hedge delay (the fast path)."""
+    slow, fast = nodes(), nodes()
     outcomes = Outcomes()
     client = client_for({"slow": slow.url, "fast": fast.url}, outcomes)
+    if connections == "kept_alive":
+        assert client.request("eth_blockNumber") == "0x10"  # leaves a kept-alive connection to `slow`
+        wait_until(lambda: len(outcomes.all) == 1, what="the warm-up reported")
+        outcomes.all.clear()
+    slow.delay_s = 0.3
     started = time.monotonic()
     assert client.request("eth_blockNumber") == "0x10"
     assert time.monotonic() - started < 0.2  # the hedge after 20 ms answered, not the 300 ms endpoint
