@@ -32,7 +32,8 @@ def feed_split(r: ResponseReader, data: bytes, cuts: list[int]) -> bool:
 
 
 def response(body: bytes, status: str = "200 OK", headers: str = "") -> bytes:
-    return f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n{headers}\r\n".encode() + body
+    head = f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n{headers}\r\n"
+    return head.encode() + body
 
 
 def chunked(body: bytes, size: int) -> bytes:

@@ -249,7 +249,7 @@ def test_the_caller_thread_gives_up_at_the_deadline_and_the_attempts_end_as_time
     client = client_for({f"s{i}": n.url for i, n in enumerate(stalled)}, outcomes, deadline_s=0.3,
                         attempt_timeout_s=0.25)
     started = time.monotonic()
-    with pytest.raises(RpcUnavailable, match="deadline passed|s0=timeout"):
+    with pytest.raises(RpcUnavailable, match=r"deadline passed|s0=timeout"):
         client.request("eth_blockNumber")
     assert time.monotonic() - started < 0.5
     wait_until(lambda: {o.endpoint for o in outcomes.faults()} == {"s0", "s1"}, what="both timeouts reported")
