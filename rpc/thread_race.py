@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import select
 import time
+from collections.abc import Callable
 from typing import Any
 
 from protocol.network import EndpointRoute, FaultKind, RoutingTable
@@ -176,18 +177,15 @@ class _ThreadRace:
 
     def received(self, flight: _Flight, data: bytes) -> None:
         """First bytes that were not a plain whole answer (or b"": the peer closed): the reader takes over."""
-        reader = flight.get_reader()
-        try:
-            complete = reader.feed(data) if data else reader.eof()
-        except EndpointFault as fault:
-            self.fault(flight, fault)
-            return
-        if complete:
-            self._answered_by_reader(flight)
+        self._step(flight, lambda reader: reader.feed(data) if data else reader.eof())
 
     def _advance(self, flight: _Flight) -> None:
+        self._step(flight, flight.conn.advance)
+
+    def _step(self, flight: _Flight, read: Callable[[ResponseReader], bool]) -> None:
+        """Feed the flight's reader by `read`; a fault, or the whole answer, settles the flight."""
         try:
-            complete = flight.conn.advance(flight.get_reader())
+            complete = read(flight.get_reader())
         except EndpointFault as fault:
             self.fault(flight, fault)
             return
