@@ -2,10 +2,12 @@
 
 CPython lets go of the GIL around every socket call, even one that returns at once. With several
 threads calling, each let-go is a chance to lose the GIL to another thread and wait to get it back,
-in the middle of a request. Measured on this machine, 8 threads each doing send, select, recv
-against anvil (with 12 us of Python work around it): p50 0.395 ms through socket's methods, 0.255 ms
-with send and recv through `ctypes.PyDLL` (which, unlike `ctypes.CDLL`, keeps the GIL). The wait for
-the answer (select) still lets go, so other threads run while the node works.
+in the middle of a request. `benchmarks/bench_transport.py`, 8 threads each doing send, select, recv
+against anvil with 12 us of Python work around it: p50 0.37 ms and 17,000 calls/s through socket's
+methods, 0.21 ms and 21,200 calls/s with send and recv through `ctypes.PyDLL` (which, unlike
+`ctypes.CDLL`, keeps the GIL). The wait for the answer (select) still lets go, so other threads run
+while the node works. (Waiting inside recv with SO_RCVTIMEO instead was tried: Linux keeps that
+timeout in whole jiffies, 2 ms asked became 8 ms, too coarse for a hedge delay.)
 
 Linux and glibc-like libcs. `available` is False where libc cannot be loaded; callers then use the
 socket's own methods. Used for plain TCP only: TLS goes through `ssl`.

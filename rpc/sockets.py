@@ -1,17 +1,17 @@
 """Keep-alive connections driven by the caller's own thread: the blocking calls' transport.
 
-A blocking `RpcClient.request` used to hop to the io loop and back (two thread wake-ups, ~0.08 ms,
-plus aiohttp's per-request work). Here the caller sends and reads itself on a non-blocking socket
-it waits on with `select`, so one call costs one round trip to the node and GIL-free waiting lets
-8 callers keep 8 requests in flight. Hedging stays possible: `rpc.thread_race` waits on several
-connections at once. A connection is held by one thread at a time (taken from the endpoint's pool,
-given back when its answer is in), and can be handed to the io loop to finish in the background.
+A blocking `RpcClient.request` used to hop to the io loop and back (two thread wake-ups: 0.06 ms in
+`benchmarks/bench_transport.py`, plus aiohttp's per-request work). Here the caller sends and reads
+itself on a non-blocking socket it waits on with `select`, so one call costs one round trip to the
+node and GIL-free waiting lets 8 callers keep 8 requests in flight. Hedging stays possible:
+`rpc.thread_race` waits on several connections at once. A connection is held by one thread at a time
+(taken from the endpoint's pool, given back when its answer is in), and can be handed to the io loop
+to finish in the background.
 """
 
 from __future__ import annotations
 
 import errno
-import itertools
 import select
 import socket
 import ssl
@@ -218,36 +218,44 @@ class SocketPool:
         self.name = name
         self.target = target
         self.size = size
-        # No lock on the hot path: list.pop/append and next() on a count are atomic in CPython, and a
-        # contended lock between 8 caller threads measurably convoys them behind the GIL.
+        # No lock on the hot path: list.pop/append and set.add/discard are atomic in CPython, and a
+        # contended lock is one more place for concurrent caller threads to queue.
         self._idle: list[SocketConnection] = []
-        self._taken = itertools.count()
-        self._given = itertools.count()
+        self._busy: set[SocketConnection] = set()  # taken and not yet given back
         self._address: tuple[int, Address] | None = None
         self._resolved_at = 0.0
         self._closed = False
 
     @property
     def in_flight(self) -> int:
-        """Connections taken and not yet given back (read without stopping the counters)."""
-        return _peek(self._taken) - _peek(self._given)
+        """Connections taken and not yet given back."""
+        return len(self._busy)
 
     def take(self) -> SocketConnection:
         """An idle connection (newest first), or a new unconnected one."""
-        next(self._taken)
         now = time.monotonic()
         while True:
             try:
                 conn = self._idle.pop()
             except IndexError:
-                return SocketConnection(self.target, self.name)
+                conn = SocketConnection(self.target, self.name)
+                break
             if now - conn.idle_since < IDLE_LIMIT_S:
-                return conn
+                break
             conn.close()
+        self._busy.add(conn)
+        return conn
+
+    def replace(self, conn: SocketConnection) -> SocketConnection:
+        """Close a taken connection and take a new unconnected one in its place (a stale keep-alive)."""
+        self.give(conn, False)
+        fresh = SocketConnection(self.target, self.name)
+        self._busy.add(fresh)
+        return fresh
 
     def give(self, conn: SocketConnection, reusable: bool) -> None:
         """Hand a connection back after its request: kept if its answer left it reusable."""
-        next(self._given)
+        self._busy.discard(conn)
         if reusable and not self._closed and conn.sock is not None and len(self._idle) < self.size:
             conn.idle_since = time.monotonic()
             self._idle.append(conn)
@@ -284,9 +292,4 @@ class SocketPool:
                 self._idle.pop().close()
             except IndexError:
                 return
-
-
-def _peek(counter: itertools.count[int]) -> int:
-    """The next value of a count without consuming it (its repr holds it)."""
-    return int(repr(counter)[6:-1])
 

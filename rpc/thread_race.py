@@ -60,10 +60,10 @@ def read_in_thread(
 ) -> Any:
     """The first good answer to `body` (decoded), or `RpcUnavailable`. Blocks this thread; never the io loop's.
 
-    The common case is kept to the bone (measured: every microsecond here costs 8 concurrent callers
-    about 5% of their throughput, through the GIL): on a kept-alive connection, send, wait once up to
-    the hedge delay, read a plain 200 and judge it. Anything else becomes a `_ThreadRace`, which takes
-    the first attempt over as it stands."""
+    The common case is kept to the bone, since every microsecond of Python here is GIL time that all
+    concurrent callers queue for: on a kept-alive connection, send, wait once up to the hedge delay,
+    read a plain 200 and judge it. Anything else becomes a `_ThreadRace`, which takes the first
+    attempt over as it stands."""
     d = dispatcher
     plan = RacePlan(d.usable_or_raise(table, method), d.policy, hedge)
     route = plan.launch()
@@ -211,13 +211,12 @@ class _ThreadRace:
                                    flight.hedge))
 
     def fault(self, flight: _Flight, fault: EndpointFault) -> None:
-        flight.conn.close()
         received = 0 if flight.reader is None else flight.reader.received
         stale = fault.kind is FaultKind.CONNECTION and flight.conn.reused and received == 0
         if stale and not flight.retried:
             # The server had closed this idle keep-alive connection: once more on a fresh one, same attempt.
             flight.retried = True
-            flight.conn = SocketConnection(flight.pool.target, flight.pool.name)
+            flight.conn = flight.pool.replace(flight.conn)
             flight.reader = None
             self.begin(flight)
             return

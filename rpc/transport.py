@@ -203,9 +203,6 @@ class TransportRegistry:
                 self._by_name[name] = transport
             return transport
 
-    def peek(self, name: str) -> HttpTransport | None:
-        return self._by_name.get(name)
-
     async def close_all(self) -> None:
         with self._lock:
             transports = list(self._by_name.values())

@@ -165,6 +165,7 @@ def test_a_server_dropping_idle_connections_costs_a_reconnect_never_a_fault(node
     assert node.requests == 20 and node.connections == 20
     wait_until(lambda: len(outcomes.all) >= 20, what="outcomes reported")
     assert outcomes.faults() == []
+    assert client.dispatcher.transports.get("n", node.url).sockets.in_flight == 0  # every retry given back
     client.close()
 
 
@@ -178,6 +179,30 @@ def test_an_answer_arriving_in_pieces_is_read_whole_on_the_same_connection(nodes
         assert read("eth_blockNumber") == "0x10"
     assert node.connections == 1
     wait_until(lambda: len(outcomes.all) == 10, what="outcomes reported")
+    assert outcomes.faults() == []
+    client.close()
+
+
+def test_without_held_gil_calls_plain_tcp_uses_the_sockets_own_methods(nodes, monkeypatch) -> None:
+    """Where libc cannot be loaded (`heldgil.available` False) the same reads go through socket.send/recv."""
+    from rpc import heldgil
+
+    monkeypatch.setattr(heldgil, "available", False)
+    steady, dropping, pieces = nodes(), nodes(close_after_answer=True), nodes(pause_mid_answer_s=0.005)
+    outcomes = Outcomes()
+    client = client_for({"steady": steady.url}, outcomes)
+    pool = client.dispatcher.transports.get("steady", steady.url).sockets
+    taken = pool.take()
+    assert not taken._held
+    pool.give(taken, False)
+    for node in (steady, dropping, pieces):
+        one = client_for({"n": node.url}, outcomes, hedge_reads=False)
+        for _ in range(5):
+            assert one.request("eth_blockNumber") == "0x10"
+            time.sleep(0.002)
+        one.close()
+    assert (steady.connections, dropping.connections, pieces.connections) == (1, 5, 1)
+    wait_until(lambda: len(outcomes.all) >= 15, what="outcomes reported")
     assert outcomes.faults() == []
     client.close()
 
@@ -240,6 +265,27 @@ def test_the_caller_thread_hedges_to_the_next_endpoint_and_reports_the_loser(nod
     # The loser had its grace (0.1 s) and was cut off: reported SLOW, never as a breaker failure.
     wait_until(lambda: any(o.endpoint == "slow" for o in outcomes.all), what="the loser reported")
     assert [o.fault for o in outcomes.all if o.endpoint == "slow"] == [FaultKind.SLOW]
+    client.close()
+
+
+def test_a_loser_answering_within_its_grace_is_finished_by_the_io_loop_and_its_connection_reused(nodes) -> None:
+    slow, fast = nodes(), nodes()
+    outcomes = Outcomes()
+    client = client_for({"slow": slow.url, "fast": fast.url}, outcomes)  # hedge after 20 ms, grace 100 ms
+    assert client.request("eth_blockNumber") == "0x10"  # a kept-alive connection to `slow`
+    wait_until(lambda: len(outcomes.all) == 1, what="the warm-up reported")
+    outcomes.all.clear()
+    slow.delay_s = 0.05
+    assert client.request("eth_blockNumber") == "0x10"
+    assert client.hedges.won == 1
+    # The loser answered 50 ms in, inside its grace: judged as an answer, its connection back in the pool.
+    wait_until(lambda: any(o.endpoint == "slow" for o in outcomes.all), what="the loser reported")
+    assert [o.fault for o in outcomes.all if o.endpoint == "slow"] == [None]
+    pool = client.dispatcher.transports.get("slow", slow.url).sockets
+    wait_until(lambda: pool.in_flight == 0, what="the loser's connection given back")
+    slow.delay_s = 0.0
+    assert client.request("eth_blockNumber") == "0x10"
+    assert slow.connections == 1  # the same connection carried all three requests
     client.close()
 
 
