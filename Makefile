@@ -32,7 +32,8 @@ run: setup
 
 lint: setup
 	@$(PY) -m ruff check .
-	@$(PY) -m mypy --no-error-summary protocol supervision actors devnet run.py $$(ls -d bot amm risk persistence rpc console execution chainfeed contracts 2>/dev/null)
+	@$(VENV)/bin/lint-imports --no-cache >/dev/null || $(VENV)/bin/lint-imports --no-cache
+	@$(PY) -m mypy --no-error-summary protocol supervision actors devnet run.py $$(ls -d adapters bot amm risk persistence rpc console execution chainfeed contracts 2>/dev/null)
 
 test: lint
 	@$(PY) -m pytest $(PYTEST_ARGS)

@@ -23,20 +23,10 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from execution import executor_io as io
-from execution.executor_io import (
-    Assessed,
-    Followed,
-    FollowTick,
-    NonceSynced,
-    RetryStartup,
-    Sent,
-    Simulated,
-    Started,
-)
+from adapters import executor_chain as chain
+from adapters.relay_client import RelayClient
 from execution.ledger import Trade, Verdict, blames_pools, counts, new_trade, outcome_of, settle, verdict
 from execution.nonces import InFlight, NonceBook, NonceUnknown, bump_fee
-from execution.relay_client import RelayClient
 from execution.resume import in_flight, nonce_book, resume
 from execution.signer import Signer
 from execution.transaction import (
@@ -51,12 +41,21 @@ from execution.transaction import (
     transaction,
 )
 from protocol.execution import (
+    Assessed,
     ChainHead,
     ExecuteOpportunity,
     ExecutionPolicy,
     ExecutorSnapshot,
+    Followed,
+    FollowTick,
     GetTrades,
+    NonceSynced,
+    RetryStartup,
     RouteFailed,
+    Sent,
+    Simulated,
+    Simulation,
+    Started,
     SubmitMode,
     TradeRecord,
     TradeStage,
@@ -172,7 +171,7 @@ class Executor(SupervisedActor):
 
     def _startup(self) -> None:
         account = self.account if self.mode is not SubmitMode.PAPER else None
-        self._pipe(io.startup(self.client, account, self.executor_address, self.base_tokens), Started)
+        self._pipe(chain.startup(self.client, account, self.executor_address, self.base_tokens), Started)
 
     def _pipe(self, coro: Any, wrap: Any) -> concurrent.futures.Future[Any]:
         future = io_loop().submit(coro)
@@ -284,7 +283,7 @@ class Executor(SupervisedActor):
                          expected_profit=expected_profit(opp, amount))
         self.active[opp.id] = trade
         tx = self._tx(call.calldata(), nonce=0, gas=0)
-        self._pipe(io.simulate(self.client, opp.id, tx, amount), Simulated)
+        self._pipe(chain.simulate(self.client, opp.id, tx, amount), Simulated)
         return trade
 
     def _assessed(self, msg: Assessed) -> None:
@@ -316,7 +315,7 @@ class Executor(SupervisedActor):
         return transaction(chain_id=self.chain_id, sender=sender, to=self.executor_address, data=data,
                            nonce=nonce, gas=gas, max_fee_per_gas=max_fee, max_priority_fee_per_gas=tip)
 
-    def _simulated(self, result: io.Simulation) -> None:
+    def _simulated(self, result: Simulation) -> None:
         trade = self.active.get(result.trade_id)
         if trade is None or trade.call is None or result.amount_in != trade.call.amount_in:
             return  # finished meanwhile, or a simulation of a size the risk book has since changed
@@ -391,7 +390,7 @@ class Executor(SupervisedActor):
             assert self.relay is not None
             coro = self.relay.send_bundle([signed.raw], target)
         else:
-            coro = io.send_raw(self.client, signed.raw)
+            coro = chain.send_raw(self.client, signed.raw)
         self._pipe(coro, lambda result: Sent(trade_id, signed.tx_hash, result))
 
     def _sent(self, msg: Sent) -> None:
@@ -425,7 +424,7 @@ class Executor(SupervisedActor):
         self._send_done(msg.trade_id)
 
     def _resync_nonce(self, retry: str | None = None) -> None:
-        self._pipe(io.pending_nonce(self.client, self.account), lambda result: NonceSynced(result, retry))
+        self._pipe(chain.pending_nonce(self.client, self.account), lambda result: NonceSynced(result, retry))
 
     def _nonce_synced(self, msg: NonceSynced) -> None:
         trade: Trade | None = self.active.get(msg.retry) if msg.retry else None
@@ -445,7 +444,7 @@ class Executor(SupervisedActor):
         if self.following or not hashes:
             return
         self.following = True
-        self._pipe(io.follow(self.client, hashes), Followed)
+        self._pipe(chain.follow(self.client, hashes), Followed)
 
     def _followed(self, result: Any) -> None:
         self.following = False
@@ -511,7 +510,7 @@ class Executor(SupervisedActor):
             nonce, max_fee,
         )
         trade_id = trade.opportunity.id
-        self._pipe(io.send_raw(self.client, signed.raw), lambda r: Sent(trade_id, signed.tx_hash, r, True))
+        self._pipe(chain.send_raw(self.client, signed.raw), lambda r: Sent(trade_id, signed.tx_hash, r, True))
 
     # --- bookkeeping -----------------------------------------------------------------------------------
 

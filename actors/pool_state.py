@@ -4,7 +4,7 @@ It looks at the chain whenever the feed (actors/subscriptions.py, `feed_path`) t
 a Reorg, and on its own timer (every `poll_interval_s`: the fallback, or the only trigger without a
 feed). A head is only a trigger: the look itself reads the blocks' headers and Sync logs by range
 over HTTP and checks every parent hash, so one mechanism covers first start, catch-up after a gap
-and reorgs alike. A look runs on the io loop (execution.chain_reads) and comes back as one
+and reorgs alike. A look runs on the io loop (adapters.chain_reads) and comes back as one
 ChainDelta message, so the mailbox never waits on a socket. Each applied delta publishes a new
 MarketSnapshot (read lock-free by the strategy) and tells ReservesUpdated to the listeners.
 """
@@ -16,10 +16,12 @@ from typing import Any
 
 import msgspec
 
-from execution.chain_reads import ChainDelta, ChainReader, ChainReadFailed, apply_delta, initial, poll
-from execution.reserve_book import Discontinuity, GarbageAnswer, ReserveBook
+from adapters.chain_reads import ChainReader, initial, poll
+from execution.reserve_book import Discontinuity, GarbageAnswer, ReserveBook, apply_delta
 from protocol.chain import NewHead, Reorg, Subscribe, Subscribed, SubscriptionKind
 from protocol.market import (
+    ChainDelta,
+    ChainReadFailed,
     Factory,
     GetMarket,
     MarketSnapshot,

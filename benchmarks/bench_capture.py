@@ -41,7 +41,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from loguru import logger
 
-from actors.approve_all_book import ApproveAllBook
 from actors.executor import Executor
 from actors.pool_state import PoolState
 from actors.strategy import Strategy, pick_disjoint
@@ -50,18 +49,18 @@ from amm.graph import MarketGraph
 from amm.pools import PoolSnapshot
 from amm.search import exact_scan
 from devnet.accounts import BOT, MARKET_TRADER
+from devnet.approve_all_book import ApproveAllBook
+from devnet.executor_setup import deploy_executor
 from devnet.market import initial_state, market_pools, next_swap, reserves_after
+from devnet.session import devnet_world
 from devnet.swaps import GET_RESERVES, SwapTrader
-from devnet.testing import devnet_world
-from execution.deploy import deploy_executor
 from execution.reserve_book import decode_reserves
 from protocol.execution import ExecutionPolicy, ExecutorSnapshot, GetTrades, StrategySnapshot, SubmitMode, TradeStage
 from protocol.market import WatchedPool
 from protocol.network import EndpointRoute, RoutingTable
 from protocol.secrets import Secret
 from rpc.client import RpcClient
-from supervision import ChildSpec, Handle, introspect, stop_tree, supervisor_spec
-from supervision import Strategy as Restart
+from supervision import ChildSpec, Handle, RestartStrategy, introspect, stop_tree, supervisor_spec
 from supervision.tree import start_tree
 
 INVENTORY_WEI = 500 * 10**18
@@ -160,7 +159,7 @@ class Bench:
                 "base_tokens": (weth,), "policy": ExecutionPolicy(follow_interval_s=0.01)}),
             ChildSpec("strategy", Strategy, kwargs={"pool_state_path": POOLS, "executor_path": EXECUTOR,
                                                     "weth": weth, "base_tokens": (weth,), "gas_policy": self.gas}),
-        ], strategy=Restart.REST_FOR_ONE)])
+        ], strategy=RestartStrategy.REST_FOR_ONE)])
         self.trader = SwapTrader(self.w3, world, MARKET_TRADER)
         self.state = initial_state(market_pools(world.pools), seed)
         self.mined_at: dict[int, float] = {}

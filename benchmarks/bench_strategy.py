@@ -24,7 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from amm import BlockContext, GasPolicy, MarketGraph, PriceBook, exact_scan, scan
-from amm.synthetic import WETH, next_block, synthetic_market
+from devnet.synthetic_pools import WETH, next_block, synthetic_market
 
 SIZES = (10, 100, 1_000, 10_000)
 TARGET_POOLS, TARGET_P99_MS = 1_000, 10.0

@@ -4,7 +4,6 @@ and stop everything within a bound on Ctrl-C, SIGTERM or the root supervisor's e
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import signal
 import sys
@@ -72,7 +71,9 @@ def run(config: Config, args: argparse.Namespace) -> int:
                 break
     finally:
         logger.info("stopping (bound {}s)", SHUTDOWN_BOUND_S)
-        with contextlib.suppress(Exception):
+        try:
             system.stop(SHUTDOWN_BOUND_S)
+        except Exception as exc:  # the process exits either way; what went wrong must be on record
+            logger.opt(exception=exc).error("shutdown did not complete cleanly: {}", exc)
         logger.info("stopped")
     return exit_code

@@ -57,7 +57,7 @@ class System:
             if devnet is not None:
                 from bot.tree import DEVNET_INVENTORY_WEI
                 from devnet.accounts import BOT
-                from execution.deploy import deploy_executor
+                from devnet.executor_setup import deploy_executor
 
                 executor_address = deploy_executor(
                     devnet.w3, BOT.address, weth=devnet.world.weth.address, weth_inventory_wei=DEVNET_INVENTORY_WEI

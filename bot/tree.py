@@ -8,7 +8,7 @@ from typing import Any
 
 from protocol.config import Config
 from protocol.secrets import Secret
-from supervision import ChildSpec, Restart, Strategy, supervisor_spec
+from supervision import ChildSpec, Restart, RestartStrategy, supervisor_spec
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ def network_spec(inputs: TreeInputs) -> ChildSpec:
                 kwargs={"endpoints": [e.name for e in streams], "stall_after_s": 3 * inputs.block_time_s},
             )
         )
-    return supervisor_spec("network", children, strategy=Strategy.ONE_FOR_ONE)
+    return supervisor_spec("network", children, strategy=RestartStrategy.ONE_FOR_ONE)
 
 
 def risk_book_spec(inputs: TreeInputs) -> ChildSpec:
@@ -116,7 +116,7 @@ def market_spec(inputs: TreeInputs) -> ChildSpec | None:
     logger.info("executor mode: {}", why)
     relay = None
     if relay_url and key is not None:
-        from execution.relay_client import RelayClient
+        from adapters.relay_client import RelayClient
 
         relay = RelayClient(Secret(relay_url), key)
     client = RpcClient()
@@ -133,11 +133,11 @@ def market_spec(inputs: TreeInputs) -> ChildSpec | None:
         ChildSpec("strategy", StrategyActor, kwargs={
             "pool_state_path": paths["pools"], "executor_path": paths["executor"], "weth": weth,
             "base_tokens": (weth,), "numeraire": numeraire, "prices": PriceBook(symbols=symbols)}),
-    ], strategy=Strategy.REST_FOR_ONE)
+    ], strategy=RestartStrategy.REST_FOR_ONE)
 
 
 def devnet_spec(inputs: TreeInputs) -> ChildSpec:
-    from actors.market_simulator import market_simulator_spec
+    from devnet.market_simulator import market_simulator_spec
 
     assert inputs.devnet is not None
     return supervisor_spec("devnet", [market_simulator_spec(inputs.devnet.world, seed=inputs.seed)])
@@ -174,4 +174,4 @@ def root_spec(inputs: TreeInputs) -> ChildSpec:
     if inputs.devnet is not None:
         children.append(devnet_spec(inputs))
     children.append(console_spec(inputs))
-    return supervisor_spec("root", children, strategy=Strategy.ONE_FOR_ONE)
+    return supervisor_spec("root", children, strategy=RestartStrategy.ONE_FOR_ONE)

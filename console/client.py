@@ -46,7 +46,8 @@ def default_data_dir() -> str:
         from protocol.config import load_config
 
         return load_config().storage.data_dir
-    except Exception:  # a broken config must not keep the operator out of a running bot
+    except Exception as exc:  # a broken config must not keep the operator out of a running bot
+        print(f"console: configuration not readable ({type(exc).__name__}); using DATA_DIR or var/", file=sys.stderr)
         return os.environ.get("DATA_DIR") or "var"
 
 
@@ -226,10 +227,12 @@ def _setup_readline(client: ConsoleClient, history: Path) -> None:
     with contextlib.suppress(OSError):
         readline.read_history_file(history)
     names: list[str] = []
-    with contextlib.suppress(Exception):
+    try:
         listing = client.call(["help"])
         if listing.ok and isinstance(listing.body, dict):
             names = [str(row[0]) for row in listing.body.get("rows", [])]
+    except Exception as exc:  # completion is a convenience: go on without it, but say why
+        print(f"console: no tab completion ({type(exc).__name__}: {exc})", file=sys.stderr)
 
     def complete(text: str, state: int) -> str | None:
         options = [n for n in names if n.startswith(text)]
@@ -243,11 +246,13 @@ def _setup_readline(client: ConsoleClient, history: Path) -> None:
 
 
 def _save_history(history: Path) -> None:
-    with contextlib.suppress(Exception):
+    try:
         import readline
 
         readline.set_history_length(1000)
         readline.write_history_file(history)
+    except Exception as exc:  # at exit: history is lost, the operator is told
+        print(f"console: history not saved to {history} ({type(exc).__name__}: {exc})", file=sys.stderr)
 
 
 def repl(client: ConsoleClient, out: TextIO, stdin: TextIO) -> int:
@@ -270,8 +275,10 @@ def repl(client: ConsoleClient, out: TextIO, stdin: TextIO) -> int:
         if not argv:
             continue
         if argv in (["quit"], ["exit"]):
-            with contextlib.suppress(Exception):
+            try:
                 client.call(["quit"])
+            except Exception as exc:  # leaving anyway; the bot may already be gone
+                out.write(f"(the bot did not acknowledge quit: {type(exc).__name__})\n")
             return 0
         try:
             run_line(client, argv, out, stdin)

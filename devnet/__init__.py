@@ -4,7 +4,10 @@
     with open_devnet() as d:            # anvil on a free loopback port, a block a second
         d.world.pools                   # DevnetWorld: what was deployed (msgspec, JSON-able)
 
-Tests: `devnet.testing` (fixtures `devnet`, `isolated_devnet`; context manager `devnet_world`).
+Also here, for the devnet, tests and benchmarks only (the bot on a real chain never imports devnet/):
+the market simulator actor, the fault proxy, a Flashbots-style relay stub, an approve-all risk book,
+seeded synthetic pools, the executor contract's devnet set-up. Test fixtures: tests/devnet_fixtures.py;
+context manager `devnet.session.devnet_world` (automine).
 """
 
 from devnet.accounts import BOT, DEPLOYER, DEV_ACCOUNTS, MARKET_TRADER, DevAccount

@@ -57,3 +57,15 @@ def open_devnet(
             len(world.pools),
         )
         yield Devnet(node, world)
+
+
+@contextlib.contextmanager
+def devnet_world(
+    *,
+    block_time_s: float | None = None,
+    chain_id: int = DEFAULT_CHAIN_ID,
+    spec: WorldSpec = DEFAULT_WORLD_SPEC,
+) -> Iterator[Devnet]:
+    """anvil in automine (a block per transaction, no waiting) with the world deployed: for tests and benchmarks."""
+    with open_devnet(block_time_s=block_time_s, chain_id=chain_id, spec=spec) as d:
+        yield d

@@ -44,7 +44,7 @@ class Trade:
     record: TradeRecord
     market: MarketView = dataclasses.field(default_factory=lambda: MarketView(prices={}))
     call: ExecuteCall | None = None
-    simulation: Any = None  # execution.executor_io.Simulation of `call`, once it came back
+    simulation: Any = None  # adapters.executor_chain.Simulation of `call`, once it came back
     signed: SignedTx | None = None
     hashes: tuple[str, ...] = ()  # every transaction sent with this trade's nonce (original first)
     sent_block: int = 0  # the node's head at the first inclusion check after sending (0: not checked yet)

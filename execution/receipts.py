@@ -12,6 +12,7 @@ from typing import Any
 
 import eth_abi
 from eth_utils import keccak
+from loguru import logger
 
 TRANSFER_TOPIC = "0x" + keccak(text="Transfer(address,address,uint256)").hex()
 EXECUTED_TOPIC = "0x" + keccak(text="Executed(address,uint256,uint256,uint256,bool)").hex()
@@ -77,6 +78,6 @@ def revert_reason(error: Mapping[str, Any] | None) -> str:
         try:
             (reason,) = eth_abi.decode(["string"], bytes.fromhex(data[10:]))
             return str(reason)
-        except Exception:
-            pass
+        except Exception as exc:  # an undecodable Error(string): fall back to the node's message, and say so
+            logger.debug("revert reason {}... not decodable ({}); using the node's message", data[:42], exc)
     return str(error.get("message", "reverted"))

@@ -19,7 +19,7 @@ from types import MappingProxyType
 from eth_utils import keccak, to_checksum_address
 
 from protocol.chain import BlockHeader, ChainLog
-from protocol.market import Factory, MarketSnapshot, PoolFault, PoolFaultKind, PoolReserves, WatchedPool
+from protocol.market import ChainDelta, Factory, MarketSnapshot, PoolFault, PoolFaultKind, PoolReserves, WatchedPool
 
 SYNC_TOPIC = "0x" + keccak(text="Sync(uint112,uint112)").hex()
 PAIR_CREATED_TOPIC = "0x" + keccak(text="PairCreated(address,address,address,uint256)").hex()
@@ -229,3 +229,17 @@ class ReserveBook:
             reorgs=self.reorgs,
             version=version,
         )
+
+
+def apply_delta(book: ReserveBook, delta: ChainDelta) -> tuple[ReserveBook, set[str]]:
+    """The book after `delta`, and the pools whose reserves changed. Raises Discontinuity on a stale delta."""
+    if delta.reset:
+        fresh = ReserveBook(pools=book.pools, depth=book.depth, blocked_tokens=book.blocked_tokens,
+                            reorgs=book.reorgs).watch(delta.new_pools).start_at(delta.head)
+        return fresh.record_reads(delta.reads, delta.head.number)
+    if delta.fork is not None:
+        book, _ = book.rewind(delta.fork)
+    book = book.watch(delta.new_pools)
+    book, changed = book.extend(delta.headers, delta.logs)
+    book, read = book.record_reads(delta.reads, delta.head.number)
+    return book, changed | read

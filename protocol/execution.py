@@ -8,6 +8,7 @@ risk book hears the same story as a `protocol.trading.TradeOutcome`.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 import msgspec
 
@@ -168,3 +169,69 @@ class StrategySnapshot(msgspec.Struct, frozen=True):
     scan_s: float  # duration of the last scan (graph update + search)
     quarantined: tuple[str, ...]
     rejected: tuple[str, ...]  # pools the search screened out (e.g. dust), as "address: defect"
+
+
+# --- the executor's own messages: results of its chain I/O (adapters.executor_chain), piped back to it ---------
+
+
+class Started(msgspec.Struct, frozen=True, tag=True):
+    result: Any
+
+
+class Assessed(msgspec.Struct, frozen=True, tag=True):
+    trade_id: str
+    result: Any  # RiskAssessment or the error
+
+
+class Simulated(msgspec.Struct, frozen=True, tag=True):
+    result: Any  # Simulation or the error
+
+
+class Sent(msgspec.Struct, frozen=True, tag=True):
+    trade_id: str
+    tx_hash: str
+    result: Any  # the node's / relay's answer or the error
+    cancellation: bool = False
+
+
+class NonceSynced(msgspec.Struct, frozen=True, tag=True):
+    result: Any  # the pending count or the error
+    retry: str | None = None  # a trade to re-sign and resend once the book is synced
+
+
+class Followed(msgspec.Struct, frozen=True, tag=True):
+    result: Any  # Inclusion or the error
+
+
+class FollowTick(msgspec.Struct, frozen=True, tag=True):
+    pass
+
+
+class RetryStartup(msgspec.Struct, frozen=True, tag=True):
+    pass
+
+
+class Startup(msgspec.Struct, frozen=True, tag=True):
+    chain_id: int
+    head: int
+    base_fee_wei: int
+    pending_nonce: int | None
+    inventory: dict[str, int]
+
+
+class Simulation(msgspec.Struct, frozen=True, tag=True):
+    """eth_call and eth_estimateGas of the exact call at `latest`: profit and gas, or the revert reason."""
+
+    trade_id: str
+    profit: int | None
+    gas: int | None
+    error: str = ""
+    amount_in: int = 0  # the size simulated: a result for a size since changed is ignored
+
+
+class Inclusion(msgspec.Struct, frozen=True, tag=True):
+    """The head, then the receipts of the hashes asked for (None: not mined yet)."""
+
+    head: int
+    base_fee_wei: int
+    receipts: dict[str, Any]

@@ -11,6 +11,8 @@ from enum import StrEnum
 
 import msgspec
 
+from protocol.chain import BlockHeader, ChainLog
+
 
 class WatchedPool(msgspec.Struct, frozen=True):
     """A Uniswap-V2-style pair to follow; token0 < token1 as the pair orders them."""
@@ -103,3 +105,25 @@ class WatchPools(msgspec.Struct, frozen=True, tag=True):
     """Add pools to the watch list; their reserves are read at the next head."""
 
     pools: tuple[WatchedPool, ...]
+
+
+# --- pool-state's chain reads (adapters.chain_reads), piped back to it ---------------------------------
+
+
+class ChainDelta(msgspec.Struct, frozen=True, tag=True):
+    """From the book's head to the chain's `head`. reset: start over from `reads` at head."""
+
+    head: BlockHeader
+    base_fee_wei: int
+    reset: bool = False
+    fork: int | None = None
+    headers: tuple[BlockHeader, ...] = ()
+    logs: tuple[ChainLog, ...] = ()
+    new_pools: tuple[WatchedPool, ...] = ()
+    reads: dict[str, tuple[int, int] | str] = {}
+
+
+class ChainReadFailed(msgspec.Struct, frozen=True, tag=True):
+    """A poll that could not complete (node down, inconsistent answers): the actor polls again later."""
+
+    reason: str

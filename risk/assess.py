@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import math
 
+from loguru import logger
+
 from protocol.risk import MarketView, RiskAssessment, RiskComponents, RiskLimits
 from protocol.trading import Opportunity
 from risk.book import exposure_by_token, live_open_trades, roll_day
@@ -156,8 +158,10 @@ def assess(
     """
     try:
         return _assess(state, opportunity, market, limits, now)
-    except Exception as exc:  # the guard of last resort: a bug is a rejection, never a crash
-        return _rejected(getattr(opportunity, "id", "?"), [f"assessment failed: {type(exc).__name__}: {exc}"], now)
+    except Exception as exc:  # the guard of last resort: a bug is a rejection, never a crash, and it is logged
+        opp_id = getattr(opportunity, "id", "?")
+        logger.opt(exception=exc).error("risk assessment of {} failed, so rejected: {}", opp_id, exc)
+        return _rejected(opp_id, [f"assessment failed: {type(exc).__name__}: {exc}"], now)
 
 
 def _assess(

@@ -10,7 +10,7 @@ from supervision.errors import (
     RestartIntensityExceeded,
 )
 from supervision.handle import Handle
-from supervision.spec import Backoff, ChildSpec, Intensity, Restart, Strategy, supervisor_spec
+from supervision.spec import Backoff, ChildSpec, Intensity, Restart, RestartStrategy, supervisor_spec
 from supervision.supervisor import Supervisor
 from supervision.tree import Tree, current_tree, start_tree, stop_tree
 
@@ -27,7 +27,7 @@ __all__ = [
     "Intensity",
     "Restart",
     "RestartIntensityExceeded",
-    "Strategy",
+    "RestartStrategy",
     "SupervisedActor",
     "Supervisor",
     "Tree",

@@ -22,7 +22,7 @@ class Restart(StrEnum):
     TEMPORARY = "temporary"  # never restarted, not even in a group restart
 
 
-class Strategy(StrEnum):
+class RestartStrategy(StrEnum):
     ONE_FOR_ONE = "one_for_one"
     ONE_FOR_ALL = "one_for_all"
     REST_FOR_ONE = "rest_for_one"
@@ -75,7 +75,7 @@ class ChildSpec:
 def supervisor_spec(
     id: str,
     children: list[ChildSpec],
-    strategy: Strategy = Strategy.ONE_FOR_ONE,
+    strategy: RestartStrategy = RestartStrategy.ONE_FOR_ONE,
     intensity: Intensity = Intensity(),
     backoff: Backoff = Backoff(),
     restart: Restart = Restart.PERMANENT,

@@ -20,7 +20,7 @@ from protocol.supervision import ChildExited, RestartChild
 from supervision import registry
 from supervision.actor import ActorContext, SupervisedActor
 from supervision.errors import RestartIntensityExceeded
-from supervision.spec import Backoff, ChildSpec, Intensity, Restart, Strategy
+from supervision.spec import Backoff, ChildSpec, Intensity, Restart, RestartStrategy
 
 DEFAULT_INTENSITY = Intensity()
 DEFAULT_BACKOFF = Backoff()
@@ -50,7 +50,7 @@ class Supervisor(SupervisedActor):
         ctx: ActorContext,
         *,
         children: tuple[ChildSpec, ...],
-        strategy: Strategy = Strategy.ONE_FOR_ONE,
+        strategy: RestartStrategy = RestartStrategy.ONE_FOR_ONE,
         intensity: Intensity = DEFAULT_INTENSITY,
         backoff: Backoff = DEFAULT_BACKOFF,
         rng: random.Random | None = None,
@@ -161,9 +161,9 @@ class Supervisor(SupervisedActor):
             raise RestartIntensityExceeded(self.ctx.path, self.intensity.max_restarts, self.intensity.period_s)
 
     def _group_for(self, rec: ChildRecord) -> list[ChildRecord]:
-        if self.strategy is Strategy.ONE_FOR_ALL:
+        if self.strategy is RestartStrategy.ONE_FOR_ALL:
             return list(self.children)
-        if self.strategy is Strategy.REST_FOR_ONE:
+        if self.strategy is RestartStrategy.REST_FOR_ONE:
             return self.children[self.children.index(rec) :]
         return [rec]
 

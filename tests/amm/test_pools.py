@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from amm import BlockContext, GasPolicy, MarketGraph, PoolDefect, PoolSnapshot, PriceBook, scan
-from amm.synthetic import WETH
+from devnet.synthetic_pools import WETH
 
 E18 = 10**18
 BLOCK = BlockContext(number=1, base_fee_wei=10**9)

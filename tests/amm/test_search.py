@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from amm import BlockContext, GasPolicy, MarketGraph, PoolSnapshot, PriceBook, exact_scan, optimal_input, scan
 from amm.search import eth_reference, eth_value_in, evaluate_cycle, screen
-from amm.synthetic import WETH, next_block, synthetic_market
+from devnet.synthetic_pools import WETH, next_block, synthetic_market
 
 NO_GAS = GasPolicy(priority_fee_wei=0, base_fee_headroom_pct=0, gas_overhead=0, gas_per_hop=0)
 BLOCK = BlockContext(number=100, base_fee_wei=10**9, timestamp=1_700_000_000.0)

@@ -10,7 +10,7 @@ from typing import Any
 from bot.app import SHUTDOWN_BOUND_S
 from devnet import open_devnet
 from devnet.accounts import BOT
-from execution.deploy import deploy_executor
+from devnet.executor_setup import deploy_executor
 from tests.app.conftest import BotRun, wait_no_leftovers
 from tests.execution.helpers import checksum, market_swap
 

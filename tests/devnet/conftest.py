@@ -5,7 +5,7 @@ from __future__ import annotations
 import psutil
 import pytest
 
-from devnet.testing import devnet, isolated_devnet  # noqa: F401  (registers the fixtures)
+from tests.devnet_fixtures import devnet, isolated_devnet  # noqa: F401  (registers the fixtures)
 
 
 def anvil_children() -> list[psutil.Process]:

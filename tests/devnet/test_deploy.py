@@ -10,8 +10,7 @@ from web3.types import Wei
 from devnet import artifacts
 from devnet.accounts import DEPLOYER, MARKET_TRADER
 from devnet.deploy import DeployFailed, create_address, deploy_world, pair_address, plan_world
-from devnet.session import Devnet
-from devnet.testing import devnet_world
+from devnet.session import Devnet, devnet_world
 from devnet.world import DEFAULT_WORLD_SPEC, DevnetWorld
 
 pytestmark = pytest.mark.anvil

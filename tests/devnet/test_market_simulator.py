@@ -10,21 +10,13 @@ from collections.abc import Callable, Iterator
 import msgspec
 import pytest
 
-from actors.market_simulator import (
-    SIMULATOR_ID,
-    GetMarketStats,
-    MarketSimulator,
-    MarketSimulatorSnapshot,
-    PauseMarket,
-    ResumeMarket,
-    StepMarket,
-    market_simulator_spec,
-)
 from devnet.accounts import BOT
 from devnet.market import log_price
+from devnet.market_simulator import SIMULATOR_ID, MarketSimulator, market_simulator_spec
 from devnet.session import Devnet
 from devnet.swaps import SwapSubmitted, SwapTrader, read_all_reserves
 from devnet.world import DevnetWorld
+from protocol.market_simulator import GetMarketStats, MarketSimulatorSnapshot, PauseMarket, ResumeMarket, StepMarket
 from protocol.supervision import Crash
 from supervision import ActorContext, Handle, registry, start_tree, stop_tree, supervisor_spec
 

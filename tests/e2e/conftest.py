@@ -13,23 +13,21 @@ from typing import Any
 
 import pytest
 
-from actors.approve_all_book import ApproveAllBook
 from actors.executor import Executor
 from actors.pool_state import PoolState
 from actors.strategy import Strategy
+from adapters.relay_client import RelayClient
 from amm.gas import PriceBook
 from devnet.accounts import BOT
-from devnet.session import Devnet
-from devnet.testing import devnet_world
-from execution.deploy import deploy_executor
-from execution.relay_client import RelayClient
-from execution.relay_stub import RelayStub
+from devnet.approve_all_book import ApproveAllBook
+from devnet.executor_setup import deploy_executor
+from devnet.relay_stub import RelayStub
+from devnet.session import Devnet, devnet_world
 from protocol.execution import ExecutionPolicy, ExecutorSnapshot, SubmitMode
 from protocol.market import MarketSnapshot, WatchedPool
 from protocol.secrets import Secret
 from rpc.client import RpcClient
-from supervision import ChildSpec, Handle, registry, stop_tree, supervisor_spec
-from supervision import Strategy as RestartStrategy
+from supervision import ChildSpec, Handle, RestartStrategy, registry, stop_tree, supervisor_spec
 from supervision.tree import start_tree
 from tests.execution.helpers import pinned_client, wait_for
 

@@ -13,8 +13,8 @@ import eth_abi
 from contracts.build import artifact_path
 from devnet.accounts import BOT, DEPLOYER
 from devnet.deploy import calldata
+from devnet.executor_setup import _transact
 from devnet.session import Devnet
-from execution.deploy import _transact
 from protocol.execution import GetTrades, StrategySnapshot, SubmitMode, TradeRecord, TradeStage
 from protocol.market import PoolFaultKind, WatchedPool
 from protocol.trading import TradeOutcome, TradeStatus

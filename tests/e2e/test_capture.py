@@ -5,8 +5,8 @@ from __future__ import annotations
 from functools import partial
 
 from devnet.accounts import BOT
+from devnet.relay_stub import RelayStub
 from devnet.session import Devnet
-from execution.relay_stub import RelayStub
 from protocol.execution import ExecutorSnapshot, GetTrades, SubmitMode, TradeRecord, TradeStage
 from protocol.trading import TradeOutcome, TradeStatus
 from supervision import Handle

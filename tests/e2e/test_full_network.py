@@ -3,21 +3,20 @@ heads from the subscription manager's WebSocket feed, the trade broadcast throug
 
 from __future__ import annotations
 
-from actors.approve_all_book import ApproveAllBook
 from actors.executor import Executor
 from actors.pool_state import PoolState
 from actors.strategy import Strategy
 from bot.tree import TreeInputs, network_spec
 from devnet.accounts import BOT
+from devnet.approve_all_book import ApproveAllBook
+from devnet.executor_setup import deploy_executor
 from devnet.session import Devnet
-from execution.deploy import deploy_executor
 from protocol.config import Config, Endpoint, NetworkConfig
 from protocol.execution import ExecutionPolicy, GetTrades, SubmitMode, TradeRecord, TradeStage
 from protocol.market import WatchedPool
 from protocol.secrets import Secret
 from rpc.client import RpcClient
-from supervision import ChildSpec, Handle, introspect, supervisor_spec
-from supervision import Strategy as Restart
+from supervision import ChildSpec, Handle, RestartStrategy, introspect, supervisor_spec
 from supervision.tree import start_tree
 from tests.e2e.conftest import EXECUTOR, INVENTORY_WEI, POOLS, RISK, STRATEGY
 from tests.execution.helpers import market_swap, wait_for
@@ -47,7 +46,7 @@ def test_capture_through_router_and_feed(isolated: Devnet) -> None:
             "base_tokens": (weth,), "policy": ExecutionPolicy(follow_interval_s=0.01)}),
         ChildSpec("strategy", Strategy, kwargs={"pool_state_path": POOLS, "executor_path": EXECUTOR,
                                                 "weth": weth, "base_tokens": (weth,)}),
-    ], strategy=Restart.REST_FOR_ONE)
+    ], strategy=RestartStrategy.REST_FOR_ONE)
     start_tree(supervisor_spec("root", [network_spec(TreeInputs(config=config, block_time_s=1.0)),
                                         ChildSpec("risk-book", ApproveAllBook), market]))
     wait_for(lambda: Handle(POOLS).snapshot() is not None, timeout=20, what="first market view via the router")

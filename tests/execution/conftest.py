@@ -6,8 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from devnet.session import Devnet
-from devnet.testing import devnet_world
+from devnet.session import Devnet, devnet_world
 from rpc.client import RpcClient
 from supervision import registry, stop_tree
 from tests.execution.helpers import pinned_client

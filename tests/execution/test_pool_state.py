@@ -9,9 +9,9 @@ import eth_abi
 from contracts.build import artifact_path
 from devnet.accounts import DEPLOYER
 from devnet.deploy import calldata
+from devnet.executor_setup import _transact
 from devnet.session import Devnet
 from devnet.swaps import read_all_reserves
-from execution.deploy import _transact
 from protocol.market import Factory, MarketSnapshot, PoolFaultKind, WatchedPool
 from rpc.client import RpcClient
 from supervision import ChildSpec, Handle

@@ -9,12 +9,12 @@ import aiohttp
 import pytest
 from eth_account import Account
 
+from adapters.relay_client import RelayClient, RelayRefused
 from devnet.accounts import BOT, MARKET_TRADER
 from devnet.deploy import calldata
+from devnet.relay_stub import RelayStub
 from devnet.session import Devnet
 from execution.bundle import SIGNATURE_HEADER, send_bundle_body, sign_body
-from execution.relay_client import RelayClient, RelayRefused
-from execution.relay_stub import RelayStub
 from protocol.secrets import Secret
 from supervision.io_loop import io_loop
 from tests.execution.helpers import checksum

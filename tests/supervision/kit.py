@@ -18,7 +18,7 @@ import msgspec
 
 from protocol.supervision import ChildExited
 from supervision import ActorContext, SupervisedActor, Supervisor
-from supervision.spec import Backoff, ChildSpec, Intensity, Restart, Strategy
+from supervision.spec import Backoff, ChildSpec, Intensity, Restart, RestartStrategy
 from supervision.timers import scheduler
 
 #: Restarts in the tests back off for a millisecond or so: the backoff path is exercised, the suite stays fast.
@@ -309,7 +309,7 @@ def logged_supervisor_spec(
     children: list[ChildSpec],
     events: EventLog,
     control: Control,
-    strategy: Strategy = Strategy.ONE_FOR_ONE,
+    strategy: RestartStrategy = RestartStrategy.ONE_FOR_ONE,
     intensity: Intensity | None = None,
     backoff: Backoff = TINY_BACKOFF,
     shutdown_s: float = 10.0,

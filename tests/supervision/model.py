@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from supervision.spec import Restart, Strategy
+from supervision.spec import Restart, RestartStrategy
 
 SUB = "/sub"
 ROOT = "/"
@@ -45,7 +45,7 @@ class WorkerModel:
 
 @dataclass
 class TreeModel:
-    strategy: Strategy
+    strategy: RestartStrategy
     restarts: list[Restart]
     sub_max: int
     root_max: int
@@ -137,9 +137,9 @@ class TreeModel:
 
     def _group_for(self, w: WorkerModel) -> list[WorkerModel]:
         present = [x for x in self.workers if x.state != "gone"]
-        if self.strategy is Strategy.ONE_FOR_ALL:
+        if self.strategy is RestartStrategy.ONE_FOR_ALL:
             return present
-        if self.strategy is Strategy.REST_FOR_ONE:
+        if self.strategy is RestartStrategy.REST_FOR_ONE:
             return present[present.index(w) :]
         return [w]
 

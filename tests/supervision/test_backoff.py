@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from supervision import Backoff, Handle, Strategy, start_tree
+from supervision import Backoff, Handle, RestartStrategy, start_tree
 from supervision.spec import NO_BACKOFF
 from supervision.supervisor import Supervisor
 from tests.supervision.kit import WAIT_S, Boom, Control, EventLog, Sync, logged_supervisor_spec, worker_spec
@@ -74,7 +74,7 @@ def test_the_backoff_count_grows_with_quick_restarts_and_resets_after_the_quiet_
     root = logged_supervisor_spec("root", [worker_spec("w0", events, control)], events, control, backoff=backoff)
     tree = start_tree(root)
     sup = tree.ref._actor_weakref()  # type: ignore[union-attr]
-    assert isinstance(sup, Supervisor) and sup.strategy is Strategy.ONE_FOR_ONE
+    assert isinstance(sup, Supervisor) and sup.strategy is RestartStrategy.ONE_FOR_ONE
 
     def crash_and_wait_restart() -> None:
         starts = sum(1 for e in events.events() if e.kind == "start" and e.path == "/w0")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from supervision import ActorUnavailable, ChildSpec, Handle, Intensity, Strategy, registry, start_tree
+from supervision import ActorUnavailable, ChildSpec, Handle, Intensity, RestartStrategy, registry, start_tree
 from tests.supervision.kit import (
     WAIT_S,
     Boom,
@@ -70,21 +70,21 @@ def test_a_tree_whose_child_cannot_start_fails_to_start_and_leaves_nothing_runni
         # one_for_all, w2 fails its restart once: w0, w1 had started in that round and are stopped in
         # reverse order; then the whole group is retried in order.
         (
-            Strategy.ONE_FOR_ALL,
+            RestartStrategy.ONE_FOR_ALL,
             "w2",
             ["-w0", "-w2", "-w1", "+w0", "+w1", "-w1", "-w0", "+w0", "+w1", "+w2"],
         ),
         # rest_for_one, w1 fails its restart once: the retry restarts the group from w0 (the crashed
         # head), not just from w1 onwards, which would leave w0 down for good.
         (
-            Strategy.REST_FOR_ONE,
+            RestartStrategy.REST_FOR_ONE,
             "w1",
             ["-w0", "-w2", "-w1", "+w0", "-w0", "+w0", "+w1", "+w2"],
         ),
     ],
 )
 def test_a_group_restart_whose_start_fails_is_undone_in_reverse_and_retried_whole(
-    events: EventLog, control: Control, strategy: Strategy, fails: str, expected: list[str]
+    events: EventLog, control: Control, strategy: RestartStrategy, fails: str, expected: list[str]
 ) -> None:
     children = [worker_spec(f"w{i}", events, control) for i in range(3)]
     start_tree(logged_supervisor_spec("root", children, events, control, strategy=strategy))

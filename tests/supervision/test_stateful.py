@@ -22,7 +22,7 @@ from supervision import (
     Handle,
     Intensity,
     Restart,
-    Strategy,
+    RestartStrategy,
     registry,
     start_tree,
     stop_tree,
@@ -60,7 +60,7 @@ def _describe(fut: concurrent.futures.Future[object]) -> str:
 
 
 class SupervisionMachine(RuleBasedStateMachine):
-    strategy: Strategy = Strategy.ONE_FOR_ONE
+    strategy: RestartStrategy = RestartStrategy.ONE_FOR_ONE
 
     def __init__(self) -> None:
         super().__init__()
@@ -256,15 +256,15 @@ class SupervisionMachine(RuleBasedStateMachine):
 
 
 class OneForOne(SupervisionMachine):
-    strategy = Strategy.ONE_FOR_ONE
+    strategy = RestartStrategy.ONE_FOR_ONE
 
 
 class OneForAll(SupervisionMachine):
-    strategy = Strategy.ONE_FOR_ALL
+    strategy = RestartStrategy.ONE_FOR_ALL
 
 
 class RestForOne(SupervisionMachine):
-    strategy = Strategy.REST_FOR_ONE
+    strategy = RestartStrategy.REST_FOR_ONE
 
 
 TestOneForOne = OneForOne.TestCase

@@ -1,4 +1,5 @@
-"""The executor's chain I/O, as coroutines on the io loop; each result comes back to the actor as a message."""
+"""The executor's chain I/O, as coroutines on the io loop; each result comes back to the actor as a message
+(the messages are in protocol.execution)."""
 
 from __future__ import annotations
 
@@ -6,80 +7,11 @@ import asyncio
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-import msgspec
-
 from execution.receipts import revert_reason
 from execution.transaction import call_params, decode_uint
+from protocol.execution import Inclusion, Simulation, Startup
 
 BALANCE_OF = "0x70a08231"  # balanceOf(address)
-
-
-# --- what comes back to the executor actor (ctx.pipe) -----------------------------------------------------------
-
-
-class Started(msgspec.Struct, frozen=True, tag=True):
-    result: Any
-
-
-class Assessed(msgspec.Struct, frozen=True, tag=True):
-    trade_id: str
-    result: Any  # RiskAssessment or the error
-
-
-class Simulated(msgspec.Struct, frozen=True, tag=True):
-    result: Any  # io.Simulation or the error
-
-
-class Sent(msgspec.Struct, frozen=True, tag=True):
-    trade_id: str
-    tx_hash: str
-    result: Any  # the node's / relay's answer or the error
-    cancellation: bool = False
-
-
-class NonceSynced(msgspec.Struct, frozen=True, tag=True):
-    result: Any  # the pending count or the error
-    retry: str | None = None  # a trade to re-sign and resend once the book is synced
-
-
-class Followed(msgspec.Struct, frozen=True, tag=True):
-    result: Any  # io.Inclusion or the error
-
-
-class FollowTick(msgspec.Struct, frozen=True, tag=True):
-    pass
-
-
-class RetryStartup(msgspec.Struct, frozen=True, tag=True):
-    pass
-
-
-
-
-class Startup(msgspec.Struct, frozen=True, tag=True):
-    chain_id: int
-    head: int
-    base_fee_wei: int
-    pending_nonce: int | None
-    inventory: dict[str, int]
-
-
-class Simulation(msgspec.Struct, frozen=True, tag=True):
-    """eth_call and eth_estimateGas of the exact call at `latest`: profit and gas, or the revert reason."""
-
-    trade_id: str
-    profit: int | None
-    gas: int | None
-    error: str = ""
-    amount_in: int = 0  # the size simulated: a result for a size since changed is ignored
-
-
-class Inclusion(msgspec.Struct, frozen=True, tag=True):
-    """The head, then the receipts of the hashes asked for (None: not mined yet)."""
-
-    head: int
-    base_fee_wei: int
-    receipts: dict[str, Any]
 
 
 def balance_call(token: str, holder: str) -> tuple[str, list[Any]]:

@@ -3,15 +3,14 @@
 Each returns a `ChainDelta`: everything the actor needs to move its ReserveBook from its head to
 the chain's, gathered in as few round trips as possible (the head; then one JSON-RPC batch with
 the missing headers and the range's logs; then one batch of getReserves for new or reorged pools).
-The actor applies it with `apply_delta` (pure) when it comes back as a message.
+The actor applies it with `execution.reserve_book.apply_delta` (pure) when it comes back as a message;
+the messages are in protocol.market.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
-
-import msgspec
 
 from execution.reserve_book import (
     GET_RESERVES,
@@ -24,7 +23,7 @@ from execution.reserve_book import (
     decode_reserves,
 )
 from protocol.chain import BlockHeader, ChainLog
-from protocol.market import Factory, WatchedPool
+from protocol.market import ChainDelta, Factory, WatchedPool
 
 #: Beyond this many blocks behind (or a reorg deeper than the book remembers), re-read everything.
 MAX_CATCH_UP_BLOCKS = 64
@@ -38,25 +37,6 @@ class ChainReader(Protocol):
     async def abatch(
         self, calls: Sequence[tuple[str, Sequence[Any]]], *, timeout: float | None = None
     ) -> list[Any]: ...
-
-
-class ChainDelta(msgspec.Struct, frozen=True, tag=True):
-    """From the book's head to the chain's `head`. reset: start over from `reads` at head."""
-
-    head: BlockHeader
-    base_fee_wei: int
-    reset: bool = False
-    fork: int | None = None
-    headers: tuple[BlockHeader, ...] = ()
-    logs: tuple[ChainLog, ...] = ()
-    new_pools: tuple[WatchedPool, ...] = ()
-    reads: dict[str, tuple[int, int] | str] = {}
-
-
-class ChainReadFailed(msgspec.Struct, frozen=True, tag=True):
-    """A poll that could not complete (node down, inconsistent answers): the actor polls again later."""
-
-    reason: str
 
 
 def header_of(block: Any) -> tuple[BlockHeader, int]:
@@ -204,17 +184,3 @@ async def _find_fork(client: ChainReader, book: ReserveBook) -> tuple[int | None
     if fork is None:
         return None, set()
     return fork, book.rewind(fork)[1]
-
-
-def apply_delta(book: ReserveBook, delta: ChainDelta) -> tuple[ReserveBook, set[str]]:
-    """The book after `delta`, and the pools whose reserves changed. Raises Discontinuity on a stale delta."""
-    if delta.reset:
-        fresh = ReserveBook(pools=book.pools, depth=book.depth, blocked_tokens=book.blocked_tokens,
-                            reorgs=book.reorgs).watch(delta.new_pools).start_at(delta.head)
-        return fresh.record_reads(delta.reads, delta.head.number)
-    if delta.fork is not None:
-        book, _ = book.rewind(delta.fork)
-    book = book.watch(delta.new_pools)
-    book, changed = book.extend(delta.headers, delta.logs)
-    book, read = book.record_reads(delta.reads, delta.head.number)
-    return book, changed | read

@@ -17,7 +17,6 @@ import collections
 import time
 from typing import Any
 
-import msgspec
 import requests
 from web3 import HTTPProvider, Web3
 
@@ -25,6 +24,14 @@ from devnet.accounts import MARKET_TRADER, DevAccount
 from devnet.market import MarketParams, MarketState, initial_state, market_pools, next_swap
 from devnet.swaps import LiveReserves, SwapFailed, SwapSubmitted, SwapTrader
 from devnet.world import DevnetWorld
+from protocol.market_simulator import (
+    GetMarketStats,
+    MarketSimulatorSnapshot,
+    MarketTick,
+    PauseMarket,
+    ResumeMarket,
+    StepMarket,
+)
 from supervision import ActorContext, ChildSpec, Restart, SupervisedActor
 from supervision.timers import TimerToken
 
@@ -34,44 +41,6 @@ RECEIPT_CHECKS_PER_STEP = 4  # bounds the handler: older swaps are checked on la
 STALE_TICK_MIN_S = 0.1  # a tick is stale once it waited a period, and never before this
 RPC_TIMEOUT_S = 2.0  # a loopback call takes < 1 ms; this only bounds a hung node
 MAX_UNCONFIRMED = 256  # swaps whose receipt we still look for; older ones are given up
-
-
-# --- messages ------------------------------------------------------------------------------------
-
-
-class MarketTick(msgspec.Struct, frozen=True):
-    """Timer: make one market step (ignored while paused)."""
-
-
-class StepMarket(msgspec.Struct, frozen=True):
-    """Make one market step now, paused or not; answers the SwapSubmitted (None if no swap)."""
-
-
-class PauseMarket(msgspec.Struct, frozen=True):
-    """Stop trading on the timer (an operator freezing prices to look at something)."""
-
-
-class ResumeMarket(msgspec.Struct, frozen=True):
-    pass
-
-
-class GetMarketStats(msgspec.Struct, frozen=True):
-    """Answers the current MarketSimulatorSnapshot."""
-
-
-class MarketSimulatorSnapshot(msgspec.Struct, frozen=True):
-    """Published after every step; read with Handle(path).snapshot()."""
-
-    account: str
-    steps: int
-    swaps_sent: int
-    swaps_mined: int
-    swaps_reverted: int
-    step_errors: int
-    paused: bool
-    last_swap: str | None  # e.g. "sushiswap:WETH/USDC sell 1.25 WETH" (display only: a float)
-    last_error: str | None
-    updated_at: float
 
 
 # --- the actor -----------------------------------------------------------------------------------
