@@ -29,7 +29,8 @@ from protocol.secrets import Secret
 from rpc.client import RpcClient
 from supervision import ChildSpec, Handle, RestartStrategy, registry, stop_tree, supervisor_spec
 from supervision.tree import start_tree
-from tests.execution.helpers import pinned_client, wait_for
+from tests.execution.helpers import pinned_client
+from tests.waiting import wait_until
 
 INVENTORY_WEI = 50 * 10**18
 RISK, POOLS, STRATEGY, EXECUTOR = "/risk-book", "/market/pool-state", "/market/strategy", "/market/executor"
@@ -55,7 +56,7 @@ class Bot:
     def wait_executor(
         self, condition: Callable[[ExecutorSnapshot], bool], what: str, timeout: float = 15.0
     ) -> ExecutorSnapshot:
-        return wait_for(lambda: (s := Handle(EXECUTOR).snapshot()) is not None and condition(s) and s,
+        return wait_until(lambda: (s := Handle(EXECUTOR).snapshot()) is not None and condition(s) and s,
                         timeout=timeout, what=what)
 
     def weth_balance(self, holder: str, block: int | str = "latest") -> int:
@@ -107,7 +108,7 @@ def start_bot(devnet: Devnet, mode: SubmitMode, *, extra_pools: tuple[WatchedPoo
     bot = Bot(devnet, client, executor_address, relay)
     bot.wait_executor(lambda s: s.last_head > 0 and (s.next_nonce is not None or mode is SubmitMode.PAPER),
                       "executor started")
-    wait_for(lambda: Handle(POOLS).snapshot() is not None, what="first market snapshot")
+    wait_until(lambda: Handle(POOLS).snapshot() is not None, what="first market snapshot")
     return bot
 
 

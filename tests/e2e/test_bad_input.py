@@ -20,7 +20,8 @@ from protocol.market import PoolFaultKind, WatchedPool
 from protocol.trading import TradeOutcome, TradeStatus
 from supervision import Handle
 from tests.e2e.conftest import EXECUTOR, RISK, STRATEGY, start_bot
-from tests.execution.helpers import checksum, wait_for
+from tests.execution.helpers import checksum
+from tests.waiting import wait_until
 
 BAD = {name: json.loads(artifact_path(name).read_text()) for name in ("FeeOnTransferToken", "GarbagePair")}
 
@@ -81,7 +82,7 @@ def test_misbehaving_pools_are_skipped_and_reported_never_traded(isolated: Devne
     assert garbage.address.lower() not in listed and empty.address.lower() not in listed
 
     quarantine = {fot_uni.address.lower(), fot_sushi.address.lower()}
-    wait_for(lambda: isinstance(s := Handle(STRATEGY).snapshot(), StrategySnapshot)
+    wait_until(lambda: isinstance(s := Handle(STRATEGY).snapshot(), StrategySnapshot)
              and quarantine <= set(s.quarantined) and s, what="fee-on-transfer pools quarantined")
     # scans that ran before the first simulation failed may have handed the route again (then parked behind
     # the first): wait until the executor has received and decided every opportunity handed to it
@@ -95,7 +96,7 @@ def test_misbehaving_pools_are_skipped_and_reported_never_traded(isolated: Devne
     # later blocks: the quarantined route is never offered again, nothing is ever sent
     scanned = Handle(STRATEGY).snapshot().scanned_block
     devnet.node.mine(3)
-    wait_for(lambda: Handle(STRATEGY).snapshot().scanned_block >= scanned + 3, what="three more scans")
+    wait_until(lambda: Handle(STRATEGY).snapshot().scanned_block >= scanned + 3, what="three more scans")
     later: tuple[TradeRecord, ...] = Handle(EXECUTOR).ask(GetTrades(), timeout=2.0)
     assert later == records  # nothing new: the route is never offered again
     assert all(r.stage is TradeStage.SKIPPED and r.tx_hash is None for r in later)
@@ -103,5 +104,5 @@ def test_misbehaving_pools_are_skipped_and_reported_never_traded(isolated: Devne
     def booked() -> tuple[TradeOutcome, ...]:
         return tuple(Handle(RISK).snapshot() or ())
 
-    wait_for(lambda: any(o.opportunity_id == skipped.opportunity_id for o in booked()), what="the outcome booked")
+    wait_until(lambda: any(o.opportunity_id == skipped.opportunity_id for o in booked()), what="the outcome booked")
     assert all(o.status is TradeStatus.FAILED for o in booked())  # the risk book hears of it, as a failure

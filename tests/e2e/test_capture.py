@@ -11,7 +11,8 @@ from protocol.execution import ExecutorSnapshot, GetTrades, SubmitMode, TradeRec
 from protocol.trading import TradeOutcome, TradeStatus
 from supervision import Handle
 from tests.e2e.conftest import EXECUTOR, RISK, manual_mining, start_bot
-from tests.execution.helpers import checksum, market_swap, wait_for
+from tests.execution.helpers import checksum, market_swap
+from tests.waiting import wait_until
 
 
 def at_least(head: int, snap: ExecutorSnapshot) -> bool:
@@ -51,7 +52,7 @@ def test_public_capture_realized_equals_simulated(isolated: Devnet) -> None:
     def booked_now() -> dict[str, TradeOutcome]:
         return {o.opportunity_id: o for o in Handle(RISK).snapshot() or ()}
 
-    wait_for(lambda: record.opportunity_id in booked_now(), what="outcome recorded")
+    wait_until(lambda: record.opportunity_id in booked_now(), what="outcome recorded")
     outcome = booked_now()[record.opportunity_id]
     assert outcome.status is TradeStatus.MINED and outcome.gas_cost_wei == record.gas_cost_wei
 

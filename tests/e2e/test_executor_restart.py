@@ -17,7 +17,8 @@ from protocol.execution import ExecutorSnapshot, GetTrades, SubmitMode, TradeRec
 from protocol.trading import TradeOutcome, TradeStatus
 from supervision import Handle, introspect
 from tests.e2e.conftest import EXECUTOR, RISK, Bot, manual_mining, start_bot
-from tests.execution.helpers import checksum, market_swap, wait_for
+from tests.execution.helpers import checksum, market_swap
+from tests.waiting import wait_until
 
 ETH_USD = 3000.0  # a valuation, so the outcome's PnL in the risk numeraire is not zero
 
@@ -55,7 +56,7 @@ def crash_with_trade_in_flight(bot: Bot, devnet: Devnet) -> tuple[ExecutorSnapsh
 
 def settle_and_recheck(bot: Bot, devnet: Devnet, oid: str) -> TradeOutcome:
     """The one outcome booked for `oid`; re-checked after the executor has followed one more block."""
-    [outcome] = wait_for(lambda: booked(oid), what="the outcome booked")
+    [outcome] = wait_until(lambda: booked(oid), what="the outcome booked")
     devnet.node.mine(1)
     head = devnet.w3.eth.block_number
     bot.wait_executor(lambda s: s.last_head >= head, f"executor at block {head}")
@@ -70,7 +71,7 @@ def test_a_trade_in_flight_at_a_crash_is_recorded_by_the_next_incarnation(isolat
         before, oid = crash_with_trade_in_flight(bot, devnet)
         devnet.node.mine(1)  # our transaction lands only now
         snap = bot.wait_executor(lambda s: s.mined > before.mined, "the trade mined, seen after the restart")
-        record = wait_for(partial(record_of, oid), what="the trade's record")
+        record = wait_until(partial(record_of, oid), what="the trade's record")
         outcome = settle_and_recheck(bot, devnet, oid)
     assert record.stage is TradeStage.MINED and record.tx_hash == before.in_flight_trades[0].hashes[0]
     assert record.realized_profit == record.simulated_profit == record.expected_profit > 0  # still exact
@@ -92,7 +93,7 @@ def test_a_frontrun_trade_reverting_after_a_crash_reports_its_gas_loss(isolated:
         # a competitor with a higher tip closes the gap first, in the same block as ours
         market_swap(w3, world, world.pool("sushiswap", "WETH", "USDC").address, False, 19_000, mine=devnet.node.mine)
         bot.wait_executor(lambda s: s.reverted > before.reverted, "our transaction reverted, seen after the restart")
-        record = wait_for(partial(record_of, oid), what="the trade's record")
+        record = wait_until(partial(record_of, oid), what="the trade's record")
         outcome = settle_and_recheck(bot, devnet, oid)
     assert record.stage is TradeStage.REVERTED and record.realized_profit == 0
     block = record.included_block

@@ -19,7 +19,8 @@ from rpc.client import RpcClient
 from supervision import ChildSpec, Handle, RestartStrategy, introspect, supervisor_spec
 from supervision.tree import start_tree
 from tests.e2e.conftest import EXECUTOR, INVENTORY_WEI, POOLS, RISK, STRATEGY
-from tests.execution.helpers import market_swap, wait_for
+from tests.execution.helpers import market_swap
+from tests.waiting import wait_until
 
 
 def subscribed() -> bool:
@@ -49,14 +50,14 @@ def test_capture_through_router_and_feed(isolated: Devnet) -> None:
     ], strategy=RestartStrategy.REST_FOR_ONE)
     start_tree(supervisor_spec("root", [network_spec(TreeInputs(config=config, block_time_s=1.0)),
                                         ChildSpec("risk-book", ApproveAllBook), market]))
-    wait_for(lambda: Handle(POOLS).snapshot() is not None, timeout=20, what="first market view via the router")
-    wait_for(lambda: (s := Handle(EXECUTOR).snapshot()) is not None and s.next_nonce is not None, timeout=20,
+    wait_until(lambda: Handle(POOLS).snapshot() is not None, timeout=20, what="first market view via the router")
+    wait_until(lambda: (s := Handle(EXECUTOR).snapshot()) is not None and s.next_nonce is not None, timeout=20,
              what="executor started via the router")
 
-    wait_for(subscribed, what="pool-state subscribed to the feed's heads")
+    wait_until(subscribed, what="pool-state subscribed to the feed's heads")
     pool = world.pool("sushiswap", "WETH", "USDC")
     gap_block = market_swap(devnet.w3, world, pool.address, True, 20_000)
-    wait_for(lambda: Handle(EXECUTOR).snapshot().mined >= 1, timeout=20, what="the gap captured")
+    wait_until(lambda: Handle(EXECUTOR).snapshot().mined >= 1, timeout=20, what="the gap captured")
     records: tuple[TradeRecord, ...] = Handle(EXECUTOR).ask(GetTrades(), timeout=2.0)
     record = next(r for r in records if r.stage is TradeStage.MINED)
     assert record.detected_block == gap_block and record.included_block is not None

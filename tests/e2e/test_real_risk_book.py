@@ -13,7 +13,8 @@ from protocol.execution import GetTrades, StrategySnapshot, SubmitMode, TradeRec
 from protocol.risk import GetRiskReport, RiskLimits, RiskReport
 from supervision import ChildSpec, Handle
 from tests.e2e.conftest import EXECUTOR, RISK, STRATEGY, start_bot
-from tests.execution.helpers import market_swap, wait_for
+from tests.execution.helpers import market_swap
+from tests.waiting import wait_until
 
 ETH_USD = 3000.0
 
@@ -33,7 +34,7 @@ def test_risk_book_resizes_the_trade_and_records_its_outcome(isolated: Devnet, t
     for _ in range(3):
         devnet.node.mine(1)
         head = devnet.w3.eth.block_number
-        wait_for(partial(scanned, head), what=f"a scan of block {head}")
+        wait_until(partial(scanned, head), what=f"a scan of block {head}")
     pool = devnet.world.pool("sushiswap", "WETH", "USDC")
     market_swap(devnet.w3, devnet.world, pool.address, True, 20_000)
 
@@ -44,6 +45,6 @@ def test_risk_book_resizes_the_trade_and_records_its_outcome(isolated: Devnet, t
     record = mined[0]
     assert record.amount_in * ETH_USD / 10**18 <= limits.max_trade_amount + 1e-6  # sized down by the book
     assert record.realized_profit == record.simulated_profit == record.expected_profit > 0  # still exact
-    report: RiskReport = wait_for(
+    report: RiskReport = wait_until(
         lambda: (r := Handle(RISK).ask(GetRiskReport(), timeout=2.0)).total_trades >= 1 and r, what="outcome booked")
     assert report.total_pnl > 0  # the outcome reached the book (further trades may be in flight)

@@ -1,11 +1,9 @@
-"""Helpers shared by the execution and end-to-end tests (bounded waits, a pinned RpcClient, trees)."""
+"""Helpers shared by the execution and end-to-end tests (a pinned RpcClient, trees, market swaps)."""
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 from eth_typing import ChecksumAddress
 from web3 import Web3
@@ -14,24 +12,13 @@ from protocol.network import EndpointRoute, RoutingTable
 from rpc.client import RpcClient
 from supervision import ChildSpec, supervisor_spec
 from supervision.tree import Tree, start_tree
+from tests.waiting import wait_until
 
 if TYPE_CHECKING:
     from devnet.world import DevnetWorld
 
-T = TypeVar("T")
-
-
-def wait_for(condition: Callable[[], T | None], timeout: float = 10.0, what: str = "condition") -> T:
-    """Wait (bounded) until condition() returns something truthy; re-checked on a short event wait."""
-    deadline = time.monotonic() + timeout
-    tick = threading.Event()
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        tick.wait(0.005)
+#: The old name of tests.waiting.wait_until, kept for branches in flight that still import it from here.
+wait_for = wait_until
 
 
 def pinned_client(url: str, chain_id: int) -> RpcClient:

@@ -15,7 +15,8 @@ from devnet.swaps import read_all_reserves
 from protocol.market import Factory, MarketSnapshot, PoolFaultKind, WatchedPool
 from rpc.client import RpcClient
 from supervision import ChildSpec, Handle
-from tests.execution.helpers import market_swap, start, wait_for
+from tests.execution.helpers import market_swap, start
+from tests.waiting import wait_until
 
 BAD_MARKET = {name: json.loads(artifact_path(name).read_text()) for name in ("FeeOnTransferToken", "GarbagePair")}
 PATH = "/pool-state"
@@ -34,7 +35,7 @@ def book_view(snap: MarketSnapshot) -> dict[str, tuple[int, int]]:
 
 
 def snapshot_at(head: int) -> MarketSnapshot:
-    return wait_for(lambda: (s := Handle(PATH).snapshot()) is not None and s.block_number >= head and s,
+    return wait_until(lambda: (s := Handle(PATH).snapshot()) is not None and s.block_number >= head and s,
                     what=f"pool-state at block {head}")
 
 
@@ -71,7 +72,7 @@ def test_reorg_rereads_the_orphaned_pools(devnet: Devnet, client: RpcClient, tre
     market_swap(devnet.w3, devnet.world, other.address, True, 5_000)
     devnet.node.mine(2)  # the new branch is longer than the old one
     head = devnet.w3.eth.block_number
-    after = wait_for(lambda: (s := Handle(PATH).snapshot()) is not None and s.reorgs >= 1 and s.block_number >= head
+    after = wait_until(lambda: (s := Handle(PATH).snapshot()) is not None and s.reorgs >= 1 and s.block_number >= head
                      and s, what="reorg handled")
     assert book_view(after) == chain_view(devnet)  # the orphaned swap is undone in the book too
     assert after.block_hash == devnet.w3.eth.get_block("latest")["hash"].to_0x_hex()
@@ -136,6 +137,6 @@ def test_a_chain_that_only_goes_back_is_followed(devnet: Devnet, client: RpcClie
     market_swap(devnet.w3, devnet.world, devnet.world.pool("uniswap", "WETH", "LINK").address, True, 20_000)
     snapshot_at(devnet.w3.eth.block_number)
     devnet.revert(mark)  # back to the marked block, and no new block on top
-    after = wait_for(lambda: (s := Handle(PATH).snapshot()) is not None and s.reorgs >= 1 and s, what="rewind")
+    after = wait_until(lambda: (s := Handle(PATH).snapshot()) is not None and s.reorgs >= 1 and s, what="rewind")
     assert after.block_number == before.block_number and after.block_hash == before.block_hash
     assert book_view(after) == book_view(before) == chain_view(devnet)

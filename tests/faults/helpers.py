@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -28,15 +26,6 @@ async def rpc(url: str, method: str, *params: Any) -> Any:
     status, _, body = await post(url, call(method, *params))
     assert status == 200, body
     return msgspec.json.decode(body)["result"]
-
-
-async def wait_for(cond: Callable[[], bool], timeout: float = 5.0, what: str = "condition") -> None:
-    """Wait until `cond()` holds, checking often; fail naming `what` after `timeout`."""
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.01)
 
 
 class WsClient:

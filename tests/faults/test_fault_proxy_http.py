@@ -14,6 +14,7 @@ from console.registry import CommandRegistry
 from devnet.anvil import Anvil
 from devnet.fault_proxy import FaultProxy, FaultSpec, register_fault_commands
 from tests.faults.helpers import call, post, rpc
+from tests.waiting import wait_until_async
 
 pytestmark = pytest.mark.anvil
 
@@ -55,15 +56,26 @@ def test_latency_on_a_fraction_of_calls_hits_about_that_fraction(proxy: FaultPro
     assert 15 <= proxy.stats()["latency"] <= 50  # Binomial(300, 0.1): mean 30, sd 5.2
 
 
-def test_heavy_tailed_latency_is_applied(proxy: FaultProxy) -> None:
-    proxy.apply("latency=pareto:1ms:1.5")
+def test_heavy_tailed_latency_delays_every_answer_and_some_far_more(proxy: FaultProxy) -> None:
+    scale_s = 0.01
+    proxy.apply(f"latency=pareto:{scale_s * 1000:g}ms:1.5")
 
-    async def go() -> None:
+    async def go() -> list[float]:
+        took = []
         for _ in range(20):
+            started = time.monotonic()
             await rpc(proxy.url, "eth_chainId")
+            took.append(time.monotonic() - started)
+        return took
 
-    asyncio.run(go())
+    took = sorted(asyncio.run(go()))
     assert proxy.stats()["latency"] == 20
+    # Lower bounds only (a sleep never returns early): a Pareto delay is never below its scale, so every
+    # answer waited at least that long; and its tail is heavy, so some answer waited far longer. The
+    # proxy's seed fixes the samples (the slowest is 7.2x the scale); a fixed 10 ms delay, or none,
+    # fails here, since loopback answers without the fault take about a millisecond.
+    assert took[0] >= scale_s, took
+    assert took[-1] >= 5 * scale_s, took
 
 
 def test_http_error_and_throttle_answers(proxy: FaultProxy) -> None:
@@ -134,8 +146,7 @@ def test_stall_never_answers_until_cleared(proxy: FaultProxy) -> None:
             await post(proxy.url, call("eth_chainId"), timeout=0.3)
         # a stalled request is still pending when the fault is cleared: it is then dropped, unanswered
         pending = asyncio.ensure_future(post(proxy.url, call("eth_chainId"), timeout=10))
-        while proxy.stats().get("stall", 0) < 2:
-            await asyncio.sleep(0.01)
+        await wait_until_async(lambda: proxy.stats().get("stall", 0) >= 2, what="the second request stalled")
         await asyncio.to_thread(proxy.clear)
         with pytest.raises(aiohttp.ServerDisconnectedError):
             await pending

@@ -14,7 +14,8 @@ import websockets
 
 from devnet.anvil import Anvil
 from devnet.fault_proxy import FaultProxy
-from tests.faults.helpers import WsClient, rpc, wait_for
+from tests.faults.helpers import WsClient, rpc
+from tests.waiting import wait_until_async
 
 pytestmark = pytest.mark.anvil
 
@@ -43,7 +44,7 @@ def test_wsstall_swallows_notifications_but_answers_requests(proxy: FaultProxy, 
         proxy.apply("wsstall")
         await rpc(anvil.http_url, "evm_mine")
         await rpc(anvil.http_url, "evm_mine")
-        await wait_for(lambda: proxy.stats().get("ws_stalled", 0) == 2, what="two swallowed heads")
+        await wait_until_async(lambda: proxy.stats().get("ws_stalled", 0) == 2, what="two swallowed heads")
         assert int((await client.request("eth_chainId"))["result"], 16) == anvil.chain_id
         proxy.clear()
         await rpc(anvil.http_url, "evm_mine")
@@ -62,7 +63,7 @@ def test_stale_freezes_new_heads_and_chainid_rewrites_ws_answers(proxy: FaultPro
         frozen = proxy.faults.stale_at
         assert frozen is not None
         await rpc(anvil.http_url, "evm_mine")
-        await wait_for(lambda: proxy.stats().get("ws_stale", 0) == 1, what="a head above the frozen one")
+        await wait_until_async(lambda: proxy.stats().get("ws_stale", 0) == 1, what="a head above the frozen one")
         assert (await client.request("eth_chainId"))["result"] == "0x5"
         assert int((await client.request("eth_blockNumber"))["result"], 16) == frozen
         await asyncio.to_thread(proxy.clear)

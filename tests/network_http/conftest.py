@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -17,6 +15,7 @@ from rpc.client import RpcClient, endpoint_path, router_path
 from rpc.routing import RoutingPolicy
 from supervision import ChildSpec, Handle, start_tree, stop_tree, supervisor_spec
 from supervision.breaker import BreakerPolicy
+from tests.waiting import wait_until as wait_until  # re-exported: test_transports.py imports it from here
 
 CHAIN_ID = 31337
 
@@ -49,18 +48,6 @@ def fault_proxies(anvil: Anvil) -> Iterator[Callable[[int], list[FaultProxy]]]:
     yield make
     for proxy in made:
         proxy.stop()
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
-    """Poll a cheap predicate on published snapshots until it holds (snapshots have no change event)."""
-    done = threading.Event()
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        done.wait(0.01)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 class Network:

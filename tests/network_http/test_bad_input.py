@@ -10,7 +10,7 @@ import pytest
 from protocol.network import FaultKind
 from rpc.transport import transports
 from supervision.introspect import snapshot_tree
-from tests.network_http.conftest import wait_until
+from tests.waiting import wait_until
 
 CAP = 1 << 20
 

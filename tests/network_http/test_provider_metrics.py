@@ -98,7 +98,7 @@ def test_metrics_are_served_per_endpoint_on_loopback(anvil, fault_proxies, netwo
     net.client.request("eth_blockNumber")
     port = metrics.start_metrics_server(0)
     assert metrics.start_metrics_server(0) == port  # idempotent
-    from tests.network_http.conftest import wait_until
+    from tests.waiting import wait_until
 
     def scraped() -> str:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:

@@ -20,6 +20,7 @@ from protocol.supervision import ChildExited
 from supervision import ActorContext, SupervisedActor, Supervisor
 from supervision.spec import Backoff, ChildSpec, Intensity, Restart, RestartStrategy
 from supervision.timers import scheduler
+from tests.waiting import wait_until
 
 #: Restarts in the tests back off for a millisecond or so: the backoff path is exercised, the suite stays fast.
 TINY_BACKOFF = Backoff(min_s=0.001, max_s=0.01)
@@ -116,8 +117,11 @@ class EventLog:
             return list(self._events)
 
     def wait_until(self, predicate: Callable[[list[Event]], bool], timeout: float = WAIT_S) -> bool:
-        with self._cond:
-            return self._cond.wait_for(lambda: predicate(self._events), timeout)
+        """Wait (re-checked on every record) until `predicate(events)` holds; fail showing the events."""
+        try:
+            return wait_until(lambda: predicate(self._events), timeout, "the event log to match", changed=self._cond)
+        except AssertionError as e:
+            raise AssertionError(f"{e}; events: {self.events()}") from None
 
     def wait_count(self, n: int, timeout: float = WAIT_S) -> bool:
         return self.wait_until(lambda evs: len(evs) >= n, timeout)

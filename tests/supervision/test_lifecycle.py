@@ -91,7 +91,7 @@ def test_a_group_restart_whose_start_fails_is_undone_in_reverse_and_retried_whol
     mark = len(events.events())
     control.arm_start_failures(fails, 1)
     Handle("/w0").tell(Boom())
-    events.wait_count(mark + len(expected))  # on failure the comparison below shows what happened
+    events.wait_count(mark + len(expected))  # on a timeout it fails listing the events seen
     Handle("/").ask(Sync(), timeout=WAIT_S)
     got = [("+" if e.kind == "start" else "-") + e.path.lstrip("/") for e in events.events()[mark:]]
     assert got == expected
