@@ -1,8 +1,11 @@
 """The one way a test waits for something: `wait_until` (threads) and `wait_until_async` (coroutines).
 
 Both re-check a predicate until it returns something truthy and return that value, so a test can
-wait for a snapshot and use it in one line. `timeout` is a hang guard, never a speed claim (speed
-belongs in benchmarks/): past it they fail naming `what` and the last value the predicate returned.
+wait for a snapshot and use it in one line. With `until`, the first argument is a read (a snapshot,
+a status) and `until(value)` decides: the read's value is returned, and shown if the wait fails.
+
+`timeout` is a hang guard, never a speed claim (speed belongs in benchmarks/): past it they fail
+naming `what` and the last value the predicate returned.
 
 Where the state has a change event (a `threading.Condition` notified on every change), pass it as
 `changed`: the predicate is then re-checked under its lock on each notification instead of polled.
@@ -38,22 +41,24 @@ def _timed_out(timeout: float, what: str, last: object) -> AssertionError:
 
 def wait_until(
     predicate: Callable[[], T], timeout: float = WAIT_S, what: str = "condition", *,
-    changed: threading.Condition | None = None,
+    until: Callable[[T], object] | None = None, changed: threading.Condition | None = None,
 ) -> T:
-    """Return `predicate()`'s first truthy value; raise AssertionError naming `what` after `timeout` s.
+    """Return `predicate()`'s first truthy value (with `until`: its first value `until` accepts).
 
-    With `changed`, the predicate runs with that condition held and is re-checked when it is notified."""
+    Raise AssertionError naming `what` and the last value after `timeout` s. With `changed`, the
+    predicate runs with that condition held and is re-checked each time the condition is notified."""
+    done = bool if until is None else until
     deadline = time.monotonic() + timeout
     if changed is not None:
         with changed:
-            while not (value := predicate()):
+            while not done(value := predicate()):
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise _timed_out(timeout, what, value)
                 changed.wait(remaining)
             return value
     poll = FIRST_POLL_S
-    while not (value := predicate()):
+    while not done(value := predicate()):
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise _timed_out(timeout, what, value)
@@ -62,11 +67,15 @@ def wait_until(
     return value
 
 
-async def wait_until_async(predicate: Callable[[], T], timeout: float = WAIT_S, what: str = "condition") -> T:
+async def wait_until_async(
+    predicate: Callable[[], T], timeout: float = WAIT_S, what: str = "condition", *,
+    until: Callable[[T], object] | None = None,
+) -> T:
     """`wait_until` for a coroutine: polls without blocking the running event loop."""
+    done = bool if until is None else until
     deadline = time.monotonic() + timeout
     poll = FIRST_POLL_S
-    while not (value := predicate()):
+    while not done(value := predicate()):
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise _timed_out(timeout, what, value)

@@ -19,6 +19,8 @@ from pathlib import Path
 import psutil
 import pytest
 
+from tests.waiting import wait_until
+
 REPO = Path(__file__).resolve().parents[2]
 MARKER_VAR = "ARBITER_TEST_RUN"
 
@@ -77,14 +79,11 @@ class BotRun:
         return out
 
     def wait_console(self, proc: subprocess.Popen[str], timeout_s: float = 90.0) -> None:
-        deadline = time.monotonic() + timeout_s
-        while not (self.data_dir / "console.json").exists():
-            if proc.poll() is not None:
-                output = proc.stdout.read() if proc.stdout else ""
-                raise AssertionError(f"the bot exited with {proc.returncode}:\n{output}")
-            if time.monotonic() > deadline:
-                raise AssertionError("the bot's console did not come up")
-            time.sleep(0.1)
+        wait_until(lambda: (self.data_dir / "console.json").exists() or proc.poll() is not None, timeout_s,
+                   "the bot's console to come up")
+        if proc.poll() is not None and not (self.data_dir / "console.json").exists():
+            output = proc.stdout.read() if proc.stdout else ""
+            raise AssertionError(f"the bot exited with {proc.returncode}:\n{output}")
 
 
 @pytest.fixture

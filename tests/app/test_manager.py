@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -12,14 +11,15 @@ from protocol.config import load_config
 from supervision import current_tree
 from supervision.registry import clear
 from tests.risk.factories import calm_market, opportunity
+from tests.waiting import wait_until
 
 
 def test_operator_api_status_health_stop_and_reset(tmp_path: Path) -> None:
     manager = Phase4Manager(load_config({"DATA_DIR": str(tmp_path)})).initialize(block_time_s=1.0)
     try:
-        deadline = time.monotonic() + 20
-        while not (health := manager.perform_health_check()).healthy:  # endpoints pass their first check
-            assert time.monotonic() < deadline, health.problems
+        health = wait_until(manager.perform_health_check, 20, "the endpoints' first health check",
+                            until=lambda h: h.healthy)
+        assert health.healthy, health.problems
         assert set(health.routable_endpoints) == {"primary", "secondary", "tertiary"}
         status = manager.get_system_status()
         assert status["mode"] == "devnet" and status["risk"]["emergency_stop"]["active"] is False

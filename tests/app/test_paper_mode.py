@@ -4,7 +4,6 @@ chain in paper mode: it discovers the pools from the factories, detects and simu
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 from bot.app import SHUTDOWN_BOUND_S
@@ -13,6 +12,7 @@ from devnet.accounts import BOT
 from devnet.executor_setup import deploy_executor
 from tests.app.conftest import BotRun, wait_no_leftovers
 from tests.execution.helpers import checksum, market_swap
+from tests.waiting import wait_until
 
 
 def _inspect(bot: BotRun, path: str) -> dict[str, Any]:
@@ -37,21 +37,19 @@ def test_real_rpc_urls_without_a_key_detect_and_simulate_but_send_nothing(bot: B
         proc = bot.start()
         try:
             bot.wait_console(proc)
-            deadline = time.monotonic() + 30
-            while True:  # pools discovered from PairCreated and read
-                pools = _inspect(bot, "/market/pool-state").get("snapshot") or {}
-                if len(pools.get("pools", ())) == len(world.pools):
-                    break
-                assert time.monotonic() < deadline, f"pools not discovered: {pools}"
+            pools = wait_until(lambda: _inspect(bot, "/market/pool-state").get("snapshot") or {}, 30,
+                               "pools discovered from PairCreated and read",
+                               until=lambda p: len(p.get("pools", ())) == len(world.pools))
+            assert len(pools["pools"]) == len(world.pools)
             pool = world.pool("sushiswap", "WETH", "USDC")
-            deadline = time.monotonic() + 30
-            while True:
-                snap = _inspect(bot, "/market/executor")["snapshot"]
-                if snap["skipped"] >= 1:
-                    break
-                if snap["received"] == 0:
+
+            def executor_after_a_gap() -> dict[str, Any]:
+                snap: dict[str, Any] = _inspect(bot, "/market/executor")["snapshot"]
+                if snap["received"] == 0 and snap["skipped"] == 0:
                     market_swap(chain.w3, world, pool.address, True, 20_000)  # open a gap
-                assert time.monotonic() < deadline, f"no paper trade recorded: {snap}"
+                return snap
+
+            snap = wait_until(executor_after_a_gap, 30, "a paper trade recorded", until=lambda s: s["skipped"] >= 1)
             assert snap["mode"] == "paper" and snap["mined"] == 0 and snap["in_flight"] == 0
         finally:
             out = bot.interrupt(proc, SHUTDOWN_BOUND_S + 10)

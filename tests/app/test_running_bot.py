@@ -7,13 +7,14 @@ import re
 import signal
 import socket
 import sys
-import time
 import urllib.request
+from functools import partial
 
 import pexpect
 
 from bot.app import SHUTDOWN_BOUND_S
 from tests.app.conftest import REPO, BotRun, wait_no_leftovers
+from tests.waiting import wait_until
 
 PROMPT = "arbiter> "
 
@@ -33,16 +34,21 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _answer(console: pexpect.spawn, command: str) -> str:
+    console.sendline(command)
+    console.expect_exact(PROMPT)
+    return console.before or ""
+
+
 def _until(console: pexpect.spawn, command: str, wanted: list[str], what: str, timeout_s: float = 20.0) -> str:
     """Repeat `command` until its answer contains every string in `wanted`."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        console.sendline(command)
-        console.expect_exact(PROMPT)
-        shown = console.before or ""
-        if all(w in shown for w in wanted):
-            return shown
-        assert time.monotonic() < deadline, f"{what} not seen:\n{shown}"
+    return wait_until(partial(_answer, console, command), timeout_s, what,
+                      until=lambda shown: all(w in shown for w in wanted))
+
+
+def _mined(shown: str) -> int:
+    found = re.search(r'"mined": (\d+)', shown)
+    return int(found.group(1)) if found else 0
 
 
 def test_operator_session_on_the_running_bot(bot: BotRun) -> None:
@@ -67,14 +73,9 @@ def test_operator_session_on_the_running_bot(bot: BotRun) -> None:
 
         # The market simulator opens gaps; the bot captures them through the router and the executor contract.
         _until(console, "inspect /market/executor", ['"mode": "public"', '"mined": '], "the executor")
-        deadline = time.monotonic() + 30
-        while True:
-            console.sendline("inspect /market/executor")
-            console.expect_exact(PROMPT)
-            mined = re.search(r'"mined": (\d+)', console.before or "")
-            if mined and int(mined.group(1)) >= 1:
-                break
-            assert time.monotonic() < deadline, f"no capture mined:\n{console.before}"
+        shown = wait_until(partial(_answer, console, "inspect /market/executor"), 30, "a capture mined",
+                           until=_mined)
+        assert _mined(shown) >= 1
 
         # A lying endpoint: the next health check quarantines it and routing leaves it out.
         console.sendline("fault rpc:secondary chainid=5")

@@ -28,6 +28,7 @@ from devnet.anvil import (
     resolve_anvil_binary,
 )
 from tests.devnet.conftest import anvil_children
+from tests.waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.anvil
@@ -85,9 +86,7 @@ def test_interval_mining_makes_blocks_without_transactions(no_leaked_anvil):
     with Anvil(block_time_s=0.2) as node:
         w3 = node.web3()
         first = w3.eth.block_number
-        deadline = time.monotonic() + 15
-        while w3.eth.block_number < first + 2 and time.monotonic() < deadline:
-            w3.provider.make_request("eth_blockNumber", [])  # type: ignore[arg-type]
+        wait_until(lambda: w3.eth.block_number, 15, f"two blocks after {first}", until=lambda n: n >= first + 2)
         assert w3.eth.block_number >= first + 2
         assert node.rpc("anvil_getAutomine") is False
 

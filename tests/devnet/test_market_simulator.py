@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
 
 import msgspec
@@ -19,6 +17,7 @@ from devnet.world import DevnetWorld
 from protocol.market_simulator import GetMarketStats, MarketSimulatorSnapshot, PauseMarket, ResumeMarket, StepMarket
 from protocol.supervision import Crash
 from supervision import ActorContext, Handle, registry, start_tree, stop_tree, supervisor_spec
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.anvil
 SIM = Handle(f"/{SIMULATOR_ID}")
@@ -39,14 +38,10 @@ def run_simulator() -> Iterator[Callable[..., None]]:
 
 def wait_for_snapshot(done: Callable[[MarketSimulatorSnapshot], bool]) -> MarketSimulatorSnapshot:
     """Wait (bounded) until the simulator publishes a snapshot satisfying `done`."""
-    tick = threading.Event()
-    deadline = time.monotonic() + WAIT_S
-    while time.monotonic() < deadline:
-        snap = SIM.snapshot()
-        if isinstance(snap, MarketSimulatorSnapshot) and done(snap):
-            return snap
-        tick.wait(0.02)
-    raise AssertionError(f"simulator never reached the condition; last snapshot {SIM.snapshot()}")
+    snap = wait_until(SIM.snapshot, WAIT_S, "the simulator's condition",
+                      until=lambda s: isinstance(s, MarketSimulatorSnapshot) and done(s))
+    assert isinstance(snap, MarketSimulatorSnapshot)
+    return snap
 
 
 def cross_dex_gaps(d: Devnet) -> dict[tuple[str, str], float]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from rpc.client import RpcClient
 from rpc.routing import RoutingPolicy
 from rpc.transport import TransportRegistry
 from supervision import ActorContext, ChildSpec, Handle, SupervisedActor, Tree, start_tree, supervisor_spec
+from tests.waiting import wait_until
 
 ERC20 = Path(__file__).resolve().parents[2] / "node_modules/@uniswap/v2-core/build/ERC20.json"
 TRANSFER_TOPIC = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"
@@ -128,21 +128,16 @@ class Network:
         self.tree, self.inbox, self.changed = tree, inbox, changed
 
     def wait(self, pred: Callable[[list[Any]], bool], timeout: float, what: str) -> None:
-        with self.changed:
-            if not self.changed.wait_for(lambda: pred(self.inbox), timeout):
-                raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        """Wait until `pred(inbox)` holds, re-checked each time the subscriber receives something."""
+        wait_until(lambda: pred(self.inbox), timeout, what, changed=self.changed)
 
     def wait_status(self, pred: Callable[[dict[str, Any]], bool], timeout: float, what: str) -> dict[str, Any]:
         """Poll the manager's status (an ask, answered between messages) until `pred` holds."""
-        deadline = time.monotonic() + timeout
-        while True:
+        def status() -> dict[str, Any]:
             st: dict[str, Any] = Handle("/network/subscriptions").ask(FeedStatus(), timeout=5.0, wait_s=5.0)
-            if pred(st):
-                return st
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out after {timeout}s waiting for {what}: {st}")
-            with self.changed:
-                self.changed.wait(0.02)
+            return st
+
+        return wait_until(status, timeout, what, until=pred)
 
     def snapshot(self) -> list[Any]:
         with self.changed:
