@@ -44,16 +44,25 @@ def test_fixed_latency_delays_every_answer(proxy: FaultProxy) -> None:
 
 
 def test_latency_on_a_fraction_of_calls_hits_about_that_fraction(proxy: FaultProxy) -> None:
-    proxy.apply("latency=1ms@10%")
+    delay_s = 0.01
+    proxy.apply(f"latency={delay_s * 1000:g}ms@10%")
 
-    async def go() -> None:
+    async def go() -> list[float]:
+        took = []
         async with aiohttp.ClientSession() as s:
             for i in range(300):
+                started = time.monotonic()
                 async with s.post(proxy.url, json=call("eth_chainId", id=i)) as r:
                     assert r.status == 200
+                took.append(time.monotonic() - started)
+        return took
 
-    asyncio.run(go())
-    assert 15 <= proxy.stats()["latency"] <= 50  # Binomial(300, 0.1): mean 30, sd 5.2
+    took = asyncio.run(go())
+    delayed = proxy.stats()["latency"]
+    assert 15 <= delayed <= 50  # Binomial(300, 0.1): mean 30, sd 5.2
+    # Each delayed answer waited the delay (a lower bound: sleep never returns early), so at least that
+    # many answers took that long; without the fault a loopback answer takes about a millisecond.
+    assert sum(t >= delay_s for t in took) >= delayed
 
 
 def test_heavy_tailed_latency_delays_every_answer_and_some_far_more(proxy: FaultProxy) -> None:
@@ -190,8 +199,9 @@ def test_stale_head_freezes_block_number_and_latest(proxy: FaultProxy, anvil: An
 
 def test_upstream_down_is_a_502_not_a_hang() -> None:
     with FaultProxy("http://127.0.0.1:9", name="nowhere") as p:
-        status, _, _ = asyncio.run(post(p.url, call("eth_chainId")))
-    assert status == 502
+        status, _, body = asyncio.run(post(p.url, call("eth_chainId")))
+        assert p.stats()["upstream_down"] == 1  # the proxy's own answer, naming the cause
+    assert status == 502 and b"upstream unreachable" in body
 
 
 def test_many_proxies_share_one_loop_thread(anvil: Anvil) -> None:
