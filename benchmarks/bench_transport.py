@@ -1,13 +1,15 @@
-"""Why the RPC hot path is built the way it is (rpc/http1, rpc/sockets, rpc/heldgil, rpc/metrics).
+"""Why the RPC hot path is built the way it is (rpc/http1, rpc/transport, rpc/client, rpc/metrics).
 Everything against one local anvil; prints JSON.
 
-1. One caller, eth_blockNumber, ms per call: aiohttp on the io loop (what the transport was), our
-   asyncio protocol on the io loop, our caller-thread read (RpcClient.request over a fixed table),
-   a bare keep-alive socket (the floor), and the thread hop to the io loop and back alone.
-2. 8 threads each doing send, select, recv (with 12 us of Python work around it, about what a call
-   costs us): socket's own send/recv, which let go of the GIL, versus rpc.heldgil's, which keep it.
-3. SO_RCVTIMEO: the timeout asked for versus the one the kernel keeps (why hedges wait in select).
-4. One latency observation: prometheus_client's Histogram versus the endpoint actor's LatencyBuckets.
+1. One caller, eth_blockNumber, ms per call: a bare keep-alive socket (the floor); aiohttp on the io
+   loop (what the transport was) and our asyncio protocol there (`HttpTransport.post`), both started
+   from this thread; a whole routed read on the io loop (`RpcClient.arequest`, timed on the loop, as
+   actors run it); a blocking routed read (`RpcClient.request`: the race started from this thread
+   with `call_soon_threadsafe` and awaited on a concurrent future) versus the same read through a
+   wrapper task (`run_coroutine_threadsafe(arequest)`, what blocking calls used to pay); and the
+   thread hop to the io loop and back alone.
+2. 8 caller threads, the blocking bridge versus the wrapper task: throughput and p50.
+3. One latency observation: prometheus_client's Histogram versus the endpoint actor's LatencyBuckets.
 
 Rounds are interleaved and medians kept: on this 2-vCPU VM back-to-back runs swing up to 1.5x.
 Run: .venv/bin/python benchmarks/bench_transport.py [--quick]
@@ -17,12 +19,9 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import select
 import socket
 import statistics
-import struct
 import sys
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -40,7 +39,7 @@ from prometheus_client import CollectorRegistry, Histogram  # noqa: E402
 
 from devnet.anvil import Anvil  # noqa: E402
 from protocol.network import EndpointRoute, RoutingTable  # noqa: E402
-from rpc import codec, heldgil  # noqa: E402
+from rpc import codec  # noqa: E402
 from rpc.client import RpcClient  # noqa: E402
 from rpc.metrics import LATENCY_BUCKETS, LatencyBuckets  # noqa: E402
 from rpc.routing import RoutingPolicy  # noqa: E402
@@ -93,17 +92,33 @@ def one_caller(anvil: Anvil, n: int, rounds: int) -> dict[str, Any]:
         loop.call_soon_threadsafe(done.set_result, None)
         done.result()
 
+    async def routed_on_loop() -> dict[str, float]:
+        """`per_call_ms` of `arequest`, run on the loop itself: no thread hop in what is timed."""
+        for _ in range(min(200, n)):
+            await client.arequest("eth_blockNumber")
+        samples = []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            await client.arequest("eth_blockNumber")
+            samples.append(time.perf_counter() - t0)
+        samples.sort()
+        return {"p50_ms": round(samples[len(samples) // 2] * 1000, 4),
+                "p99_ms": round(samples[int(len(samples) * 0.99)] * 1000, 4)}
+
     variants: dict[str, Callable[[], Any]] = {
+        "bare_keep_alive_socket": bare_socket,
         "aiohttp_on_io_loop": lambda: asyncio.run_coroutine_threadsafe(aiohttp_post(), loop).result(),
         "our_protocol_on_io_loop": lambda: asyncio.run_coroutine_threadsafe(ours.post(BODY, 5.0), loop).result(),
-        "our_caller_thread_read": lambda: client.request("eth_blockNumber"),
-        "bare_keep_alive_socket": bare_socket,
+        "blocking_request_bridge": lambda: client.request("eth_blockNumber"),
+        "blocking_request_wrapper_task": lambda: client.submit(client.arequest("eth_blockNumber")).result(),
         "io_loop_hop_alone": hop,
     }
-    runs: dict[str, list[dict[str, float]]] = {k: [] for k in variants}
+    runs: dict[str, list[dict[str, float]]] = {k: [] for k in [*variants, "routed_arequest_timed_on_io_loop"]}
     for _ in range(rounds):
         for name, call in variants.items():
             runs[name].append(per_call_ms(call, n))
+        on_loop = asyncio.run_coroutine_threadsafe(routed_on_loop(), loop).result()
+        runs["routed_arequest_timed_on_io_loop"].append(on_loop)
     asyncio.run_coroutine_threadsafe(session.close(), loop).result()
     asyncio.run_coroutine_threadsafe(ours.close(), loop).result()
     client.close()
@@ -112,74 +127,25 @@ def one_caller(anvil: Anvil, n: int, rounds: int) -> dict[str, Any]:
                    "p99_ms": statistics.median(r["p99_ms"] for r in rs)} for name, rs in runs.items()}
 
 
-def spin(microseconds: float) -> None:
-    end = time.perf_counter() + microseconds / 1e6
-    while time.perf_counter() < end:
-        pass
-
-
-def held_gil(anvil: Anvil, calls: int, rounds: int, work_us: float = 12.0) -> dict[str, Any]:
-    if not heldgil.available:
-        return {"unavailable": "libc could not be loaded"}
-    host, port = anvil.http_url.split("//")[1].split("/")[0].split(":")
-    request = HttpTransport("bench", anvil.http_url).target.request(BODY)
-    local = threading.local()
-
-    def conn() -> socket.socket:
-        sock = getattr(local, "sock", None)
-        if sock is None:
-            sock = local.sock = socket.create_connection((host, int(port)))
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            sock.setblocking(False)
-        return sock
-
-    def socket_methods() -> bytes:
-        sock = conn()
-        spin(work_us / 2)
-        sock.send(request)
-        select.select((sock,), (), (), 1.0)
-        data = sock.recv(heldgil.READ_SIZE)
-        spin(work_us / 2)
-        return data
-
-    def gil_kept() -> bytes | None:
-        sock = conn()
-        spin(work_us / 2)
-        heldgil.send(sock.fileno(), request)
-        select.select((sock,), (), (), 1.0)
-        data = heldgil.recv(sock.fileno())
-        spin(work_us / 2)
-        return data
-
-    variants = {"socket_send_recv": socket_methods, "heldgil_send_recv": gil_kept}
+def eight_callers(anvil: Anvil, calls: int, rounds: int) -> dict[str, Any]:
+    """8 threads of blocking routed reads: the bridge (`RpcClient.request`) versus a wrapper task."""
+    url = anvil.http_url
+    table = RoutingTable(31337, (EndpointRoute("bench", url, 0.25),))
+    client = RpcClient(lambda: table, policy=RoutingPolicy(), report=lambda _: None, registry=TransportRegistry())
+    variants: dict[str, Callable[[], Any]] = {
+        "blocking_request_bridge": lambda: client.request("eth_blockNumber"),
+        "blocking_request_wrapper_task": lambda: client.submit(client.arequest("eth_blockNumber")).result(),
+    }
     runs: dict[str, list[dict[str, Any]]] = {k: [] for k in variants}
     for _ in range(rounds):
         for name, call in variants.items():
             runs[name].append(run_load(call, callers=8, calls_per_caller=calls // 8, warmup=5))
-    out: dict[str, Any] = {"work_us_per_call": work_us}
+    client.close()
+    out: dict[str, Any] = {}
     for name, rs in runs.items():
         out[name] = {"throughput_rps": statistics.median(r["throughput_rps"] for r in rs),
                      "p50_ms": statistics.median(r["p50_ms"] for r in rs),
-                     "rounds_p50_ms": [r["p50_ms"] for r in rs]}
-    return out
-
-
-def rcvtimeo() -> dict[str, Any]:
-    a, b = socket.socketpair()
-    out = {}
-    for asked_us in (500, 2000, 5000):
-        a.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack("@ll", 0, asked_us))
-        waited = []
-        for _ in range(5):
-            t0 = time.perf_counter()
-            try:
-                a.recv(1)
-            except BlockingIOError:
-                pass
-            waited.append((time.perf_counter() - t0) * 1000)
-        out[f"asked_{asked_us / 1000:g}_ms"] = round(statistics.median(waited), 2)
-    a.close()
-    b.close()
+                     "rounds_rps": [r["throughput_rps"] for r in rs]}
     return out
 
 
@@ -202,8 +168,7 @@ def main() -> None:
     with Anvil(block_time_s=None) as anvil:
         results = {
             "one_caller": one_caller(anvil, 300 if quick else 2000, 3),
-            "eight_threads_gil": held_gil(anvil, 1600 if quick else 6400, 3 if quick else 5),
-            "so_rcvtimeo_waited_ms": rcvtimeo(),
+            "eight_callers_blocking": eight_callers(anvil, 1600 if quick else 6400, 3 if quick else 5),
             "histogram_observe": histogram_observe(20000 if quick else 200000),
         }
     print(msgspec.json.format(msgspec.json.encode(results), indent=2).decode())

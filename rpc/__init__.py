@@ -13,10 +13,10 @@ Wiring (run.py):
     rpc.metrics.start_metrics_server(port)    # when ENABLE_PROMETHEUS (binds 127.0.0.1)
     rpc.commands.register_network_commands(console_registry)   # `clear rpc:NAME`, `routes`
 
-Module map: codec (wire format and lie detection), http1 (request heads, the response reader),
-transport (keep-alive connections on the io loop), sockets (keep-alive connections driven by
-caller threads), stats (EWMA and quantiles), routing (ranking, hedge delays, Retry-After; pure),
-race (one hedged read's plan; pure), dispatch (judging attempts; races and broadcasts on the io
-loop), thread_race (the same race in a blocking caller's thread), client (the thread-safe facade),
-health (the health batch), provider, metrics, commands.
+Module map: codec (wire format and lie detection), http1 (request heads, the response reader:
+llhttp), transport (one keep-alive pool per endpoint, on the io loop), stats (EWMA and quantiles),
+routing (ranking, hedge delays, Retry-After; pure), race (one hedged read's plan; pure), dispatch
+(judging attempts; the one race and the broadcast, on the io loop), client (the thread-safe facade:
+coroutines, and blocking calls that start the race from the caller's thread and wait on it),
+health (the health batch), provider (web3 providers), metrics, commands.
 """

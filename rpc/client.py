@@ -1,10 +1,13 @@
 """RpcClient: the one way any part of arbiter reads the chain or sends a transaction.
 
 Thread-safe. A call reads the router's published `RoutingTable` (no mailbox hop), is hedged,
-retried and deadline-bound, and tells each attempt's outcome to that endpoint's actor. A blocking
-read runs in the caller's own thread (`rpc.thread_race`: no hop to the io loop and back); the
-coroutines and `request_future` run on the shared io loop (`rpc.dispatch`). From inside an actor use
-`request_future` with `ctx.pipe`, never the blocking calls; on the io loop use `arequest` / `acall`.
+retried and deadline-bound, and tells each attempt's outcome to that endpoint's actor. Every read
+runs the one race there is: `rpc.dispatch`'s, on the shared io loop, over `rpc.transport`'s pool.
+The coroutines (`acall`, `arequest`, `abatch`) run it in place; the blocking calls and
+`call_future` / `request_future` start it from the caller's thread with one
+`loop.call_soon_threadsafe` and the race completes a `concurrent.futures.Future` directly (no
+wrapper task, no coroutine). From inside an actor use `request_future` (or `submit` of a coroutine)
+with `ctx.pipe`, never the blocking calls; on the io loop use the coroutines.
 """
 
 from __future__ import annotations
@@ -22,10 +25,9 @@ from loguru import logger
 from protocol.network import RequestOutcomes, RoutingTable
 from rpc import codec
 from rpc.codec import RpcAnswer
-from rpc.dispatch import Dispatcher, HedgeCounters
+from rpc.dispatch import Decode, Dispatcher, HedgeCounters
 from rpc.errors import RpcError, RpcUnavailable
 from rpc.routing import RoutingPolicy, is_already_known, is_nonce_too_low
-from rpc.thread_race import read_in_thread
 from rpc.transport import TransportRegistry, transports
 from supervision.errors import ActorError
 from supervision.handle import Handle
@@ -197,67 +199,115 @@ class RpcClient:
     def on_io_loop(self) -> bool:
         return self._io.in_loop()
 
-    # --- blocking calls (never from inside an actor's handler, never on the io loop) -----------------
+    # --- from other threads: the same race, started on the loop ------------------------------------
 
-    def _run(self, coro: Coroutine[Any, Any, Any], timeout: float | None) -> Any:
-        if self._io.in_loop():
-            coro.close()
-            raise RuntimeError("blocking RpcClient call on the io loop thread: use the a* coroutines")
-        future = self._io.submit(coro)
-        limit = (timeout if timeout is not None else self.policy.deadline_s) + 1.0
+    def _start_read(
+        self, method: str, body: bytes, decode: Decode, deadline: float
+    ) -> concurrent.futures.Future[Any]:
+        """Start the io loop's race for `body` from this thread; a future the race itself completes.
+
+        One `call_soon_threadsafe` and nothing else: the race sets the concurrent future's result as it
+        would an asyncio one's, so the answer reaches this thread without another hop on the loop."""
+        done: concurrent.futures.Future[Any] = concurrent.futures.Future()
         try:
-            return future.result(limit)
-        except concurrent.futures.TimeoutError:
-            future.cancel()
-            raise RpcUnavailable("(call)", [], f"no result within {limit:.1f}s") from None
+            table = self.table()
+        except RpcUnavailable as e:  # in the future, as every other failure: an actor's pipe sees it there
+            done.set_exception(e)
+            return done
+        read_into = self.dispatcher.read_into
 
-    def call(self, method: str, params: Sequence[Any] = (), *, timeout: float | None = None) -> RpcAnswer:
-        """The answer to one call, read from this thread (hedged, retried); `RpcUnavailable` if none came."""
+        def start() -> None:
+            try:
+                read_into(done, table, method, body, decode, deadline)
+            except BaseException as e:  # a bug: the caller must hear of it, not wait out its deadline
+                if not done.done():
+                    done.set_exception(e)
+
+        try:
+            self._io.loop.call_soon_threadsafe(start)
+        except RuntimeError:  # the loop is closed (process exit)
+            raise RpcUnavailable(method, [], "the io loop is closed") from None
+        return done
+
+    def call_future(
+        self, method: str, params: Sequence[Any] = (), *, timeout: float | None = None
+    ) -> concurrent.futures.Future[Any]:
+        """Non-blocking, from any thread but the loop's: a future of the `RpcAnswer` to one call."""
+        self._refuse_on_loop()
         if method == "eth_sendRawTransaction":
-            return self._run(self.acall(method, params, timeout=timeout), timeout)  # type: ignore[no-any-return]
-        if self._io.in_loop():
-            self._refuse_on_loop()
+            return self._io.submit(self._send_raw(params, timeout))
         deadline = time.monotonic() + (timeout if timeout is not None else self.policy.deadline_s)
-        request_id = self.dispatcher.next_id()
+        request_id = self.dispatcher.next_ids()
         body = codec.encode_request(method, params, request_id)
-        answer: RpcAnswer = read_in_thread(
-            self.dispatcher, self.table(), method, body, lambda raw: codec.decode_answer(raw, request_id), deadline
-        )
-        return answer
+        return self._start_read(method, body, lambda raw: codec.decode_answer(raw, request_id), deadline)
 
-    def _refuse_on_loop(self) -> None:
-        if self._io.in_loop():
-            raise RuntimeError("blocking RpcClient call on the io loop thread: use the a* coroutines")
-
-    def request(self, method: str, params: Sequence[Any] = (), *, timeout: float | None = None) -> Any:
-        """The result of `method`; raises `RpcError` (an answer: revert...) or `RpcUnavailable`."""
-        return self.call(method, params, timeout=timeout).unwrap(method)
-
-    def batch(self, calls: Sequence[tuple[str, Sequence[Any]]], *, timeout: float | None = None) -> list[RpcAnswer]:
-        """One JSON-RPC batch to one endpoint, read from this thread; answers in call order."""
+    def batch_future(
+        self, calls: Sequence[tuple[str, Sequence[Any]]], *, timeout: float | None = None
+    ) -> concurrent.futures.Future[Any]:
+        """Non-blocking, from any thread but the loop's: a future of one batch's answers, in call order."""
         if not calls:
-            return []
+            empty: concurrent.futures.Future[Any] = concurrent.futures.Future()
+            empty.set_result([])
+            return empty
         if any(method == "eth_sendRawTransaction" for method, _ in calls):
             raise ValueError("eth_sendRawTransaction is broadcast on its own, not batched")
         self._refuse_on_loop()
         deadline = time.monotonic() + (timeout if timeout is not None else self.policy.deadline_s)
         first = self.dispatcher.next_ids(len(calls))
         body = codec.encode_batch(calls, first)
-        answers: list[RpcAnswer] = read_in_thread(
-            self.dispatcher, self.table(), _batch_label(calls), body,
-            lambda raw: codec.decode_batch(raw, first, len(calls)), deadline,
+        return self._start_read(
+            _batch_label(calls), body, lambda raw: codec.decode_batch(raw, first, len(calls)), deadline
         )
+
+    def request_future(
+        self, method: str, params: Sequence[Any] = (), *, timeout: float | None = None
+    ) -> concurrent.futures.Future[Any]:
+        """Non-blocking: a future of the result (for `ctx.pipe` inside actors); a JSON-RPC error as `RpcError`."""
+        answer = self.call_future(method, params, timeout=timeout)
+        result: concurrent.futures.Future[Any] = concurrent.futures.Future()
+
+        def unwrap(done: concurrent.futures.Future[Any]) -> None:
+            try:
+                result.set_result(done.result().unwrap(method))
+            except BaseException as e:
+                result.set_exception(e)
+
+        answer.add_done_callback(unwrap)
+        return result
+
+    # --- blocking calls (never from inside an actor's handler, never on the io loop) -----------------
+
+    def _wait(self, future: concurrent.futures.Future[Any], timeout: float | None) -> Any:
+        """The future's result. The race ends itself at its deadline; the margin only covers a stalled loop."""
+        limit = (timeout if timeout is not None else self.policy.deadline_s) + 1.0
+        try:
+            return future.result(limit)
+        except concurrent.futures.TimeoutError:
+            raise RpcUnavailable("(call)", [], f"no result within {limit:.1f}s") from None
+
+    def _refuse_on_loop(self) -> None:
+        if self._io.in_loop():
+            raise RuntimeError("blocking RpcClient call on the io loop thread: use the a* coroutines")
+
+    def call(self, method: str, params: Sequence[Any] = (), *, timeout: float | None = None) -> RpcAnswer:
+        """The answer to one call (hedged, retried on the io loop); `RpcUnavailable` if none came."""
+        answer: RpcAnswer = self._wait(self.call_future(method, params, timeout=timeout), timeout)
+        return answer
+
+    def request(self, method: str, params: Sequence[Any] = (), *, timeout: float | None = None) -> Any:
+        """The result of `method`; raises `RpcError` (an answer: revert...) or `RpcUnavailable`."""
+        return self.call(method, params, timeout=timeout).unwrap(method)
+
+    def batch(self, calls: Sequence[tuple[str, Sequence[Any]]], *, timeout: float | None = None) -> list[RpcAnswer]:
+        """One JSON-RPC batch to one endpoint (hedged and retried as a whole); answers in call order."""
+        if not calls:
+            return []
+        answers: list[RpcAnswer] = self._wait(self.batch_future(calls, timeout=timeout), timeout)
         return answers
 
     def send_raw_transaction(self, raw: str | bytes, *, timeout: float | None = None) -> str:
         """Broadcast a signed transaction to every healthy endpoint; its hash."""
         return str(self.request("eth_sendRawTransaction", [raw], timeout=timeout))
-
-    def request_future(
-        self, method: str, params: Sequence[Any] = (), *, timeout: float | None = None
-    ) -> concurrent.futures.Future[Any]:
-        """Non-blocking: a future of the result (for `ctx.pipe` inside actors)."""
-        return self._io.submit(self.arequest(method, params, timeout=timeout))
 
     def close(self) -> None:
         """Close every keep-alive pool of this client's registry (the process-wide one by default)."""

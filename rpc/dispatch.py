@@ -1,15 +1,17 @@
 """The core of the router client: judging one attempt, a hedged read with retries, a broadcast.
 
-The races here run on the shared io loop (coroutines, actors); `rpc.thread_race` runs the same plan
-(`rpc.race.RacePlan`) in a blocking caller's own thread and judges its attempts with the same
-`Dispatcher.judge`. Every attempt's outcome (the winner's and every loser's) is reported through
-`report` so the endpoint actors, the single writers of breakers and statistics, see all traffic.
-A JSON-RPC execution error is an answer: it ends the call, it never fails over.
+Everything here runs on the shared io loop; it is the only race there is. Coroutines and actors
+start it in place, blocking callers from their own thread (`RpcClient._start_read`), handing in a
+`concurrent.futures.Future` the race completes itself. Every attempt's outcome (the winner's and every
+loser's) is reported through `report` so the endpoint actors, the single writers of breakers and
+statistics, see all traffic. A JSON-RPC execution error is an answer: it ends the call, it never fails
+over.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import itertools
 import threading
 import time
@@ -28,6 +30,8 @@ from rpc.routing import RoutingPolicy, is_already_known
 from rpc.transport import TransportRegistry
 
 Decode = Callable[[bytes], Any]
+#: What a race completes: an asyncio future (callers on the loop) or a concurrent one (other threads).
+Completion = asyncio.Future[Any] | concurrent.futures.Future[Any]
 Report = Callable[[RequestOutcomes], None]
 
 #: Successful outcomes are held this long and told to the endpoint actor together; faults go at once.
@@ -88,9 +92,6 @@ class Dispatcher:
         self._background: set[asyncio.Task[Attempt]] = set()
         self._ids = itertools.count(1)
 
-    def next_id(self) -> int:
-        return next(self._ids)
-
     def next_ids(self, count: int = 1) -> int:
         """The first of `count` fresh request ids (ids never repeat within a process)."""
         first = next(self._ids)
@@ -136,7 +137,7 @@ class Dispatcher:
         self, route: EndpointRoute, method: str, started: float, raw: bytes | EndpointFault, decode: Decode,
         table: RoutingTable, hedge: bool = False,
     ) -> Attempt:
-        """What one finished attempt yielded (an answer or a fault), reported; never raises. Any thread."""
+        """What one finished attempt yielded (an answer or a fault), reported; never raises."""
         if isinstance(raw, EndpointFault):
             return self._failed(route, method, started, raw, hedge)
         try:
@@ -158,27 +159,14 @@ class Dispatcher:
     def _queue(self, outcome: RequestOutcome, *, urgent: bool) -> None:
         """Hold an outcome for its endpoint's next batch; a fault flushes at once (breakers react fast).
 
-        Called from the loop and from caller threads; the flush always runs on the loop. Append first,
-        then look at the flag (the flush clears the flag, then drains): no outcome is ever stranded."""
+        On the loop, like everything here. Append first, then look at the flag (the flush clears the flag,
+        then drains): no outcome is ever stranded."""
         self._outbox.append(outcome)
-        if not urgent:
-            if self._flush_armed:
-                return
+        if urgent:
+            self._flush_now()
+        elif not self._flush_armed:
             self._flush_armed = True
-        action = self._flush_now if urgent else self._arm_flush
-        if self._on_loop():
-            action()
-        else:
-            try:
-                self.loop.call_soon_threadsafe(action)
-            except RuntimeError:  # the loop is closed (process exit): nobody is left to tell
-                pass
-
-    def _on_loop(self) -> bool:
-        try:
-            return asyncio.get_running_loop() is self.loop
-        except RuntimeError:
-            return False
+            self._arm_flush()
 
     def _arm_flush(self) -> None:
         if self._flush_timer is None:
@@ -264,15 +252,23 @@ class Dispatcher:
         of them) or `RpcUnavailable`. Driven by callbacks rather than `asyncio.wait`: the hot path is one
         task per attempt and nothing else.
         """
-        loop = asyncio.get_running_loop()
-        result: asyncio.Future[Any] = loop.create_future()
+        result: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self.read_into(result, table, method, body, decode, deadline, hedge)
+        return result
+
+    def read_into(
+        self, result: Completion, table: RoutingTable, method: str, body: bytes, decode: Decode, deadline: float,
+        hedge: bool = True,
+    ) -> None:
+        """`read`, completing `result`: a `concurrent.futures.Future` a caller in another thread waits on
+        is set from the loop directly, with no hop back through it. Call on the io loop."""
         try:
             routes = self.usable_or_raise(table, method)
         except RpcUnavailable as e:
-            result.set_exception(e)
-            return result
-        _Race(self, loop, result, table, RacePlan(routes, self.policy, hedge), method, body, decode, deadline).start()
-        return result
+            _complete(result, error=e)
+            return
+        plan = RacePlan(routes, self.policy, hedge)
+        _Race(self, asyncio.get_running_loop(), result, table, plan, method, body, decode, deadline).start()
 
     def count_hedge(self, endpoint: str, *, won: bool) -> None:
         with self._lock:
@@ -318,11 +314,22 @@ class Dispatcher:
         return isinstance(answer, RpcAnswer) and (answer.error is None or is_already_known(answer.error.message))
 
 
+def _complete(result: Completion, value: Any = None, error: BaseException | None = None) -> None:
+    """Settle a race's future; one its caller has cancelled meanwhile stays as it is."""
+    try:
+        if error is not None:
+            result.set_exception(error)
+        else:
+            result.set_result(value)
+    except (asyncio.InvalidStateError, concurrent.futures.InvalidStateError):
+        pass
+
+
 class _Race:
     """One read racing across endpoints on the io loop: the first good answer wins, faults move on."""
 
     def __init__(
-        self, dispatcher: Dispatcher, loop: asyncio.AbstractEventLoop, result: asyncio.Future[Any],
+        self, dispatcher: Dispatcher, loop: asyncio.AbstractEventLoop, result: Completion,
         table: RoutingTable, plan: RacePlan, method: str, body: bytes, decode: Decode, deadline: float,
     ) -> None:
         self.d, self.loop, self.result, self.table, self.plan = dispatcher, loop, result, table, plan
@@ -364,30 +371,29 @@ class _Race:
             return  # a loser: its outcome was reported; its answer is ignored
         if task.cancelled():  # only at loop shutdown: nothing more will answer
             self._settle()
-            self.result.set_exception(RpcUnavailable(self.method, self.plan.failures, "cancelled"))
+            _complete(self.result, error=RpcUnavailable(self.method, self.plan.failures, "cancelled"))
             return
         attempt = task.result()
         if attempt.fault is None:
             if attempt.hedge:
                 self.d.count_hedge(attempt.route.name, won=True)
             self._settle(won=True)
-            self.result.set_result(attempt.answer)
+            _complete(self.result, attempt.answer)
             return
         retry = self.plan.failed(attempt.route.name, attempt.fault.kind.value)
         if retry is not None:
             self._launch(retry, hedge=False)  # a retryable fault moves on at once to the next endpoint
         elif not self.pending:
             self._settle()
-            self.result.set_exception(RpcUnavailable(self.method, self.plan.failures))
+            _complete(self.result, error=RpcUnavailable(self.method, self.plan.failures))
 
     def _deadline_passed(self) -> None:
         self.deadline_timer = None
         if self.result.done():
             return
         self._settle()
-        self.result.set_exception(
-            RpcUnavailable(self.method, self.plan.failures + self.plan.unanswered(), "deadline passed")
-        )
+        unanswered = self.plan.failures + self.plan.unanswered()
+        _complete(self.result, error=RpcUnavailable(self.method, unanswered, "deadline passed"))
 
     def _settle(self, won: bool = False) -> None:
         for timer in (self.hedge_timer, self.deadline_timer):

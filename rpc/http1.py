@@ -1,21 +1,16 @@
 """HTTP/1.1 for JSON-RPC, kept to what it needs: one request shape (a POST of a JSON body) and one
 response reader.
 
-Why not a general client on the hot path: `benchmarks/bench_transport.py` measured one call to anvil
-at p50 0.35 ms through aiohttp on the io loop, 0.23 ms through our protocol there, 0.11 ms read from
-the caller's own thread, 0.09 ms over a bare keep-alive socket (the hop to the io loop alone: 0.06
-ms). The reader is fed by a non-blocking socket in the caller's thread (`rpc.sockets`) or by an
-asyncio protocol on the io loop (`rpc.transport`), so both paths classify a bad answer the same way.
-Parsing is llhttp's (httptools): status line, headers, Content-Length and chunked bodies; bodies are
-capped as they arrive. The common answer (a plain 200 arriving whole in one read) skips it:
-`simple_200` reads it with one regular expression, and a property test holds the two readers to the
-same result.
+Why not a general client on the hot path: `benchmarks/bench_transport.py` measures one call to anvil
+through our asyncio protocol on the io loop against a bare keep-alive socket (the floor) and against
+aiohttp on the same loop. The reader is fed by the io loop's asyncio protocol (`rpc.transport`), the
+one transport every caller goes through. Parsing is llhttp's (httptools): status line, headers,
+Content-Length and chunked bodies; bodies are capped as they arrive.
 """
 
 from __future__ import annotations
 
 import base64
-import re
 import ssl
 import time
 import urllib.parse
@@ -29,36 +24,6 @@ from rpc.routing import RoutingPolicy, parse_retry_after
 
 #: Error bodies (non-200) larger than this are not read: the connection is dropped instead.
 MAX_ERROR_BODY_BYTES = 65536
-
-# The common answer, read without the full parser: "200 OK", printable header fields, one Content-Length,
-# no Transfer-Encoding, all of it in the first read. Anything else goes to llhttp.
-_SIMPLE_200 = re.compile(rb"HTTP/1\.1 200 OK\r\n(?:[!#$%&'*+.^_`|~0-9A-Za-z-]++:[\x20-\x7e\t]*+\r\n)*+\r\n")
-_CONNECTION = re.compile(rb"\r\nconnection:[ \t]*([a-z-]*)[ \t]*(?=\r\n|$)")
-
-
-def simple_200(data: bytes, cap: int) -> tuple[bytes, bool] | None:
-    """(body, reusable) when `data` is exactly one whole plain 200 answer; None for anything else."""
-    head = _SIMPLE_200.match(data)
-    if head is None:
-        return None
-    fields = data[15:head.end() - 2].lower()  # "\r\nname: value" for each field, then "\r\n"
-    at = fields.find(b"\r\ncontent-length:")
-    if at < 0 or fields.find(b"\r\ncontent-length:", at + 17) >= 0 or b"\r\ntransfer-encoding:" in fields:
-        return None
-    end = fields.find(b"\r\n", at + 17)
-    value = fields[at + 17:end if end >= 0 else len(fields)].strip(b" \t")
-    if not value.isdigit() or len(value) > 15:
-        return None
-    length, start = int(value), head.end()
-    if length > cap or len(data) - start != length:
-        return None
-    reusable = True
-    if b"\r\nconnection:" in fields:
-        tokens = _CONNECTION.findall(fields)
-        if len(tokens) != 1 or tokens[0] not in (b"close", b"keep-alive"):
-            return None
-        reusable = tokens[0] == b"keep-alive"
-    return data[start:], reusable
 
 
 @dataclass(frozen=True)
@@ -135,7 +100,7 @@ class ResponseReader:
         self.endpoint = endpoint
         self.max_body_bytes = max_body_bytes
         self.policy = policy
-        self._parser: httptools.HttpResponseParser | None = None  # made only when `simple_200` will not do
+        self._parser = httptools.HttpResponseParser(self)
         self._chunks: list[bytes] = []
         self._size = 0
         self._status = 0
@@ -163,7 +128,6 @@ class ResponseReader:
             self._retry_after = value.decode("latin-1")
 
     def on_headers_complete(self) -> None:
-        assert self._parser is not None
         self._headers_done = True
         self._status = self._parser.get_status_code()
         self._reusable = bool(self._parser.should_keep_alive())  # llhttp forgets it once the message ends
@@ -189,16 +153,6 @@ class ResponseReader:
 
     def feed(self, data: bytes) -> bool:
         """Take the next bytes from the connection; True once the whole response is in."""
-        if self._parser is None:
-            if self.received == 0:
-                simple = simple_200(data, self.max_body_bytes)
-                if simple is not None:
-                    self.received = len(data)
-                    self._chunks.append(simple[0])
-                    self._status, self._reusable = 200, simple[1]
-                    self._headers_done = self._complete = True
-                    return True
-            self._parser = httptools.HttpResponseParser(self)
         self.received += len(data)
         try:
             self._parser.feed_data(data)

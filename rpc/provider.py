@@ -6,7 +6,9 @@
 web3 hands the provider already-formatted params (hex strings, dicts); a few values may still be
 bytes (HexBytes), which JSON-RPC wants as 0x-hex, not msgspec's base64, hence `jsonable`. A JSON-RPC
 error comes back as web3's error dict, so web3 raises its usual exceptions (ContractLogicError...);
-no usable answer from any endpoint raises `ProviderConnectionError`.
+no usable answer from any endpoint raises `ProviderConnectionError`. Both run `RpcClient`'s one race
+on the io loop: the sync provider waits for it in the caller's thread (`RpcClient.call`), the async
+one awaits it from whatever loop web3 runs on.
 """
 
 from __future__ import annotations
@@ -86,14 +88,16 @@ class AsyncArbiterProvider(AsyncBaseProvider):
         self.client = client
         self.timeout = timeout
 
-    async def _on_io_loop(self, coro: Any) -> Any:
+    async def _call(self, method: str, params: list[Any]) -> RpcAnswer:
+        """On the io loop: the race in place; on another loop: started there, awaited here."""
         if self.client.on_io_loop():
-            return await coro
-        return await asyncio.wrap_future(self.client.submit(coro))
+            return await self.client.acall(method, params, timeout=self.timeout)
+        answer: RpcAnswer = await asyncio.wrap_future(self.client.call_future(method, params, timeout=self.timeout))
+        return answer
 
     async def make_request(self, method: RPCEndpoint, params: Any) -> RPCResponse:
         try:
-            answer = await self._on_io_loop(self.client.acall(str(method), _params(params), timeout=self.timeout))
+            answer = await self._call(str(method), _params(params))
         except RpcUnavailable as e:
             raise ProviderConnectionError(str(e)) from e
         return _response(answer)
@@ -103,14 +107,17 @@ class AsyncArbiterProvider(AsyncBaseProvider):
     ) -> list[RPCResponse] | RPCResponse:
         calls = [(str(method), _params(params)) for method, params in requests]
         try:
-            answers = await self._on_io_loop(self.client.abatch(calls, timeout=self.timeout))
+            if self.client.on_io_loop():
+                answers = await self.client.abatch(calls, timeout=self.timeout)
+            else:
+                answers = await asyncio.wrap_future(self.client.batch_future(calls, timeout=self.timeout))
         except RpcUnavailable as e:
             raise ProviderConnectionError(str(e)) from e
         return [_response(a) for a in answers]
 
     async def is_connected(self, show_traceback: bool = False) -> bool:
         try:
-            answer = await self._on_io_loop(self.client.acall("eth_chainId", [], timeout=self.timeout))
+            answer = await self._call("eth_chainId", [])
         except RpcUnavailable as e:
             if show_traceback:
                 raise ProviderConnectionError(str(e)) from e

@@ -1,8 +1,8 @@
 """The plan of one hedged read, pure: which endpoint goes next, whether a hedge may still fire,
 what to tell the caller when nobody answered.
 
-Two races drive it: the io loop's (`rpc.dispatch`, for coroutines and actors) and the caller
-thread's (`rpc.thread_race`, for blocking calls). Both follow these rules, so they behave alike:
+`rpc.dispatch`'s race on the io loop drives it, for every caller (actors, coroutines, blocking calls
+and the web3 providers). The rules:
 - endpoints are tried in table order, at most `max_attempts` of them (hedges included);
 - a hedge goes to the next endpoint once the last one launched has been out for its hedge delay,
   at most `max_hedges` times;

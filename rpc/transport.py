@@ -1,12 +1,13 @@
-"""HTTP transport for JSON-RPC: per endpoint, keep-alive connections for both kinds of caller.
+"""HTTP transport for JSON-RPC: per endpoint, one pool of keep-alive connections on the io loop.
 
-`HttpTransport.post` (coroutines on the shared io loop: actors, health checks, broadcasts) sends one
-body over an asyncio protocol and returns the answer's bytes, or raises `EndpointFault` with the
-kind of failure (timeout, connection, 5xx, 429 + Retry-After, truncated, too large). Blocking
-callers use the same endpoint's `sockets` pool from their own thread (`rpc.sockets`). Both read
-answers with `rpc.http1.ResponseReader`, so a bad answer is classified the same way on either path,
-and bodies are capped as they arrive: an endpoint that streams gigabytes costs `max_body_bytes`.
-A kept-alive connection the server has meanwhile closed is retried once on a fresh one.
+`HttpTransport.post` sends one body over an asyncio protocol and returns the answer's bytes, or
+raises `EndpointFault` with the kind of failure (timeout, connection, 5xx, 429 + Retry-After,
+truncated, too large). Every caller goes through it: actors and coroutines on the io loop, and the
+blocking calls, which start their race on the loop and wait for it (`rpc.client`). Answers are read
+with `rpc.http1.ResponseReader`, and bodies are capped as they arrive: an endpoint that streams
+gigabytes costs `max_body_bytes`. A kept-alive connection the server has meanwhile closed is retried
+once on a fresh one. Connecting goes through `loop.create_connection`, which tries every address the
+host name resolves to.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from protocol.secrets import redact
 from rpc.errors import EndpointFault
 from rpc.http1 import ResponseReader, Target
 from rpc.routing import RoutingPolicy
-from rpc.sockets import SocketPool
 
 #: Largest answer accepted from an endpoint (a full block with transactions is a few MB at most).
 DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024
@@ -82,7 +82,7 @@ class _Http1Protocol(asyncio.Protocol):
 
 
 class HttpTransport:
-    """The keep-alive connections to one endpoint: `post` on the io loop, `sockets` for caller threads."""
+    """The keep-alive connections to one endpoint, used on the io loop only."""
 
     def __init__(
         self,
@@ -99,14 +99,13 @@ class HttpTransport:
         self.max_body_bytes = max_body_bytes
         self.pool_size = pool_size
         self.policy = policy
-        self.sockets = SocketPool(name, self.target, pool_size)
         self._idle: list[_Http1Protocol] = []
-        self._loop_in_flight = 0  # touched only on the loop thread
+        self.in_flight = 0  # requests out to this endpoint now; written on the loop thread only
 
     @property
-    def in_flight(self) -> int:
-        """Requests out to this endpoint now, from both paths (read racily, for status)."""
-        return self._loop_in_flight + self.sockets.in_flight
+    def idle(self) -> int:
+        """Kept-alive connections waiting for the next request (read racily, for status and tests)."""
+        return len(self._idle)
 
     def reader(self) -> ResponseReader:
         return ResponseReader(self.name, self.max_body_bytes, self.policy)
@@ -115,7 +114,7 @@ class HttpTransport:
         """POST `body`; the answer's bytes, or `EndpointFault` naming this endpoint."""
         if timeout_s <= 0:
             raise EndpointFault(FaultKind.TIMEOUT, "deadline already passed", endpoint=self.name)
-        self._loop_in_flight += 1
+        self.in_flight += 1
         try:
             async with asyncio.timeout(timeout_s):
                 return await self._post(self.target.request(body))
@@ -123,7 +122,7 @@ class HttpTransport:
             detail = f"no answer in {timeout_s * 1000:.0f} ms"
             raise EndpointFault(FaultKind.TIMEOUT, detail, endpoint=self.name) from None
         finally:
-            self._loop_in_flight -= 1
+            self.in_flight -= 1
 
     async def _post(self, request: bytes) -> bytes:
         while True:
@@ -172,7 +171,6 @@ class HttpTransport:
         idle, self._idle = self._idle, []
         for conn in idle:
             conn.close()
-        self.sockets.close()
 
 
 class TransportRegistry:

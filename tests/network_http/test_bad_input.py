@@ -38,11 +38,11 @@ def small_body_cap() -> Iterator[None]:
         ("drop", FaultKind.CONNECTION, "drop"),
     ],
 )
-@pytest.mark.parametrize("path", ["thread", "loop"])
+@pytest.mark.parametrize("path", ["blocking", "loop"])
 def test_bad_answer_is_charged_to_its_endpoint_and_never_reaches_the_caller(
     anvil, fault_proxies, network, small_body_cap, fault: str, kind: FaultKind, injected: str, path: str
 ) -> None:
-    """`thread`: blocking calls, read from the caller's thread; `loop`: the coroutines, on the io loop."""
+    """`blocking`: blocking calls from this thread; `loop`: the coroutines, on the io loop (the same race)."""
     by_name = {p.name: p for p in fault_proxies(3)}
     net = network({n: s.url for n, s in by_name.items()})
     w3 = anvil.web3()
@@ -55,7 +55,7 @@ def test_bad_answer_is_charged_to_its_endpoint_and_never_reaches_the_caller(
     before = net.endpoint(bad).errors.get(kind.value, 0)
     client = net.client
     calls = [("eth_getBalance", [account, "latest"]), ("eth_getBlockByNumber", ["latest", False])]
-    if path == "thread":
+    if path == "blocking":
         balance, batch = client.request(*calls[0]), client.batch(calls)
     else:
         balance = client.submit(client.arequest(*calls[0])).result(10)

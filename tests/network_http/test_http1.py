@@ -1,5 +1,5 @@
-"""The hand-written HTTP/1.1 pieces: request heads from URLs, and the response reader that both
-transports use. Pure: bytes in, body or fault out, however the bytes are split."""
+"""The hand-written HTTP/1.1 pieces: request heads from URLs, and the response reader the
+transport uses. Pure: bytes in, body or fault out, however the bytes are split."""
 
 from __future__ import annotations
 
@@ -193,63 +193,3 @@ def test_arbitrary_bytes_give_a_body_a_fault_or_more_waiting_never_a_crash(
             assert isinstance(r.body(), bytes)
     except EndpointFault as fault:
         assert fault.endpoint == "e0" and fault.kind in set(FaultKind)
-
-
-# --- the fast reading of a plain 200 agrees with llhttp -------------------------------------------
-
-header_names = st.sampled_from([
-    "Content-Type", "Date", "Server", "Vary", "Connection", "connection", "Transfer-Encoding", "Content-Length",
-    "content-length", "X-Weird", "Bad Name", "Keep-Alive",
-])
-header_values = st.sampled_from(
-    ["application/json", "close", "keep-alive", "Keep-Alive", "upgrade", "chunked", "12", " 40 ", "0x10", "",
-     "a\x01b", "v\xe9", "timeout=5"]
-)
-
-
-@st.composite
-def plain_answers(draw: st.DrawFn) -> bytes:
-    """Responses near the fast path's edge: mostly 200s with a right Content-Length, plus odd fields."""
-    body = draw(st.binary(max_size=120))
-    status = draw(st.sampled_from(["200 OK", "200 OK", "200 OK", "200 Fine", "201 Created", "204 No Content"]))
-    fields = draw(st.lists(st.tuples(header_names, header_values), max_size=4))
-    lines = [f"HTTP/1.1 {status}"]
-    if draw(st.booleans()):
-        lines.append(f"Content-Length: {len(body) + draw(st.sampled_from([0, 0, 0, -1, 1]))}")
-    lines += [f"{name}: {value}" for name, value in fields]
-    tail = draw(st.sampled_from([b"", b"", b"HTTP/1.1 200 OK\r\n"]))
-    return "\r\n".join(lines).encode("latin-1") + b"\r\n\r\n" + body + tail
-
-
-def outcome(r: ResponseReader, data: bytes, *, whole: bool) -> tuple[object, ...]:
-    """What a reader makes of `data`: fed whole (the fast path may take it) or byte by byte (llhttp only)."""
-    try:
-        done = r.feed(data) if whole else any([r.feed(data[i:i + 1]) for i in range(len(data))][-1:])
-        if not done:
-            done = r.eof()
-        return ("done", r.body(), r.keep_alive)
-    except EndpointFault as fault:
-        return ("fault", fault.kind)
-
-
-@settings(max_examples=500, deadline=None)
-@given(data=plain_answers())
-def test_the_fast_reading_agrees_with_llhttp_whenever_it_answers(data: bytes) -> None:
-    fast = outcome(reader(cap=100), data, whole=True)
-    slow = outcome(reader(cap=100), data, whole=False)
-    if fast[0] == "done" and slow[0] == "done":
-        assert fast == slow
-    else:
-        # Where one of them refuses, both must (a fault's kind may differ: llhttp sees it byte by byte).
-        assert fast[0] == slow[0] == "fault", (fast, slow)
-
-
-def test_the_fast_reading_takes_the_common_answer_and_leaves_the_rest() -> None:
-    from rpc.http1 import simple_200
-
-    assert simple_200(response(BODY), 1000) == (BODY, True)
-    assert simple_200(response(BODY, headers="Connection: close\r\n"), 1000) == (BODY, False)
-    assert simple_200(response(BODY)[:-1], 1000) is None  # not all here yet
-    assert simple_200(response(BODY), 10) is None  # over the cap: llhttp's reader reports it
-    assert simple_200(chunked(BODY, 8), 1000) is None
-    assert simple_200(response(BODY, "404 Not Found"), 1000) is None

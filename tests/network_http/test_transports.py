@@ -1,5 +1,6 @@
-"""Both transports (the caller's thread and the io loop) against a small real HTTP/1.1 server on
-loopback: keep-alive reuse, a server that drops idle connections, TLS, hedging and deadlines."""
+"""The one transport, entered both ways (blocking calls from a caller's thread, coroutines on the io
+loop), against a small real HTTP/1.1 server on loopback: keep-alive reuse, a server that drops idle
+connections, TLS, hedging and deadlines."""
 
 from __future__ import annotations
 
@@ -132,13 +133,13 @@ def client_for(urls: dict[str, str], outcomes: Outcomes, **policy: Any) -> RpcCl
 
 
 def read_on(path: str, client: RpcClient) -> Callable[[str], Any]:
-    """Read through the caller's thread or through the io loop."""
-    if path == "thread":
+    """Read by a blocking call from this thread, or by a coroutine on the io loop (the same race)."""
+    if path == "blocking":
         return lambda method: client.request(method)
     return lambda method: client.submit(client.arequest(method)).result(10)
 
 
-PATHS = ["thread", "loop"]
+PATHS = ["blocking", "loop"]
 
 
 @pytest.mark.parametrize("path", PATHS)
@@ -165,7 +166,7 @@ def test_a_server_dropping_idle_connections_costs_a_reconnect_never_a_fault(node
     assert node.requests == 20 and node.connections == 20
     wait_until(lambda: len(outcomes.all) >= 20, what="outcomes reported")
     assert outcomes.faults() == []
-    assert client.dispatcher.transports.get("n", node.url).sockets.in_flight == 0  # every retry given back
+    assert client.dispatcher.transports.get("n", node.url).in_flight == 0  # every retry given back
     client.close()
 
 
@@ -179,30 +180,6 @@ def test_an_answer_arriving_in_pieces_is_read_whole_on_the_same_connection(nodes
         assert read("eth_blockNumber") == "0x10"
     assert node.connections == 1
     wait_until(lambda: len(outcomes.all) == 10, what="outcomes reported")
-    assert outcomes.faults() == []
-    client.close()
-
-
-def test_without_held_gil_calls_plain_tcp_uses_the_sockets_own_methods(nodes, monkeypatch) -> None:
-    """Where libc cannot be loaded (`heldgil.available` False) the same reads go through socket.send/recv."""
-    from rpc import heldgil
-
-    monkeypatch.setattr(heldgil, "available", False)
-    steady, dropping, pieces = nodes(), nodes(close_after_answer=True), nodes(pause_mid_answer_s=0.005)
-    outcomes = Outcomes()
-    client = client_for({"steady": steady.url}, outcomes)
-    pool = client.dispatcher.transports.get("steady", steady.url).sockets
-    taken = pool.take()
-    assert not taken._held
-    pool.give(taken, False)
-    for node in (steady, dropping, pieces):
-        one = client_for({"n": node.url}, outcomes, hedge_reads=False)
-        for _ in range(5):
-            assert one.request("eth_blockNumber") == "0x10"
-            time.sleep(0.002)
-        one.close()
-    assert (steady.connections, dropping.connections, pieces.connections) == (1, 5, 1)
-    wait_until(lambda: len(outcomes.all) >= 15, what="outcomes reported")
     assert outcomes.faults() == []
     client.close()
 
@@ -247,9 +224,8 @@ def test_https_endpoints_are_verified_and_kept_alive(nodes, certificate: Path, m
 
 
 @pytest.mark.parametrize("connections", ["new", "kept_alive"])
-def test_the_caller_thread_hedges_to_the_next_endpoint_and_reports_the_loser(nodes, connections: str) -> None:
-    """`new`: the first attempt connects (the general race); `kept_alive`: it goes out on a pooled
-    connection and waits inside recv, bounded by SO_RCVTIMEO at the hedge delay (the fast path)."""
+def test_a_blocking_call_hedges_to_the_next_endpoint_and_reports_the_loser(nodes, connections: str) -> None:
+    """`new`: the first attempt has to connect; `kept_alive`: it goes out on a pooled connection."""
     slow, fast = nodes(), nodes()
     outcomes = Outcomes()
     client = client_for({"slow": slow.url, "fast": fast.url}, outcomes)
@@ -281,15 +257,15 @@ def test_a_loser_answering_within_its_grace_is_finished_by_the_io_loop_and_its_c
     # The loser answered 50 ms in, inside its grace: judged as an answer, its connection back in the pool.
     wait_until(lambda: any(o.endpoint == "slow" for o in outcomes.all), what="the loser reported")
     assert [o.fault for o in outcomes.all if o.endpoint == "slow"] == [None]
-    pool = client.dispatcher.transports.get("slow", slow.url).sockets
-    wait_until(lambda: pool.in_flight == 0, what="the loser's connection given back")
+    pool = client.dispatcher.transports.get("slow", slow.url)
+    wait_until(lambda: pool.in_flight == 0 and pool.idle == 1, what="the loser's connection given back")
     slow.delay_s = 0.0
     assert client.request("eth_blockNumber") == "0x10"
     assert slow.connections == 1  # the same connection carried all three requests
     client.close()
 
 
-def test_the_caller_thread_gives_up_at_the_deadline_and_the_attempts_end_as_timeouts(nodes) -> None:
+def test_a_blocking_call_gives_up_at_the_deadline_and_the_attempts_end_as_timeouts(nodes) -> None:
     stalled = [nodes(delay_s=2.0), nodes(delay_s=2.0)]
     outcomes = Outcomes()
     client = client_for({f"s{i}": n.url for i, n in enumerate(stalled)}, outcomes, deadline_s=0.3,
