@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from execution.receipts import revert_reason
 from execution.transaction import call_params, decode_uint
-from protocol.execution import Inclusion, Simulation, Startup
+from protocol.execution import Inclusion, Sent, Simulation, Startup
+from rpc.routing import is_nonce_too_low
 
 BALANCE_OF = "0x70a08231"  # balanceOf(address)
 
@@ -85,3 +86,13 @@ async def follow(client: Any, hashes: Iterable[str]) -> Inclusion:
 async def send_raw(client: Any, raw: str) -> str:
     """Broadcast through the router; an RpcError carries the node's refusal (e.g. "nonce too low")."""
     return str(await client.arequest("eth_sendRawTransaction", [raw]))
+
+
+def sent(trade_id: str, tx_hash: str, *, cancellation: bool = False) -> Callable[[Any], Sent]:
+    """The Sent message for a send's answer, the refusal classified here (a "nonce too low" means resync)."""
+
+    def wrap(result: Any) -> Sent:
+        too_low = isinstance(result, BaseException) and is_nonce_too_low(str(result))
+        return Sent(trade_id, tx_hash, result, cancellation, too_low)
+
+    return wrap

@@ -185,6 +185,8 @@ class Assessed(msgspec.Struct, frozen=True, tag=True):
 
 class Simulated(msgspec.Struct, frozen=True, tag=True):
     result: Any  # Simulation or the error
+    trade_id: str = ""  # whose simulation it was, and of which size: known even when `result` is an error
+    amount_in: int = 0
 
 
 class Sent(msgspec.Struct, frozen=True, tag=True):
@@ -192,6 +194,7 @@ class Sent(msgspec.Struct, frozen=True, tag=True):
     tx_hash: str
     result: Any  # the node's / relay's answer or the error
     cancellation: bool = False
+    nonce_too_low: bool = False  # the error says the nonce is used (classified at the I/O edge, rpc.routing)
 
 
 class NonceSynced(msgspec.Struct, frozen=True, tag=True):
