@@ -199,7 +199,9 @@ def mixed_decimal_triangle(draw: st.DrawFn) -> tuple[tuple[int, int], ...]:
     for a, b in ((W, Z), (W, D), (Z, D)):
         eth = 10 ** draw(st.floats(-1.0, 3.5))
         move = 1 + draw(st.floats(-0.03, 0.03))
-        reserves.append((max(1, int(eth / price[a] * 10 ** decimals[a])), max(1, int(eth / price[b] * 10 ** decimals[b] * move))))
+        r0 = int(eth / price[a] * 10 ** decimals[a])
+        r1 = int(eth / price[b] * 10 ** decimals[b] * move)
+        reserves.append((max(1, r0), max(1, r1)))
     return tuple(reserves)
 
 
