@@ -7,6 +7,7 @@ with Handle(path).snapshot() without a mailbox hop. Messages are in protocol/ris
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -32,7 +33,7 @@ from protocol.risk import (
     TriggerEmergencyStop,
 )
 from risk import apply_outcome, assess, new_state, report, reserve, reset_stop, roll_day, trigger_stop
-from risk.book import SETTLED, InvalidOutcome, ResetWithoutReason, apply_shared_daily_loss
+from risk.book import SETTLED, InvalidOutcome, ResetWithoutReason, apply_shared_daily_loss, live_open_trades
 from risk.montecarlo import project
 from risk.report import snapshot
 from risk.state import RiskBookState
@@ -159,8 +160,10 @@ class RiskBook(SupervisedActor):
         answer = assess(state, opp, market, self.limits, now)
         if answer.approved:
             assert self.store is not None
+            # the shared budget holds one reservation per id: a re-approval reserves the total
+            earlier = sum(t.max_loss_value for t in live_open_trades(state, now) if t.opportunity_id == opp.id)
             fits = self.store.reserve_loss(
-                state.day_start, opp.id, answer.max_loss_value, self.limits.max_daily_loss,
+                state.day_start, opp.id, earlier + answer.max_loss_value, self.limits.max_daily_loss,
                 now + self.limits.reservation_ttl, now,
             )
             if fits:
@@ -186,7 +189,11 @@ class RiskBook(SupervisedActor):
             return RequestRefused("RecordOutcome", str(exc))
         if state is self.state:
             return RiskEventsRecorded(events=())  # a duplicate report: already booked
-        shared = self.store.settle_loss(state.day_start, outcome.opportunity_id, outcome.realized_pnl_value, now)
+        pnl = outcome.realized_pnl_value
+        if not math.isfinite(pnl):  # booked without PnL and the book stopped: say so loudly
+            self.log.error("EMERGENCY STOP: {}", state.emergency_stop.reason)
+            pnl = 0.0
+        shared = self.store.settle_loss(state.day_start, outcome.opportunity_id, pnl, now)
         state, shared_events = apply_shared_daily_loss(state, max(0.0, -shared.realized_pnl), self.limits, now)
         events.extend(shared_events)
         for event in events:
@@ -205,9 +212,12 @@ class RiskBook(SupervisedActor):
         if horizon * paths > MAX_PROJECTION_CELLS:
             too_big = f"{paths} paths x {horizon} trades is over {MAX_PROJECTION_CELLS}"
             return RequestRefused("ProjectMonteCarlo", too_big)
-        pnls = [r.pnl_value for r in self.state.history if r.status in SETTLED]
+        pnls = [r.pnl_value for r in self.state.history if r.status in SETTLED and r.pnl_unrecorded is None]
         try:
-            return project(pnls, self.state.equity, self.limits.max_drawdown, horizon, paths, seed)
+            return project(
+                pnls, self.state.equity, self.limits.max_drawdown, horizon, paths, seed,
+                peak_equity=self.state.peak_equity,
+            )
         except ValueError as exc:  # no settled trade yet, a non-positive equity...
             return RequestRefused("ProjectMonteCarlo", str(exc))
 
