@@ -113,7 +113,10 @@ class RiskBook(SupervisedActor):
         self._commit(self.state, [*events, *rolled], force=True)
         self.ctx.send_interval(ROLL_CHECK_S, RollCheck())
         stop = self.state.emergency_stop
-        self.log.info("risk book at equity {:.2f}, stop {}", self.state.equity, stop.reason if stop.active else "off")
+        self.log.info(
+            "risk book {} at equity {:.2f}, stop {}", self.book_id, self.state.equity,
+            stop.reason if stop.active else "off",
+        )
 
     def on_terminate(self) -> None:
         if self.store is not None:
@@ -206,7 +209,11 @@ class RiskBook(SupervisedActor):
     def _report(self) -> RiskReport:
         now = self.clock()
         state, _ = roll_day(self.state, self.limits, now)
-        return report(state, self.limits, now)
+        return msgspec.structs.replace(report(state, self.limits, now), book=self.book_id)
+
+    @property
+    def book_id(self) -> str:
+        return str(getattr(self.store, "book_id", "")) if self.store is not None else ""
 
     def _project(self, horizon: int, paths: int, seed: int) -> MonteCarloProjection | RequestRefused:
         if horizon * paths > MAX_PROJECTION_CELLS:
@@ -240,6 +247,7 @@ class RiskBook(SupervisedActor):
     def status(self) -> dict[str, Any]:
         s = self.state
         return {
+            "book": self.book_id,
             "emergency_stop": s.emergency_stop.reason if s.emergency_stop.active else "off",
             "equity": round(s.equity, 2),
             "drawdown": round(s.drawdown, 4),

@@ -204,6 +204,7 @@ class RiskReport(msgspec.Struct, frozen=True, rename="camel"):
     day_start: float
     limits: RiskLimits
     generated_at: float
+    book: str = ""  # which book is loaded: mode:chain id:genesis:account (risk.world.BookWorld.book_id)
 
 
 class RiskSnapshot(msgspec.Struct, frozen=True):

@@ -242,3 +242,8 @@ def test_console_commands_risk_estop_reset(running):
         console.run("reset")
     cleared = console.run("reset oracle fixed --by alice")
     assert cleared["emergencyStop"]["active"] is False and cleared["resetReason"] == "oracle fixed"
+
+
+def test_the_report_names_the_book_that_is_loaded(running):
+    """Issue 12 item 10: `risk` shows which book (world) is loaded."""
+    assert running.ask(GetRiskReport()).book == "main"
