@@ -7,6 +7,7 @@ with Handle(path).snapshot() without a mailbox hop. Messages are in protocol/ris
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -32,7 +33,7 @@ from protocol.risk import (
     TriggerEmergencyStop,
 )
 from risk import apply_outcome, assess, new_state, report, reserve, reset_stop, roll_day, trigger_stop
-from risk.book import SETTLED, InvalidOutcome, ResetWithoutReason, apply_shared_daily_loss
+from risk.book import SETTLED, InvalidOutcome, ResetWithoutReason, apply_shared_daily_loss, live_open_trades
 from risk.montecarlo import project
 from risk.report import snapshot
 from risk.state import RiskBookState
@@ -112,7 +113,10 @@ class RiskBook(SupervisedActor):
         self._commit(self.state, [*events, *rolled], force=True)
         self.ctx.send_interval(ROLL_CHECK_S, RollCheck())
         stop = self.state.emergency_stop
-        self.log.info("risk book at equity {:.2f}, stop {}", self.state.equity, stop.reason if stop.active else "off")
+        self.log.info(
+            "risk book {} at equity {:.2f}, stop {}", self.book_id, self.state.equity,
+            stop.reason if stop.active else "off",
+        )
 
     def on_terminate(self) -> None:
         if self.store is not None:
@@ -159,8 +163,10 @@ class RiskBook(SupervisedActor):
         answer = assess(state, opp, market, self.limits, now)
         if answer.approved:
             assert self.store is not None
+            # the shared budget holds one reservation per id: a re-approval reserves the total
+            earlier = sum(t.max_loss_value for t in live_open_trades(state, now) if t.opportunity_id == opp.id)
             fits = self.store.reserve_loss(
-                state.day_start, opp.id, answer.max_loss_value, self.limits.max_daily_loss,
+                state.day_start, opp.id, earlier + answer.max_loss_value, self.limits.max_daily_loss,
                 now + self.limits.reservation_ttl, now,
             )
             if fits:
@@ -186,7 +192,11 @@ class RiskBook(SupervisedActor):
             return RequestRefused("RecordOutcome", str(exc))
         if state is self.state:
             return RiskEventsRecorded(events=())  # a duplicate report: already booked
-        shared = self.store.settle_loss(state.day_start, outcome.opportunity_id, outcome.realized_pnl_value, now)
+        pnl = outcome.realized_pnl_value
+        if not math.isfinite(pnl):  # booked without PnL and the book stopped: say so loudly
+            self.log.error("EMERGENCY STOP: {}", state.emergency_stop.reason)
+            pnl = 0.0
+        shared = self.store.settle_loss(state.day_start, outcome.opportunity_id, pnl, now)
         state, shared_events = apply_shared_daily_loss(state, max(0.0, -shared.realized_pnl), self.limits, now)
         events.extend(shared_events)
         for event in events:
@@ -199,15 +209,22 @@ class RiskBook(SupervisedActor):
     def _report(self) -> RiskReport:
         now = self.clock()
         state, _ = roll_day(self.state, self.limits, now)
-        return report(state, self.limits, now)
+        return msgspec.structs.replace(report(state, self.limits, now), book=self.book_id)
+
+    @property
+    def book_id(self) -> str:
+        return str(getattr(self.store, "book_id", "")) if self.store is not None else ""
 
     def _project(self, horizon: int, paths: int, seed: int) -> MonteCarloProjection | RequestRefused:
         if horizon * paths > MAX_PROJECTION_CELLS:
             too_big = f"{paths} paths x {horizon} trades is over {MAX_PROJECTION_CELLS}"
             return RequestRefused("ProjectMonteCarlo", too_big)
-        pnls = [r.pnl_value for r in self.state.history if r.status in SETTLED]
+        pnls = [r.pnl_value for r in self.state.history if r.status in SETTLED and r.pnl_unrecorded is None]
         try:
-            return project(pnls, self.state.equity, self.limits.max_drawdown, horizon, paths, seed)
+            return project(
+                pnls, self.state.equity, self.limits.max_drawdown, horizon, paths, seed,
+                peak_equity=self.state.peak_equity,
+            )
         except ValueError as exc:  # no settled trade yet, a non-positive equity...
             return RequestRefused("ProjectMonteCarlo", str(exc))
 
@@ -230,6 +247,7 @@ class RiskBook(SupervisedActor):
     def status(self) -> dict[str, Any]:
         s = self.state
         return {
+            "book": self.book_id,
             "emergency_stop": s.emergency_stop.reason if s.emergency_stop.active else "off",
             "equity": round(s.equity, 2),
             "drawdown": round(s.drawdown, 4),

@@ -18,7 +18,7 @@ import numpy as np
 
 from amm.gas import BlockContext, GasPolicy, PriceBook
 from amm.graph import ZERO_TO_ONE, CycleTable, MarketGraph
-from amm.v2 import optimal_input, route_amount_out
+from amm.v2 import continuous_profit_bound, optimal_input, route_amount_out
 from protocol.trading import Leg, Opportunity
 
 SCREEN_REL_TOL = 1e-9
@@ -138,9 +138,9 @@ def scan(
     An opportunity is kept when its exact net profit after gas, in ETH wei, is at least
     min_net_profit_wei. max_amount_in caps the input per start token (the executor's inventory);
     a capped route is sized at the cap, which is optimal because profit is concave in size.
-    Of several rootings of the same pools, only the one with the best float estimate is
-    evaluated exactly (the estimate is the exact continuous value, so it ranks rootings as the
-    integers do up to a few wei of floor noise).
+    max_candidates counts pool sets, best float estimate first; every rooting of a chosen pool set
+    that passed the screen is evaluated exactly and the best exact one is kept (a rooting that
+    looks best in floats can round to nothing in a coarse-unit start token while another pays).
     """
     refs = eth_reference(graph)
     eth_rate = np.full(len(graph.tokens), np.nan)
@@ -164,35 +164,49 @@ def scan(
     tables = np.concatenate(kept_tables) if kept_tables else np.zeros(0, dtype=np.int64)
     estimates = np.concatenate(kept_estimates) if kept_estimates else np.zeros(0)
     candidates = len(rows)
-    top = _best_rooting_first(graph, tables, rows, estimates)[:max_candidates]
-    evaluated = []
-    for t, c in zip(tables[top].tolist(), rows[top].tolist()):
-        table = graph.cycles[t]
-        opportunity = evaluate_cycle(
-            graph, table, c, refs, gas_policy, gas_price, prices, block,
-            max_amount_in=max_amount_in, detected_at=detected_at,
-        )
-        evaluated.append((table, c, opportunity))
+    evaluated: list[tuple[CycleTable, int, Opportunity | None]] = []
+    for group in _pool_sets_best_first(graph, tables, rows, estimates)[:max_candidates]:
+        best_net: int | None = None
+        done: list[tuple[int, Opportunity | None]] = []
+        for position in sorted(group.tolist(), key=lambda p: -estimates[p]):
+            t, c = int(tables[position]), int(rows[position])
+            table = graph.cycles[t]
+            if best_net is not None:
+                bound = _net_bound_wei(graph, table, c, refs, gas_policy.gas_units(table.hops) * gas_price)
+                if bound is None or bound < best_net:
+                    continue  # unpriced, or even its continuous optimum pays less than a rooting already evaluated
+            opportunity = evaluate_cycle(
+                graph, table, c, refs, gas_policy, gas_price, prices, block,
+                max_amount_in=max_amount_in, detected_at=detected_at,
+            )
+            done.append((position, opportunity))
+            if opportunity is not None and (best_net is None or opportunity.net_profit_wei > best_net):
+                best_net = opportunity.net_profit_wei
+        # in table order, as exact_scan sees them (the first of equal rootings is kept)
+        evaluated.extend((graph.cycles[int(tables[p])], int(rows[p]), o) for p, o in sorted(done, key=lambda d: d[0]))
     ranked = _best_per_pool_set(evaluated, min_net_profit_wei)
     return ScanResult(
         opportunities=tuple(ranked),
         cycles_screened=screened,
         candidates=candidates,
-        evaluated=len(top),
+        evaluated=len(evaluated),
         unpriced_tokens=unpriced,
     )
 
 
-def _best_rooting_first(
+def _pool_sets_best_first(
     graph: MarketGraph, tables: np.ndarray, rows: np.ndarray, estimates: np.ndarray
-) -> np.ndarray:
-    """Candidate positions by falling float estimate, keeping only the best rooting of each pool set.
+) -> list[np.ndarray]:
+    """Candidate positions grouped by pool set, the groups ordered by their best float estimate.
 
-    The same pools form one cycle per start token (and the exact stage keeps one per pool set),
-    so evaluating the other rootings exactly would only spend the candidate budget twice.
+    The same pools form one cycle per start token, and the exact stage keeps one per pool set. The
+    budget (max_candidates) counts pool sets, and every screened rooting of a chosen set is
+    evaluated exactly: the float estimate ranks rootings by their continuous value, but the floors
+    of a coarse-unit start token (8 or 0 decimals) can leave the best-looking rooting with no exact
+    profit while another one pays. Within a group, positions are in table order (as exact_scan).
     """
     if len(rows) == 0:
-        return np.zeros(0, dtype=np.int64)
+        return []
     n = np.uint64(len(graph.pools) + 1)  # keys are base-n numbers of sorted pool ids: exact below ~1M pools
     keys = np.zeros(len(rows), dtype=np.uint64)
     for t, table in enumerate(graph.cycles):
@@ -205,8 +219,25 @@ def _best_rooting_first(
             key = key * n + pool_sets[:, k]
         keys[mine] = key
     order = np.argsort(-estimates, kind="stable")
-    _, first = np.unique(keys[order], return_index=True)
-    return order[np.sort(first)]
+    unique, first, group_of = np.unique(keys[order], return_index=True, return_inverse=True)
+    if len(unique) == len(rows):  # one rooting per pool set (the usual case): no grouping needed
+        return [np.array([p]) for p in order[np.sort(first)].tolist()]
+    by_group = np.argsort(group_of, kind="stable")
+    members = np.split(order[by_group], np.cumsum(np.bincount(group_of))[:-1])
+    ranked = np.argsort(first, kind="stable")  # groups by the position of their best estimate
+    return [np.sort(members[g]) for g in ranked.tolist()]
+
+
+def _net_bound_wei(
+    graph: MarketGraph, table: CycleTable, row: int, refs: Mapping[int, tuple[int, int]], gas_cost_wei: int
+) -> int | None:
+    """An exact upper bound on evaluate_cycle's net_profit_wei for one cycle row; None without a price."""
+    start = int(table.start[row])
+    if start not in refs:
+        return None
+    weth_reserve, token_reserve = refs[start]
+    bound = continuous_profit_bound(cycle_hops(graph, table.pools[row], table.dirs[row]))
+    return -(-bound * weth_reserve // token_reserve) - gas_cost_wei
 
 
 def evaluate_cycle(

@@ -97,6 +97,21 @@ def has_edge(hops: tuple[tuple[int, int, int], ...]) -> bool:
 
 
 MAX_CLIMB = 10_000  # bound on hill-climbing steps between stairs; a handful is typical
+MAX_EXACT_STAIRS = 4_096  # amounts the exact search may evaluate per route (a few us each)
+
+
+def continuous_profit_bound(hops: tuple[tuple[int, int, int], ...]) -> int:
+    """An integer at least the route's best continuous profit (so at least every exact profit).
+
+    For the composed pool (a, b, d) with fee f the maximum of f*x*b/(BPS*a + f*d*x) - x is
+    (sqrt(f*b) - sqrt(BPS*a))^2 / (f*d); the square roots are rounded apart, the quotient up.
+    """
+    if not has_edge(hops):
+        return 0
+    a, b, d = compose(hops)
+    f = BPS - hops[0][2]
+    gap = isqrt(f * b) + 1 - isqrt(BPS * a)
+    return gap * gap // (f * d) + 1
 
 
 def min_input_for(amount_out: int, hops: tuple[tuple[int, int, int], ...]) -> int | None:
@@ -116,26 +131,36 @@ def min_input_for(amount_out: int, hops: tuple[tuple[int, int, int], ...]) -> in
     return need
 
 
-def optimal_input(hops: tuple[tuple[int, int, int], ...]) -> tuple[int, int]:
-    """(amount_in, profit) maximising the exact integer profit of a cyclic route near the closed form.
+def profit_bracket(hops: tuple[tuple[int, int, int], ...], target: int) -> tuple[int, int] | None:
+    """Inputs [lo, hi] (lo >= 1) outside which no input's continuous profit reaches target, or None.
 
-    The floors make the exact output a staircase: it stays flat while the input grows, then jumps.
-    Only the left edge of a stair (the least input for its output) can be a maximum, so the
-    search moves between stair edges: start from the continuous optimum's stair, step to the
-    next stair right (least input for one more wei out) or left while that strictly improves the
-    profit. The answer is a local maximum of the exact profit: profit(a-1) <= profit(a) >= profit(a+1).
-    Returns (0, 0) when nothing profits.
-
-    The global integer optimum can sit on another stair of the noisy plateau; it is then better by
-    at most the floors' loss: 1 + the sum over intermediate tokens of the start-token value (at the
-    margin) of one unit of that token. For 18-decimal tokens of similar value that is a few wei;
-    tests/amm checks this bound against brute force.
+    The exact profit never exceeds the continuous one (every hop floors and is monotone), so no
+    integer input outside the bracket earns `target` exactly either. For the composed pool (a, b, d)
+    with fee f, continuous out(x) = f*x*b / (BPS*a + f*d*x) >= x + target is the quadratic
+    f*d*x^2 + (BPS*a + f*d*target - f*b)*x + BPS*a*target <= 0; the bracket rounds its roots outwards.
     """
-    if not has_edge(hops):
-        return 0, 0
+    a, b, d = compose(hops)
+    f = BPS - hops[0][2]
+    qa, qb, qc = f * d, BPS * a + f * d * target - f * b, BPS * a * target
+    disc = qb * qb - 4 * qa * qc
+    if disc < 0:
+        return None
+    root = isqrt(disc)
+    root += root * root < disc  # ceil: the bracket may only grow
+    lo = max(1, (-qb - root) // (2 * qa))
+    hi = -((qb - root) // (2 * qa))
+    return (lo, hi) if lo <= hi else None
+
+
+def _climb(hops: tuple[tuple[int, int, int], ...]) -> tuple[int, int]:
+    """A local maximum of the exact profit over stair edges, from the continuous optimum's stair.
+
+    The floors make the exact output a staircase: flat while the input grows, then a jump. Only a
+    stair's left edge (the least input for its output) can be a maximum, so the climb steps to the
+    next stair right or left while that strictly improves the profit. (0, 0) when nothing profits.
+    """
 
     def stair_edge(amount: int) -> tuple[int, int]:
-        """(least input for amount's output, its profit); (0, 0) when the output is 0."""
         out = route_amount_out(amount, hops)
         if out <= 0:
             return 0, 0
@@ -159,6 +184,75 @@ def optimal_input(hops: tuple[tuple[int, int, int], ...]) -> tuple[int, int]:
                 break
         if not moved:
             break
-    if best_profit <= 0:
-        return 0, 0
-    return best_in, best_profit
+    return (best_in, best_profit) if best_profit > 0 else (0, 0)
+
+
+def _layer_amounts(amount: int, hops: tuple[tuple[int, int, int], ...]) -> list[int]:
+    """The amount entering each hop and the final output: [input, after hop 1, ..., output]."""
+    amounts = [amount]
+    for hop in hops:
+        amounts.append(route_amount_out(amounts[-1], (hop,)))
+    return amounts
+
+
+def optimal_input_search(
+    hops: tuple[tuple[int, int, int], ...], max_stairs: int = MAX_EXACT_STAIRS
+) -> tuple[int, int, bool]:
+    """(amount_in, profit, exact): the integer input maximising the exact profit of a cyclic route.
+
+    1. A local maximum from the climb (_climb) gives a floor L on the best profit.
+    2. Any input earning more than L exactly earns L + 1 continuously, so it lies in
+       profit_bracket(hops, L + 1); an empty bracket proves L optimal.
+    3. Otherwise the bracket is searched exactly at the layer (the input, an intermediate token or
+       the output) with the fewest distinct amounts over it: every hop's output is monotone in its
+       input, so for an amount y entering hop k the best input is the least one that delivers y
+       (min_input_for over hops[:k]) and the best output is what y buys from hop k on; the best
+       route's layer-k amount is one of those enumerated, so the maximum over them is the optimum.
+       A coarse-unit token (0, 6 or 8 decimals) makes its layer short.
+    The walk starts at the continuous optimum and goes outwards; each improvement narrows the
+    bracket. exact is False when even the shortest layer holds more than max_stairs amounts, which
+    happens on deep pools of fine-unit tokens only (10^8 amounts and more for 18-decimal tokens):
+    the answer is then the climb's local maximum, below the optimum by at most the floors' loss
+    (1 + the start-token value of one unit of each intermediate token: a few wei for 18-decimal
+    tokens of similar value). (0, 0, True) when nothing profits.
+    """
+    if not has_edge(hops):
+        return 0, 0, True
+    best_in, best_profit = _climb(hops)
+    bracket = profit_bracket(hops, best_profit + 1)
+    if bracket is None:
+        return best_in, best_profit, True
+    lows, highs = _layer_amounts(bracket[0], hops), _layer_amounts(bracket[1], hops)
+    layer = min(range(len(hops) + 1), key=lambda k: highs[k] - lows[k])
+    if highs[layer] - lows[layer] + 1 > max_stairs:
+        return best_in, best_profit, False
+    before, after = hops[:layer], hops[layer:]
+    lo, hi = max(1, lows[layer]), highs[layer]
+    centre = min(max(_layer_amounts(max(1, continuous_optimum(hops)), hops)[layer], lo), hi)
+    # from the continuous optimum outwards: the best amounts sit near it, and each improvement
+    # narrows the bracket (its target rises), so the walk usually ends well inside the first one
+    for step in (1, -1):
+        y = centre if step == 1 else centre - 1
+        while lo <= y <= hi:
+            least = min_input_for(y, before)
+            if least is None:  # more than the pools before this layer can deliver; so is every larger y
+                break
+            if least > 0 and route_amount_out(y, after) - least > best_profit:
+                best_in, best_profit = least, route_amount_out(least, hops) - least  # at least that bound
+                narrower = profit_bracket(hops, best_profit + 1)
+                if narrower is None:
+                    return best_in, best_profit, True
+                lo = max(lo, _layer_amounts(narrower[0], hops)[layer])
+                hi = min(hi, _layer_amounts(narrower[1], hops)[layer])
+            y += step
+    return (best_in, best_profit, True) if best_profit > 0 else (0, 0, True)
+
+
+def optimal_input(hops: tuple[tuple[int, int, int], ...]) -> tuple[int, int]:
+    """(amount_in, profit) maximising the exact integer profit of a cyclic route; (0, 0) when nothing profits.
+
+    The exact integer optimum whenever it can be proven within MAX_EXACT_STAIRS evaluations (see
+    optimal_input_search, which also says whether it was); tests/amm checks it against brute force.
+    """
+    amount_in, profit, _ = optimal_input_search(hops)
+    return amount_in, profit

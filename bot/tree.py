@@ -63,9 +63,35 @@ def risk_book_spec(inputs: TreeInputs) -> ChildSpec:
     sqlite_path = str(data_dir / "risk-book.sqlite3")
 
     def open_store() -> Any:
-        return open_risk_store(redis_url=redis_url, sqlite_path=sqlite_path)
+        # one book per world (risk.world): asked once per incarnation, when the actor starts
+        book = risk_world(inputs).book_id
+        return open_risk_store(redis_url=redis_url, sqlite_path=sqlite_path, book_id=book, ledger=book)
 
     return ChildSpec(id="risk-book", start=RiskBook, kwargs=risk_book_kwargs(cfg.risk, open_store))
+
+
+def risk_world(inputs: TreeInputs) -> Any:
+    """The world this process trades in: mode, chain id, genesis hash and the executor (or account)."""
+    from loguru import logger
+
+    from risk.world import book_world
+
+    cfg = inputs.config
+    if inputs.devnet is not None:
+        mode, chain_id, url = "devnet", inputs.devnet.world.chain_id, inputs.devnet.world.http_url
+    else:
+        live = cfg.execution.live_mode and cfg.execution.private_key is not None
+        mode, chain_id = ("live" if live else "paper"), cfg.network.chain_id or 0
+        url = cfg.network.endpoints[0].url.reveal() if cfg.network.endpoints else None
+    genesis = None
+    if url is not None:
+        try:
+            from web3 import Web3
+
+            genesis = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": 5})).eth.get_block(0)["hash"].to_0x_hex()
+        except Exception as exc:  # no answer: a book of its own (never another world's), and say so
+            logger.warning("risk book: genesis block unreadable ({}); using a separate book", type(exc).__name__)
+    return book_world(mode, chain_id, genesis, inputs.executor_address)
 
 
 #: The devnet funds the bot's executor contract with this much WETH inventory.

@@ -55,7 +55,7 @@ return redis.call('GET', KEYS[1])
 
 
 class RedisRiskStore:
-    def __init__(self, url: str, book_id: str = "main", prefix: str = "arbiter:risk") -> None:
+    def __init__(self, url: str, book_id: str = "main", prefix: str = "arbiter:risk", ledger: str = "") -> None:
         self.location = redact_url(url)
         self.book_id = book_id
         self.prefix = prefix
@@ -65,10 +65,12 @@ class RedisRiskStore:
         self._settle = self._r.register_script(SETTLE)
         self._state_key = f"{prefix}:book:{book_id}:state"
         self._audit_key = f"{prefix}:audit"
-        self._reservations_key = f"{prefix}:loss:reservations"
+        # the shared loss ledger's namespace: books of one world share it, other worlds never do
+        self._ledger = f"{prefix}:loss:{ledger}" if ledger else f"{prefix}:loss"
+        self._reservations_key = f"{self._ledger}:reservations"
 
     def _realized_key(self, day: float) -> str:
-        return f"{self.prefix}:loss:{store.day_key(day)}:realized"
+        return f"{self._ledger}:{store.day_key(day)}:realized"
 
     # --- state and audit --------------------------------------------------------------------
 
@@ -110,7 +112,7 @@ class RedisRiskStore:
         return bool(self._reserve(keys=keys, args=args))
 
     def settle_loss(self, day: float, reservation_id: str, pnl: float, now: float) -> store.SharedDay:
-        settled_key = f"{self.prefix}:loss:{store.day_key(day)}:settled"
+        settled_key = f"{self._ledger}:{store.day_key(day)}:settled"
         keys = [self._realized_key(day), self._reservations_key, settled_key]
         self._settle(keys=keys, args=[reservation_id, store.to_micro(pnl), LEDGER_TTL_S])
         return self.shared_day(day, now)

@@ -37,10 +37,12 @@ BUSY_TIMEOUT_S = 5.0
 
 
 class SqliteRiskStore:
-    def __init__(self, path: str | os.PathLike[str], book_id: str = "main") -> None:
+    def __init__(self, path: str | os.PathLike[str], book_id: str = "main", ledger: str = "") -> None:
         self.path = Path(path)
         self.location = str(self.path)
         self.book_id = book_id
+        # the shared loss ledger's namespace: books of one world share it, other worlds never do
+        self._ledger = f"{ledger}/" if ledger else ""
         self._unreadable: store.StateUnreadable | None = None
         try:
             self._db = self._open()
@@ -50,6 +52,9 @@ class SqliteRiskStore:
 
     def _open(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        # readable by its owner only, like the console token; SQLite gives -wal and -shm the same mode
+        os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600))
+        os.chmod(self.path, 0o600)
         db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
         try:
             mode = db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
@@ -63,6 +68,10 @@ class SqliteRiskStore:
         except BaseException:
             db.close()
             raise
+        for suffix in ("", "-wal", "-shm"):  # equity, PnL and stops are the owner's business only
+            target = Path(f"{self.path}{suffix}")
+            if target.exists():
+                os.chmod(target, 0o600)
         return db
 
     def _move_aside(self, detail: str) -> store.StateUnreadable:
@@ -121,23 +130,23 @@ class SqliteRiskStore:
         self, day: float, reservation_id: str, amount: float, limit: float, expires_at: float, now: float
     ) -> bool:
         with self._transaction():
-            used = self._used(store.day_key(day), now, exclude=reservation_id)
+            used = self._used(self._day_key(day), now, exclude=f"{self._ledger}{reservation_id}")
             if used + store.to_micro(amount) > store.to_micro(limit):
                 return False
             self._db.execute(
                 "INSERT INTO loss_reservation (id, amount_micro, expires_at) VALUES (?, ?, ?) "
                 "ON CONFLICT(id) DO UPDATE SET amount_micro = excluded.amount_micro, "
                 "expires_at = excluded.expires_at",
-                (reservation_id, store.to_micro(amount), expires_at),
+                (f"{self._ledger}{reservation_id}", store.to_micro(amount), expires_at),
             )
             return True
 
     def settle_loss(self, day: float, reservation_id: str, pnl: float, now: float) -> store.SharedDay:
-        key = store.day_key(day)
+        key = self._day_key(day)
         with self._transaction():
-            self._db.execute("DELETE FROM loss_reservation WHERE id = ?", (reservation_id,))
+            self._db.execute("DELETE FROM loss_reservation WHERE id = ?", (f"{self._ledger}{reservation_id}",))
             fresh = self._db.execute(
-                "INSERT OR IGNORE INTO loss_settled (id, day) VALUES (?, ?)", (reservation_id, key)
+                "INSERT OR IGNORE INTO loss_settled (id, day) VALUES (?, ?)", (f"{self._ledger}{reservation_id}", key)
             ).rowcount
             if fresh:
                 self._db.execute(
@@ -147,8 +156,12 @@ class SqliteRiskStore:
                 )
             return self._day(key, now)
 
+    def _day_key(self, day: float) -> str:
+        """The loss ledger is per world: a devnet's losses never spend a paper budget."""
+        return f"{self._ledger}{store.day_key(day)}"
+
     def shared_day(self, day: float, now: float) -> store.SharedDay:
-        return self._day(store.day_key(day), now)
+        return self._day(self._day_key(day), now)
 
     def _day(self, key: str, now: float) -> store.SharedDay:
         row = self._db.execute("SELECT pnl_micro FROM loss_realized WHERE day = ?", (key,)).fetchone()
@@ -161,7 +174,8 @@ class SqliteRiskStore:
         self._db.execute("DELETE FROM loss_reservation WHERE expires_at <= ?", (now,))
         row = self._db.execute("SELECT pnl_micro FROM loss_realized WHERE day = ?", (key,)).fetchone()
         reserved = self._db.execute(
-            "SELECT COALESCE(SUM(amount_micro), 0) FROM loss_reservation WHERE id != ?", (exclude,)
+            "SELECT COALESCE(SUM(amount_micro), 0) FROM loss_reservation WHERE id != ? AND substr(id, 1, ?) = ?",
+            (exclude, len(self._ledger), self._ledger),
         ).fetchone()[0]
         return max(0, -(row[0] if row else 0)) + int(reserved)
 

@@ -21,13 +21,22 @@ class RiskLimits(msgspec.Struct, frozen=True, rename="camel"):
 
     The first seven are the seed's limits with its defaults; the rest tune the model and have
     defaults chosen so that nothing but the seed's limits rejects an ordinary arbitrage.
+
+    The three loss stops, side by side (each fires the emergency stop and the cooldown):
+    - maxDailyLoss, an amount: realized loss in the daily window reaches it (approvals also keep
+      today's loss plus the open worst cases below it).
+    - emergencyStopLoss, a fraction ("5% emergency stop trigger"): the portfolio's loss within the
+      daily window, net, from the window's starting equity, open trades' worst cases included,
+      reaches this fraction of that starting equity; a single trade losing more than this fraction
+      of the equity before it fires it too (approvals keep both out of reach).
+    - maxDrawdown, a fraction: equity falls this far below its all-time running peak.
     """
 
     max_daily_loss: float = 1000.0  # numeraire; realized loss today plus in-flight worst cases
     max_trade_amount: float = 1000.0  # numeraire; notional of one trade
     max_position_size: float = 0.1  # fraction of equity, per token (open exposure + this trade)
-    max_drawdown: float = 0.2  # fraction below the equity peak -> emergency stop
-    emergency_stop_loss: float = 0.05  # one trade losing this fraction of equity -> emergency stop
+    max_drawdown: float = 0.2  # fraction below the all-time equity peak -> emergency stop
+    emergency_stop_loss: float = 0.05  # daily window's net loss incl. open worst cases (or one trade) -> stop
     max_consecutive_losses: int = 5  # -> emergency stop
     cooldown_period: int = 300_000  # ms; every limit hit starts it
     initial_capital: float = 10_000.0  # numeraire; the equity the curve starts from
@@ -148,8 +157,10 @@ class EmergencyStop(msgspec.Struct, frozen=True, rename="camel"):
 class MonteCarloProjection(msgspec.Struct, frozen=True, rename="camel"):
     """PnL over horizon_trades, bootstrapped with replacement from realized outcomes.
 
-    VaR/CVaR are positive numbers for losses (a VaR of 120 means a 5% chance to lose 120 or more).
-    prob_max_drawdown is the share of paths whose equity fell max_drawdown below its running peak.
+    VaR/CVaR are unclipped, positive for losses (a VaR of 120 means a 5% chance to lose 120 or
+    more); a negative VaR means the 5th percentile is a gain (VaR = -p05, CVaR = -mean(PnL <= p05)).
+    prob_max_drawdown is the share of paths whose equity fell max_drawdown below its running peak,
+    that peak starting at the book's real peak: the probability of reaching the stop's limit.
     """
 
     paths: int
@@ -193,6 +204,7 @@ class RiskReport(msgspec.Struct, frozen=True, rename="camel"):
     day_start: float
     limits: RiskLimits
     generated_at: float
+    book: str = ""  # which book is loaded: mode:chain id:genesis:account (risk.world.BookWorld.book_id)
 
 
 class RiskSnapshot(msgspec.Struct, frozen=True):

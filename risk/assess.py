@@ -110,19 +110,25 @@ def revert_probability(stats: TradeStats) -> float:
 
 
 def kelly_fraction(stats: TradeStats, min_trades: int) -> tuple[float, int] | None:
-    """Full Kelly f* = p - (1 - p) / b from settled trades (p win rate, b mean win / mean loss).
+    """Full Kelly f* = p - (1 - p) / b from the settled (mined or reverted) trades of the history.
 
-    None below min_trades (no measured edge yet). All wins and no loss gives f* = 1.
+    p = wins / settled, a win being a trade with a positive PnL: reverts and zero-profit trades
+    count as losses. b = mean win / mean loss, the mean loss taken over every non-winning trade
+    (zero-profit ones included). No non-winning trade gives f* = 1; non-winning trades that lost
+    nothing give b = inf, so f* = p. None below min_trades (no measured edge yet).
     """
     n = stats.sent
     if n < max(1, min_trades):
         return None
     p = stats.wins / n
-    if not stats.losses:
-        return (1.0 if stats.wins else 0.0), n
+    not_won = n - stats.wins
+    if not not_won:
+        return 1.0, n
     if not stats.wins:
         return -1.0, n
-    b = (stats.win_sum / stats.wins) / (stats.loss_sum / stats.losses)
+    if stats.loss_sum <= 0:
+        return p, n
+    b = (stats.win_sum / stats.wins) / (stats.loss_sum / not_won)
     return p - (1.0 - p) / b, n
 
 
@@ -152,9 +158,19 @@ def assess(
 ) -> RiskAssessment:
     """Approve or reject `opportunity` at `now`, with a score, its components and the sizes.
 
-    Sizing: adjusted = min(opportunity size, max size, max size * (1 - score), fractional Kelly,
+    Sizing: adjusted = min(opportunity size, max size, max size * (1 - score), the Kelly size,
     what the daily loss budget and the emergency-stop loss leave room for). max size =
     min(maxTradeAmount, maxPositionSize * equity - the largest open exposure on a route token).
+
+    The worst case of a trade of notional s is max_loss(s) = gas + (predicted slippage +
+    adverseMove) * s: an atomic arbitrage risks that, not its notional. Kelly sizes the capital
+    at risk: max_loss(s) <= kellyFraction * max(0, f*) * equity, with f* from kelly_fraction()
+    (inputs: the settled trades' win probability, reverts and zero-profit trades counted as
+    losses, and their mean win / mean loss), so the Kelly size is
+    (kellyFraction * f* * equity - gas) / (slippage + adverseMove); always capped by the limits.
+    Loss room: the daily budget (maxDailyLoss - today's loss - open worst cases) and one trade's
+    emergencyStopLoss * equity. (The daily window's portfolio loss reaching emergencyStopLoss is
+    judged after each outcome, open worst cases included, and stops trading: risk.book.)
     """
     try:
         return _assess(state, opportunity, market, limits, now)
@@ -227,19 +243,21 @@ def _assess(
 
     # --- sizing ------------------------------------------------------------------------------
     adjusted = min(size, max_size, max_size * (1.0 - score))
+    # The worst case grows with size: gas (fixed) + (slippage + adverse move) * notional.
+    per_unit = slippage + limits.adverse_move
     kelly_size = None
     kelly = kelly_fraction(state.stats, limits.kelly_min_trades)
     if kelly is not None:
         f_star, n = kelly
+        at_risk = limits.kelly_fraction * max(0.0, f_star) * equity  # capital Kelly lets this trade risk
         if f_star <= 0:
             reasons.append(f"no measured edge: Kelly fraction {f_star:.2f} over {n} trades")
-        kelly_size = limits.kelly_fraction * max(0.0, f_star) * equity
+        elif opp.gas_cost_value >= at_risk:
+            reasons.append(f"no measured edge for this gas: Kelly risks {at_risk:.2f}, gas {opp.gas_cost_value:.2f}")
+        kelly_size = max(0.0, at_risk - opp.gas_cost_value) / per_unit if per_unit > 0 else max_size
         adjusted = min(adjusted, kelly_size)
-    # The worst case grows with size: gas (fixed) + (slippage + adverse move) * notional.
-    per_unit = slippage + limits.adverse_move
-    budget = (
-        limits.max_daily_loss - state.daily_loss - sum(t.max_loss_value for t in live_open_trades(state, now))
-    )
+    open_worst = sum(t.max_loss_value for t in live_open_trades(state, now))
+    budget = limits.max_daily_loss - state.daily_loss - open_worst
     stop_loss = limits.emergency_stop_loss * equity  # one trade must not be able to lose this much
     loss_room = min(budget, stop_loss)
     if opp.gas_cost_value >= stop_loss:

@@ -9,13 +9,22 @@ from protocol.trading import TradeStatus
 
 
 class TradeRecord(msgspec.Struct, frozen=True):
-    """A settled trade as the statistics need it."""
+    """A settled trade as the statistics need it, with its raw on-chain amounts.
+
+    pnl_unrecorded holds the repr of a PnL that was not a finite number (pnl_value is then 0 and the
+    book stopped trading): the trade is on record, its PnL must be reconciled from tx_hash.
+    """
 
     opportunity_id: str
     status: TradeStatus
     pnl_value: float
     amount_in_value: float
     at: float
+    gas_used: int = 0
+    gas_cost_wei: int = 0
+    tx_hash: str | None = None
+    block_number: int | None = None
+    pnl_unrecorded: str | None = None
 
 
 class TradeStats(msgspec.Struct, frozen=True):

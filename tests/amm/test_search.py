@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from amm import BlockContext, GasPolicy, MarketGraph, PoolSnapshot, PriceBook, exact_scan, optimal_input, scan
@@ -163,3 +163,65 @@ def test_eth_is_valued_in_the_numeraire_through_its_deepest_weth_pool() -> None:
     graph = MarketGraph.build([shallow, deep], weth=weth)
     assert eth_value_in(graph, usd, 6) == 3_000.0
     assert eth_value_in(graph, "0x" + "0e" * 20, 6) == 0.0  # not in the market: no valuation, never a guess
+
+
+W, Z, D = ("0x" + f"{n:040x}" for n in (1, 2, 3))  # WETH, a 0-decimal token, DAI
+
+
+def test_a_coarse_unit_rooting_that_rounds_to_nothing_does_not_hide_a_profitable_one():
+    """Issue 12 item 1: the best float estimate roots the cycle in the 0-decimal token, whose exact
+    profit is nothing; rooted in WETH the same pools pay after gas."""
+    pools = [
+        PoolSnapshot(address, "u", a, b, r0, r1)
+        for address, (a, b), (r0, r1) in zip(("0xa", "0xb", "0xc"), ((W, Z), (W, D), (Z, D)), REPRO_RESERVES)
+    ]
+    block = BlockContext(number=1, base_fee_wei=10**9)
+    only_weth = scan(MarketGraph.build(pools, weth=W, base_tokens=[W]), GasPolicy(), PriceBook(), block)
+    every_root = scan(MarketGraph.build(pools, weth=W), GasPolicy(), PriceBook(), block)
+    assert [o.net_profit_wei for o in only_weth.opportunities] == [37134477424636]
+    assert every_root.candidates == 3
+    assert [(o.token, o.net_profit_wei) for o in every_root.opportunities] == [(W, 37134477424636)]
+
+
+REPRO_RESERVES = (
+    (61139310513925554176, 184091),
+    (585456058604959563776, 1775709570017608001912832),
+    (737134, 730361956954768318398464),
+)
+
+
+@st.composite
+def mixed_decimal_triangle(draw: st.DrawFn) -> tuple[tuple[int, int], ...]:
+    """Reserves of pools W/Z, W/D, Z/D near one price each (up to 3% off), tokens of 0 to 18 decimals."""
+    decimals = {W: 18, Z: draw(st.sampled_from([0, 2, 6, 8, 18])), D: draw(st.sampled_from([0, 6, 8, 18]))}
+    price = {W: 1.0, Z: 10 ** draw(st.floats(-4.0, 2.0)), D: 10 ** draw(st.floats(-4.0, 2.0))}
+    reserves = []
+    for a, b in ((W, Z), (W, D), (Z, D)):
+        eth = 10 ** draw(st.floats(-1.0, 3.5))
+        move = 1 + draw(st.floats(-0.03, 0.03))
+        r0 = int(eth / price[a] * 10 ** decimals[a])
+        r1 = int(eth / price[b] * 10 ** decimals[b] * move)
+        reserves.append((max(1, r0), max(1, r1)))
+    return tuple(reserves)
+
+
+@example(reserves=REPRO_RESERVES, base_fee_gwei=1)
+@settings(max_examples=300, deadline=None)
+@given(reserves=mixed_decimal_triangle(), base_fee_gwei=st.integers(0, 50))
+def test_more_start_tokens_never_lose_an_opportunity(reserves: tuple[tuple[int, int], ...], base_fee_gwei: int) -> None:
+    """Property (issue 12 item 1): with every token as a root the scan's opportunities are a superset
+    (by pool set, with at least the same net profit) of those with WETH as the only root."""
+    pools = [
+        PoolSnapshot(f"0x{n + 10:x}", "u", a, b, r0, r1)
+        for n, ((a, b), (r0, r1)) in enumerate(zip(((W, Z), (W, D), (Z, D)), reserves))
+    ]
+    block = BlockContext(number=1, base_fee_wei=base_fee_gwei * 10**9)
+
+    def found(bases: list[str] | None) -> dict[frozenset[str], int]:
+        graph = MarketGraph.build(pools, weth=W, base_tokens=bases)
+        result = scan(graph, GasPolicy(), PriceBook(), block, max_candidates=10_000)
+        return {frozenset(leg.pool for leg in o.route): o.net_profit_wei for o in result.opportunities}
+
+    fewer, more = found([W]), found(None)
+    for pool_set, net in fewer.items():
+        assert pool_set in more and more[pool_set] >= net

@@ -12,12 +12,16 @@ from hypothesis import strategies as st
 from amm.v2 import (
     BPS,
     InsufficientLiquidity,
+    _climb,
     compose,
     continuous_optimum,
     get_amount_in,
     get_amount_out,
     has_edge,
+    min_input_for,
     optimal_input,
+    optimal_input_search,
+    profit_bracket,
     route_amount_out,
     route_profit,
 )
@@ -164,3 +168,66 @@ def test_realistic_two_pool_optimum_is_the_exact_integer_optimum(x: int, spread_
     assert profit <= continuous_out(Fraction(size), hops) - size
     best_continuous = continuous_out(Fraction(continuous_optimum(hops)), hops) - continuous_optimum(hops)
     assert best_continuous - profit <= 3
+
+
+def test_a_one_wei_optimum_is_found_not_reported_as_nothing():
+    """Issue 12 item 2: the climb from the continuous optimum found nothing, though input 116 earns 1."""
+    hops = ((78965, 80005, 30), (42384, 42631, 30))
+    best = max(route_profit(a, hops) for a in range(1, 200_000))
+    assert best == 1
+    size, profit = optimal_input(hops)
+    assert profit == best and route_profit(size, hops) == 1
+
+
+def test_the_optimum_is_global_on_a_coarse_unit_cycle():
+    """Issue 12 item 2: WETH -> USDC (6 decimals) -> WBTC (8 decimals) -> WETH; the climb stops on a
+    local stair, the exact search over the WBTC layer (a few hundred amounts) finds the best one."""
+    hops = (
+        (1_000 * 10**18, 3_000_000 * 10**6, 30),  # WETH -> USDC at 3,000
+        (3_000_000 * 10**6, 100 * 10**8, 30),  # USDC -> WBTC at 30,000
+        (50 * 10**8, 520 * 10**18, 30),  # WBTC -> WETH at 10.4 ETH
+    )
+    size, profit, exact = optimal_input_search(hops)
+    assert exact and profit == route_profit(size, hops)
+    climbed = _climb(hops)[1]
+    assert profit > climbed  # the original answer was this local maximum
+    # exhaustive over the layer that decides: every WBTC amount near the optimum, least input for each
+    out = [route_amount_out(size, hops[:k]) for k in range(4)]
+    wbtc = out[2]
+    best = max(
+        route_amount_out(y, hops[2:]) - least
+        for y in range(wbtc - 2_000, wbtc + 2_000)
+        if (least := min_input_for(y, hops[:2])) is not None and least > 0
+    )
+    assert profit == best
+
+
+exhaustive_hop = st.tuples(st.integers(50, 1500), st.integers(50, 1500), fees)
+
+
+@settings(max_examples=400, deadline=None)
+@given(hops=st.lists(exhaustive_hop, min_size=2, max_size=3).map(tuple))
+def test_optimal_input_is_the_exact_integer_optimum_of_exhaustive_search(
+    hops: tuple[tuple[int, int, int], ...],
+) -> None:
+    """Property (issue 12 item 2): on small reserves the answer equals the best of every input."""
+    size, profit, exact = optimal_input_search(hops)
+    limit = 2 * max(max(r_in, r_out) for r_in, r_out, _ in hops)  # beyond this every hop is saturated
+    best = max(0, max(route_profit(a, hops) for a in range(1, limit)))
+    assert exact
+    assert profit == best
+    assert (size == 0) if best == 0 else route_profit(size, hops) == best
+
+
+@settings(max_examples=200, deadline=None)
+@given(hops=st.lists(hop, min_size=2, max_size=3).map(tuple), target=st.integers(1, 10**6))
+def test_no_input_outside_the_bracket_reaches_the_target(hops: tuple[tuple[int, int, int], ...], target: int) -> None:
+    bracket = profit_bracket(hops, target)
+    a_star = continuous_optimum(hops)
+    if bracket is None:
+        assert route_profit(max(1, a_star), hops) < target
+        return
+    lo, hi = bracket
+    for a in (lo - 1, hi + 1):
+        if a >= 1:
+            assert continuous_out(Fraction(a), hops) - a < target

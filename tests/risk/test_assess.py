@@ -91,7 +91,10 @@ def test_kelly_sizes_from_measured_win_rate_and_payoff_and_rejects_a_negative_ed
         state, _ = apply_outcome(state, outcome(f"k{i}", 10.0 if i % 5 < 3 else -5.0), LIMITS, T0 + i)
     state = msgspec.structs.replace(state, consecutive_losses=0)
     a = assess(state, opportunity(), calm_market(), LIMITS, T0 + 100)
-    assert a.kelly_size_value == pytest.approx(LIMITS.kelly_fraction * 0.4 * state.equity)
+    # issue 12 item 9: Kelly sizes the capital at risk (gas + adverse move * notional; the exactly
+    # priced legs predict no slippage), so its notional is (kelly * f* * equity - gas) / adverse move
+    at_risk = LIMITS.kelly_fraction * 0.4 * state.equity
+    assert a.kelly_size_value == pytest.approx((at_risk - 2.0) / LIMITS.adverse_move)
     bad = fresh()
     for i in range(30):  # 20% wins of 5, 80% losses of 5: no edge
         bad, _ = apply_outcome(bad, outcome(f"b{i}", 5.0 if i % 5 == 0 else -5.0), LIMITS, T0 + i)

@@ -68,10 +68,13 @@ def test_drawdown_is_measured_from_the_running_peak():
     ],
 )
 def test_each_stop_condition_fires_the_stop_and_starts_the_cooldown(pnls, limit):
-    s = new_state(LIMITS, T0)
+    # issue 12: the 5% emergency stop now reads the daily window's loss (8% after two -400s), which
+    # would fire before maxDailyLoss (10% of the default equity): that case widens emergencyStopLoss
+    limits = msgspec.structs.replace(LIMITS, emergency_stop_loss=0.2) if limit == "max_daily_loss" else LIMITS
+    s = new_state(limits, T0)
     events: list[RiskEvent] = []
     for i, pnl in enumerate(pnls):
-        s, events = apply_outcome(s, outcome(f"t{i}", pnl), LIMITS, T0 + i)
+        s, events = apply_outcome(s, outcome(f"t{i}", pnl), limits, T0 + i)
     now = T0 + len(pnls) - 1
     assert kinds(events) == [f"LimitHit:{limit}", "EmergencyStopTriggered", "CooldownStarted"]
     assert s.emergency_stop.active and s.emergency_stop.reason == f"limit hit: {limit}"
@@ -105,8 +108,10 @@ def test_the_stop_keeps_its_root_cause_and_only_a_reset_with_a_reason_clears_it(
 def test_bad_outcomes_are_refused_and_duplicates_ignored():
     s = new_state(LIMITS, T0)
     for pnl in (math.nan, math.inf, -math.inf):
-        with pytest.raises(InvalidOutcome, match="realized_pnl_value"):
-            apply_outcome(s, outcome("bad", pnl), LIMITS, T0)
+        # issue 12: not refused any more but recorded without PnL, and trading stops (fail closed)
+        stopped, events = apply_outcome(s, outcome("bad", pnl), LIMITS, T0)
+        assert "realized_pnl_value" in (stopped.emergency_stop.reason or "")
+        assert "EmergencyStopTriggered" in kinds(events)
     with pytest.raises(InvalidOutcome, match="amount_in_value"):
         apply_outcome(s, outcome("bad", 1.0, size_value=-1.0), LIMITS, T0)
     s, _ = apply_outcome(s, outcome("once", -10.0), LIMITS, T0)

@@ -124,11 +124,25 @@ def test_a_bad_outcome_is_refused_without_crashing_or_changing_the_book(running)
     ref = registry.lookup(PATH)
     assert ref is not None
     before, _ = running.durable()
-    book.tell(RecordOutcome(outcome("x", float("nan"))))  # a tell: must not crash the actor
-    answer = running.ask(RecordOutcome(outcome("x", float("inf"))))
-    assert isinstance(answer, RequestRefused) and "not finite" in answer.reason
+    book.tell(RecordOutcome(outcome("x", 1.0, size_value=float("nan"))))  # a tell: must not crash the actor
+    answer = running.ask(RecordOutcome(outcome("x", 1.0, size_value=-1.0)))
+    assert isinstance(answer, RequestRefused) and "amount_in_value" in answer.reason
     assert registry.lookup(PATH) is ref and ref.is_alive()
     assert running.durable()[0] == before
+
+
+def test_an_unrecordable_pnl_fails_closed_durably(running):
+    """Issue 12 item 3: a NaN / -inf PnL is booked without PnL and stops trading, and that is saved."""
+    ref = registry.lookup(PATH)
+    assert ref is not None
+    book.tell(RecordOutcome(outcome("x", float("nan"))))  # a tell: must not crash the actor
+    answer = running.ask(RecordOutcome(outcome("y", float("-inf"))))
+    assert isinstance(answer, RiskEventsRecorded)
+    assert registry.lookup(PATH) is ref and ref.is_alive()
+    state, _ = running.durable()
+    assert state.emergency_stop.active and "unrecordable outcome x" in (state.emergency_stop.reason or "")
+    assert [r.opportunity_id for r in state.history] == ["x", "y"]
+    assert [r.pnl_unrecorded for r in state.history] == ["nan", "-inf"]
 
 
 def test_the_stop_and_counters_survive_a_crash_and_restart(running):
@@ -228,3 +242,8 @@ def test_console_commands_risk_estop_reset(running):
         console.run("reset")
     cleared = console.run("reset oracle fixed --by alice")
     assert cleared["emergencyStop"]["active"] is False and cleared["resetReason"] == "oracle fixed"
+
+
+def test_the_report_names_the_book_that_is_loaded(running):
+    """Issue 12 item 10: `risk` shows which book (world) is loaded."""
+    assert running.ask(GetRiskReport()).book == "main"
