@@ -82,9 +82,18 @@ def sent(s: PipelineState, msg: Sent, cfg: PipelineConfig, out: list[Action]) ->
         return s
     nonce = trade.signed.nonce
     if msg.cancellation:
-        if isinstance(msg.result, BaseException):
+        if not isinstance(msg.result, BaseException):
+            return s
+        if msg.nonce_too_low:  # the nonce is taken: by the trade itself (its receipt comes) or its replacement
             out.append(Note("WARNING", f"cancellation of {trade.record.tx_hash} refused: {msg.result}", msg.trade_id))
-        return s
+            return s
+        # it never left: forget its hash and wait stuck_after_blocks again, then cancel anew (else the trade,
+        # and every opportunity parked on its pools, would wait forever on a nonce nothing will ever mine)
+        out.append(Note("WARNING", f"cancellation of {trade.record.tx_hash} failed ({msg.result}): retried if "
+                                   "still stuck", msg.trade_id))
+        out.append(PUBLISH)
+        hashes = tuple(h for h in trade.hashes if h != msg.tx_hash)
+        return put(s, dataclasses.replace(trade, hashes=hashes, sent_block=0))
     if isinstance(msg.result, BaseException):
         text = str(msg.result)
         if msg.nonce_too_low and trade.send_attempts < MAX_SEND_ATTEMPTS:
