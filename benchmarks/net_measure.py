@@ -1,4 +1,4 @@
-"""Load generation for the network benchmarks: N caller threads, latency percentiles, errors.
+"""Load generation for the network benchmarks: N callers, latency percentiles, errors.
 
 Standard library only, so the peer baseline (web3-multi-provider, in its own venv with web3<7)
 measures with exactly the same code as ours. `run_load` drives callers in threads (web3, the

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import itertools
-import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -40,7 +39,7 @@ REPORT_BATCH_S = 0.005
 
 @dataclass
 class HedgeCounters:
-    """Hedges fired and won, in total and per endpoint the hedge went to (written under the dispatcher's lock)."""
+    """Hedges fired and won, in total and per endpoint the hedge went to (written on the io loop only)."""
 
     fired: int = 0
     won: int = 0
@@ -83,7 +82,6 @@ class Dispatcher:
         self.on_hedge = on_hedge
         self.hedges = HedgeCounters()
         self.parked: dict[str, float] = {}  # endpoint -> monotonic deadline, ahead of the actor's republish
-        self._lock = threading.Lock()  # the hedge counters: caller threads write them too
         # Outcomes from every thread, drained by the loop. No lock: deque.append/popleft are atomic, and a
         # lock taken on every call is one more place for concurrent callers to queue.
         self._outbox: deque[RequestOutcome] = deque()
@@ -271,19 +269,17 @@ class Dispatcher:
         _Race(self, asyncio.get_running_loop(), result, table, plan, method, body, decode, deadline).start()
 
     def count_hedge(self, endpoint: str, *, won: bool) -> None:
-        with self._lock:
-            if won:
-                self.hedges.won += 1
-                self.hedges.won_by[endpoint] = self.hedges.won_by.get(endpoint, 0) + 1
-            else:
-                self.hedges.fired += 1
-                self.hedges.fired_to[endpoint] = self.hedges.fired_to.get(endpoint, 0) + 1
+        if won:
+            self.hedges.won += 1
+            self.hedges.won_by[endpoint] = self.hedges.won_by.get(endpoint, 0) + 1
+        else:
+            self.hedges.fired += 1
+            self.hedges.fired_to[endpoint] = self.hedges.fired_to.get(endpoint, 0) + 1
         if self.on_hedge is not None:
             self.on_hedge(endpoint, won)
 
     def count_losers_cancelled(self, count: int) -> None:
-        with self._lock:
-            self.hedges.losers_cancelled += count
+        self.hedges.losers_cancelled += count
 
     async def broadcast(
         self, table: RoutingTable, method: str, body: bytes, decode: Decode, deadline: float

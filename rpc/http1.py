@@ -24,6 +24,8 @@ from rpc.routing import RoutingPolicy, parse_retry_after
 
 #: Error bodies (non-200) larger than this are not read: the connection is dropped instead.
 MAX_ERROR_BODY_BYTES = 65536
+#: The lengths of the only fields the reader looks at: Content-Length, Transfer-Encoding, Retry-After.
+_WANTED_NAME_LENGTHS = frozenset((14, 17, 11))
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,8 @@ class ResponseReader:
     # --- httptools callbacks ---------------------------------------------------------------------
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        if len(name) not in _WANTED_NAME_LENGTHS:  # most fields (Date, Vary, Server...): one len() and out
+            return
         key = name.lower()
         if key == b"content-length":
             try:
