@@ -12,13 +12,9 @@ from protocol.network import EndpointRoute, RoutingTable
 from rpc.client import RpcClient
 from supervision import ChildSpec, supervisor_spec
 from supervision.tree import Tree, start_tree
-from tests.waiting import wait_until
 
 if TYPE_CHECKING:
     from devnet.world import DevnetWorld
-
-#: The old name of tests.waiting.wait_until, kept for branches in flight that still import it from here.
-wait_for = wait_until
 
 
 def pinned_client(url: str, chain_id: int) -> RpcClient:

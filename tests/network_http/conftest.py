@@ -15,7 +15,7 @@ from rpc.client import RpcClient, endpoint_path, router_path
 from rpc.routing import RoutingPolicy
 from supervision import ChildSpec, Handle, start_tree, stop_tree, supervisor_spec
 from supervision.breaker import BreakerPolicy
-from tests.waiting import wait_until as wait_until  # re-exported: test_transports.py imports it from here
+from tests.waiting import wait_until
 
 CHAIN_ID = 31337
 

@@ -21,7 +21,7 @@ from rpc.client import RpcClient
 from rpc.errors import RpcUnavailable
 from rpc.routing import RoutingPolicy
 from rpc.transport import TransportRegistry
-from tests.network_http.conftest import wait_until
+from tests.waiting import wait_until
 
 ANSWERS = {"eth_chainId": "0x7a69", "eth_blockNumber": "0x10"}
 
