@@ -61,6 +61,7 @@ from protocol.execution import (
     RetryStartup,
     Simulated,
     Started,
+    StopChanged,
     SubmitMode,
     TradeRecord,
     TradeStage,
@@ -147,11 +148,25 @@ class Executor(SupervisedActor):
     def status(self) -> dict[str, Any]:
         s = self.state
         return {"mode": s.mode.value, "in_flight": len(s.active), "parked": len(s.parked),
-                "next_nonce": s.nonces.next_nonce, "following": s.following}
+                "next_nonce": s.nonces.next_nonce, "following": s.following, "stopped": s.stopped or "no",
+                "reverts_by_cause": dict(s.reverts_by_cause)}
 
     # --- the shell: one event in, its actions out -------------------------------------------------------
 
     def _feed(self, event: Event) -> None:
+        stop = self._stop()
+        if stop.active != (self.state.stopped is not None):
+            self._step(stop)  # the book's stop first: no step after it is published may send
+        self._step(event)
+
+    def _stop(self) -> StopChanged:
+        """The risk book's emergency stop, from its published snapshot (no mailbox hop)."""
+        stop = getattr(self.risk.snapshot(), "emergency_stop", None)
+        if stop is None or not stop.active:
+            return StopChanged(False)
+        return StopChanged(True, f"{stop.reason or 'no reason'} (by {stop.by or '?'})")
+
+    def _step(self, event: Event) -> None:
         self.state, actions = step(self.state, event, self.config)
         for action in actions:
             if isinstance(action, _TELLS):
@@ -184,10 +199,13 @@ class Executor(SupervisedActor):
             case Broadcast(trade_id=trade_id, signed=signed, bundle_block=block, cancellation=cancelling):
                 if block is not None:
                     assert self.relay is not None
-                    coro = self.relay.send_bundle([signed.raw], block)
+                    send = functools.partial(self.relay.send_bundle, [signed.raw], block)
                 else:
-                    coro = chain.send_raw(self.client, signed.raw)
-                self._pipe(coro, chain.sent(trade_id, signed.tx_hash, cancellation=cancelling))
+                    send = functools.partial(chain.send_raw, self.client, signed.raw)
+                # a cancellation is what an operator asks for during a stop; anything else is held by one
+                stopped = None if cancelling else (lambda: self._stop().active)
+                self._pipe(chain.unless_stopped(send, stopped), chain.sent(trade_id, signed.tx_hash,
+                                                                          cancellation=cancelling))
             case ReadNonce(retry=retry):
                 self._pipe(chain.pending_nonce(self.client, self.account), lambda r: NonceSynced(r, retry))
             case ReadInclusion(hashes=hashes):

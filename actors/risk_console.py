@@ -1,4 +1,9 @@
-"""Console commands of the risk book: `risk`, `estop REASON`, `reset REASON`.
+"""Console commands of the risk book: `risk`, `estop REASON`, `reset REASON`, and `cancel-inflight`.
+
+`estop` returns once the book has saved and published the stop: from then on the executor signs and
+sends nothing (it reads the published stop before every step and every send). Trades already in the
+mempool are listed in the log; `cancel-inflight` asks the executor to replace each with a zero-value
+self-transfer at its nonce (it works with or without a stop).
 
 `register_risk_commands(registry)` adds them to the console's registry
 (`registry.register_command(name, argparse parser, handler)`); a handler takes the parsed
@@ -12,10 +17,12 @@ from typing import Any
 
 import msgspec
 
+from protocol.execution import CancelInFlight, ExecutorSnapshot
 from protocol.risk import EmergencyStop, GetRiskReport, RequestRefused, ResetEmergencyStop, TriggerEmergencyStop
 from supervision import Handle
 
 RISK_BOOK_PATH = "/risk-book"
+EXECUTOR_PATH = "/market/executor"
 ASK_TIMEOUT_S = 5.0
 
 
@@ -48,6 +55,14 @@ def reset(args: argparse.Namespace, *_: Any) -> Any:
     return _answer(answer)
 
 
+def cancel_inflight(args: argparse.Namespace, *_: Any) -> Any:
+    executor = Handle(EXECUTOR_PATH)
+    executor.ask(CancelInFlight(by=args.by), timeout=ASK_TIMEOUT_S)  # answered once the cancels are handed out
+    snap = executor.snapshot()
+    in_flight = snap.in_flight if isinstance(snap, ExecutorSnapshot) else None
+    return {"cancelInFlight": "cancellations sent for the trades in the mempool", "inFlight": in_flight}
+
+
 def _audited_parser(prog: str, description: str, reason_help: str) -> argparse.ArgumentParser:
     """A command whose reason and author go into the risk book's audit trail."""
     parser = argparse.ArgumentParser(prog=prog, description=description)
@@ -65,3 +80,8 @@ def register_risk_commands(registry: Any) -> None:
         "reset", "Reset the emergency stop, stating why.", "why it is safe to trade again (recorded)"
     )
     registry.register_command("reset", reset_parser, reset)
+    cancel_parser = argparse.ArgumentParser(
+        prog="cancel-inflight",
+        description="Replace every trade in the mempool with a zero-value self-transfer at its nonce.")
+    cancel_parser.add_argument("--by", default="console", help="who (logged)")
+    registry.register_command("cancel-inflight", cancel_parser, cancel_inflight)

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
 from execution.receipts import revert_reason
@@ -88,11 +88,25 @@ async def send_raw(client: Any, raw: str) -> str:
     return str(await client.arequest("eth_sendRawTransaction", [raw]))
 
 
+class HeldByStop(Exception):
+    """A send not started: the risk book's emergency stop was active when it was about to leave."""
+
+
+async def unless_stopped(send: Callable[[], Awaitable[Any]], stopped: Callable[[], bool] | None) -> Any:
+    """`send()`, unless `stopped()` says an emergency stop is active at the last moment before it starts.
+
+    The executor checks the stop before each step too; this check closes the gap between the step that
+    signed a transaction and the io loop starting to send it."""
+    if stopped is not None and stopped():
+        raise HeldByStop("emergency stop active: not sent")
+    return await send()
+
+
 def sent(trade_id: str, tx_hash: str, *, cancellation: bool = False) -> Callable[[Any], Sent]:
     """The Sent message for a send's answer, the refusal classified here (a "nonce too low" means resync)."""
 
     def wrap(result: Any) -> Sent:
         too_low = isinstance(result, BaseException) and is_nonce_too_low(str(result))
-        return Sent(trade_id, tx_hash, result, cancellation, too_low)
+        return Sent(trade_id, tx_hash, result, cancellation, too_low, held=isinstance(result, HeldByStop))
 
     return wrap

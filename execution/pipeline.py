@@ -16,6 +16,8 @@ in execution.pipeline_state. A trade: RECEIVED -> ASSESSED -> SIMULATED -> SUBMI
         Sent / NonceSynced       execution.sending: submitted, or nonce recovery, or the trade ends
         FollowTick / Followed    execution.sending: receipts, bundles not included, stuck txs cancelled
         ChainHead                a newer head and base fee
+        StopChanged              execution.halting: an emergency stop ends every unsent trade; nothing is sent
+        CancelInFlight           execution.halting: the operator replaces the trades in the mempool with cancels
 
 After every event the table settles: parked opportunities whose pools are free are admitted again, and
 the next queued trade is signed and sent if the send slot is free. Each rule that ends a trade goes
@@ -29,6 +31,8 @@ from typing import Any
 
 import msgspec
 
+from amm.resize import at_size
+from execution.halting import cancel_in_flight, stop_changed
 from execution.ledger import Trade, blames_pools, new_trade, outcome_of
 from execution.pipeline_state import (
     PUBLISH,
@@ -50,11 +54,13 @@ from execution.pipeline_state import (
     skip,
     tx_for,
 )
+from execution.profitability import GasUnpriceable, gas_bid_wei, gas_floor, gas_used_bound, net_of_gas
 from execution.resume import Resume, nonce_book
 from execution.sending import follow, followed, new_head, nonce_synced, pump, sent
 from execution.transaction import BadRoute, execute_call, expected_profit, gas_limit
 from protocol.execution import (
     Assessed,
+    CancelInFlight,
     ChainHead,
     ExecuteOpportunity,
     Followed,
@@ -67,6 +73,7 @@ from protocol.execution import (
     Simulation,
     Started,
     Startup,
+    StopChanged,
     SubmitMode,
     TradeStage,
 )
@@ -81,7 +88,7 @@ class Resumed:
 
 
 Event = (Resumed | Started | RetryStartup | ExecuteOpportunity | Assessed | Simulated | Sent | NonceSynced
-         | FollowTick | Followed | ChainHead)
+         | FollowTick | Followed | ChainHead | StopChanged | CancelInFlight)
 
 
 def step(state: PipelineState, event: Event, cfg: PipelineConfig) -> tuple[PipelineState, list[Action]]:
@@ -112,6 +119,10 @@ def step(state: PipelineState, event: Event, cfg: PipelineConfig) -> tuple[Pipel
             out.append(ReadStartup(cfg.account if s.mode is not SubmitMode.PAPER else None))
         case Resumed(taken=taken):
             s = resumed(s, taken, cfg, out)
+        case StopChanged():
+            s = stop_changed(s, event, out)
+        case CancelInFlight():
+            s = cancel_in_flight(s, event, cfg, out)
     return drain(s, cfg, out), out
 
 
@@ -177,7 +188,9 @@ def consider(s: PipelineState, trade: Trade, cfg: PipelineConfig, out: list[Acti
     """Admit an opportunity (or park it behind our own trade on its pools), size it, ask and simulate."""
     opp = trade.opportunity
     reason = ""
-    if not s.ready:
+    if s.stopped is not None:
+        reason = f"emergency stop active ({s.stopped})"
+    elif not s.ready:
         reason = "executor not ready"
     elif opp.block_number < s.head:
         reason = f"stale: detected at block {opp.block_number}, head is {s.head}"
@@ -194,30 +207,50 @@ def consider(s: PipelineState, trade: Trade, cfg: PipelineConfig, out: list[Acti
     # The risk book and the node work at the same time: the simulation starts at the full size and is
     # redone only if the book sizes the trade down (the simulation must be of the exact signed call).
     s = sized(s, trade, opp.amount_in, cfg, out)
-    if opp.id in s.active:
-        out.append(AskRisk(opp.id, opp, trade.market))
+    sized_trade = s.active.get(opp.id)
+    if sized_trade is not None and sized_trade.call is not None:
+        # the book judges the size that will be sent (the inventory may have capped it)
+        out.append(AskRisk(opp.id, at_size(opp, sized_trade.call.amount_in), trade.market))
         out.append(PUBLISH)
     return s
 
 
-def sized(s: PipelineState, trade: Trade, wanted: int, cfg: PipelineConfig, out: list[Action]) -> PipelineState:
-    """The trade with its call built for min(wanted, free inventory), its simulation asked for; or skipped."""
+def sized(s: PipelineState, trade: Trade, wanted: int, cfg: PipelineConfig, out: list[Action], *,
+          floor: int | None = None) -> PipelineState:
+    """The trade with its call built for min(wanted, free inventory), its simulation asked for; or skipped.
+
+    Skipped too when its expected profit at that size does not clear the strategy's gas estimate at the
+    bid plus the minimum (execution.profitability); that floor, or `floor` if given, is the call's minProfit.
+    """
     opp = trade.opportunity
     amount = wanted
     if s.mode is not SubmitMode.PAPER:
         amount = min(amount, s.inventory.get(opp.token, 0) - committed(s, opp.token, besides=opp.id))
     if amount <= 0:
         return skip(s, trade, f"{opp.token_symbol} inventory committed", out)
+    expected = expected_profit(opp, amount)
+    try:
+        need = floor if floor is not None else gas_floor(
+            opp, opp.gas_estimate, bid_of(s, cfg), cfg.policy.min_net_profit_wei)
+    except GasUnpriceable as exc:
+        return skip(s, trade, str(exc), out)
+    if expected < need:
+        return skip(s, trade, f"not worth its gas at {amount} {opp.token_symbol} wei: expected profit {expected}, "
+                              f"gas at the bid plus the minimum {need}", out)
     try:
         call = execute_call(opp, amount_in=amount, head_block=max(s.head, opp.block_number),
-                            min_profit_bps=cfg.policy.min_profit_bps, deadline_blocks=cfg.policy.deadline_blocks)
+                            min_profit_bps=cfg.policy.min_profit_bps, deadline_blocks=cfg.policy.deadline_blocks,
+                            min_profit_floor=need)
     except BadRoute as exc:
         return skip(s, trade, str(exc), out)
     trade = dataclasses.replace(trade, call=call, simulation=None)
-    trade = trade.at(trade.record.stage, amount_in=amount, min_profit=call.min_profit,
-                     expected_profit=expected_profit(opp, amount))
+    trade = trade.at(trade.record.stage, amount_in=amount, min_profit=call.min_profit, expected_profit=expected)
     out.append(Simulate(opp.id, tx_for(s, cfg, call.calldata(), nonce=0, gas=0), amount))
     return put(s, trade)
+
+
+def bid_of(s: PipelineState, cfg: PipelineConfig) -> int:
+    return gas_bid_wei(s.base_fee_wei, cfg.policy.priority_fee_wei)
 
 
 def assessed(s: PipelineState, msg: Assessed, cfg: PipelineConfig, out: list[Action]) -> PipelineState:
@@ -242,7 +275,7 @@ def assessed(s: PipelineState, msg: Assessed, cfg: PipelineConfig, out: list[Act
     assert trade.call is not None
     if result.adjusted_amount_in < trade.call.amount_in:
         s = sized(s, trade, result.adjusted_amount_in, cfg, out)
-    return proceed(s, msg.trade_id, out)
+    return proceed(s, msg.trade_id, cfg, out)
 
 
 def simulated(s: PipelineState, msg: Simulated, cfg: PipelineConfig, out: list[Action]) -> PipelineState:
@@ -260,21 +293,40 @@ def simulated(s: PipelineState, msg: Simulated, cfg: PipelineConfig, out: list[A
             pools = tuple(leg.pool for leg in trade.opportunity.route)
             out.append(BlameRoute(RouteFailed(trade.opportunity.id, pools, result.error)))
         return s
-    return proceed(put(s, dataclasses.replace(trade, simulation=result)), trade_id, out)
+    return proceed(put(s, dataclasses.replace(trade, simulation=result)), trade_id, cfg, out)
 
 
-def proceed(s: PipelineState, trade_id: str, out: list[Action]) -> PipelineState:
-    """Once the risk book approved and the exact call simulated: queue it for sending (or end it, on paper)."""
+def proceed(s: PipelineState, trade_id: str, cfg: PipelineConfig, out: list[Action]) -> PipelineState:
+    """Once the risk book approved and the exact call simulated: queue it for sending (or end it, on paper).
+
+    Sent only if the simulated profit, net of the simulated gas at the bid, clears the minimum; if the
+    call's minProfit would not cover that gas, the call is rebuilt with a floor that does, and simulated again.
+    """
     trade = s.active.get(trade_id)
     if trade is None:
         return s
     result = trade.simulation
-    if not trade.approved or result is None or result.profit is None or result.gas is None:
+    if not trade.approved or result is None or result.profit is None or result.gas is None or trade.call is None:
         return s
-    limit = gas_limit(result.gas, len(trade.opportunity.route))
-    trade = trade.at(TradeStage.SIMULATED, simulated_profit=result.profit, gas_limit=limit)
+    opp = trade.opportunity
+    hops = len(opp.route)
+    limit = gas_limit(result.gas, hops)
+    gas = gas_used_bound(result.gas, hops)
+    bid = bid_of(s, cfg)
+    try:
+        net = net_of_gas(opp, result.profit, gas, bid)
+        need = gas_floor(opp, gas, bid, cfg.policy.min_net_profit_wei)
+    except GasUnpriceable as exc:
+        return skip(s, trade, str(exc), out)
+    trade = trade.at(TradeStage.SIMULATED, simulated_profit=result.profit, simulated_net_profit=net, gas_limit=limit)
+    if result.profit < need:
+        return skip(s, trade, f"net-negative at the size sent: simulated profit {result.profit}, gas {gas} at {bid} "
+                              f"wei/gas plus the minimum {need} ({opp.token_symbol} wei): net {net}", out)
+    if trade.call.min_profit < need:  # the strategy's gas estimate was low: minProfit must cover the real gas
+        # 10 % headroom: a larger minProfit has more non-zero calldata bytes, so slightly more gas
+        return sized(put(s, trade), trade, trade.call.amount_in, cfg, out, floor=need + need // 10)
     if s.mode is SubmitMode.PAPER:
-        return skip(s, trade, f"paper mode: simulated profit {result.profit}", out)
+        return skip(s, trade, f"paper mode: simulated profit {result.profit}, net of gas {net}", out)
     return msgspec.structs.replace(put(s, trade), send_queue=(*s.send_queue, trade_id))
 
 

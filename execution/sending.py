@@ -38,7 +38,7 @@ from protocol.execution import Inclusion, NonceSynced, Sent, SubmitMode, TradeSt
 
 def pump(s: PipelineState, cfg: PipelineConfig, out: list[Action]) -> PipelineState:
     """Sign and send the next queued trade once the previous send is answered (the same state if idle)."""
-    while s.sending is None and s.send_queue:
+    while s.sending is None and s.send_queue and s.stopped is None:
         trade_id, rest = s.send_queue[0], s.send_queue[1:]
         s = msgspec.structs.replace(s, send_queue=rest)
         trade = s.active.get(trade_id)
@@ -54,6 +54,8 @@ def send_done(s: PipelineState, trade_id: str) -> PipelineState:
 def sign_and_send(s: PipelineState, trade: Trade, cfg: PipelineConfig, out: list[Action]) -> PipelineState:
     assert trade.call is not None and cfg.sign is not None
     trade_id = trade.opportunity.id
+    if s.stopped is not None:  # e.g. a nonce read that came back after the stop
+        return send_done(skip(s, trade, f"emergency stop ({s.stopped}): cancelled before sending", out), trade_id)
     try:
         nonces, nonce = s.nonces.reserve()
     except NonceUnknown:
@@ -101,7 +103,8 @@ def sent(s: PipelineState, msg: Sent, cfg: PipelineConfig, out: list[Action]) ->
             out.append(ReadNonce(retry=msg.trade_id))
             return msgspec.structs.replace(s, nonces=NonceBook(cfg.account))  # forget the count: the chain decides
         s = _released(s, nonce, out)
-        return send_done(skip(s, trade, f"send failed: {text}", out), msg.trade_id)
+        reason = f"emergency stop: held before sending ({text})" if msg.held else f"send failed: {text}"
+        return send_done(skip(s, trade, reason, out), msg.trade_id)
     tx = trade.signed
     nonces = s.nonces.sent(InFlight(nonce, tx.tx_hash, tx.max_fee_per_gas, tx.max_priority_fee_per_gas, s.head))
     trade = trade.at(TradeStage.SUBMITTED, submitted_at=time.time())

@@ -95,8 +95,13 @@ def execute_call(
     head_block: int,
     min_profit_bps: int = DEFAULT_MIN_PROFIT_BPS,
     deadline_blocks: int = DEFAULT_DEADLINE_BLOCKS,
+    min_profit_floor: int = 0,
 ) -> ExecuteCall:
-    """Executor.execute's arguments for `opportunity` sized at `amount_in`; BadRoute if it is not a cycle."""
+    """Executor.execute's arguments for `opportunity` sized at `amount_in`; BadRoute if it is not a cycle.
+
+    minProfit is min_profit_bps of the expected profit, and at least `min_profit_floor` (the gas the trade
+    will pay, in the profit token: execution.profitability), so a trade that lands never loses money.
+    """
     legs = opportunity.route
     if len(legs) < 2:
         raise BadRoute(f"opportunity {opportunity.id}: a route needs two hops, has {len(legs)}")
@@ -115,7 +120,7 @@ def execute_call(
         path=tuple(to_checksum_address(token) for token in path),
         fees_bps=tuple(leg.fee_bps for leg in legs),
         amount_in=amount_in,
-        min_profit=min_profit_for(profit, min_profit_bps),
+        min_profit=max(min_profit_for(profit, min_profit_bps), min_profit_floor),
         deadline_block=head_block + deadline_blocks,
     )
 

@@ -47,6 +47,7 @@ class ExecutionPolicy(msgspec.Struct, frozen=True):
 
     priority_fee_wei: int = 10**9  # the tip; the max fee is 2 * base fee + tip (two full base-fee rises)
     min_profit_bps: int = 5_000  # minProfit = this share of the expected profit (execution.transaction)
+    min_net_profit_wei: int = 1  # a trade is sent only if its simulated profit net of gas is at least this
     deadline_blocks: int = 2  # deadlineBlock = current block + this
     stuck_after_blocks: int = 3  # a public transaction unmined this long (past its deadline) is cancelled
     follow_interval_s: float = 0.02  # receipts of in-flight trades are looked up this often (one batch)
@@ -83,6 +84,7 @@ class TradeRecord(msgspec.Struct, frozen=True):
     expected_profit: int  # exact, at detection-time reserves, for amount_in (after any resize by the risk book)
     min_profit: int = 0
     simulated_profit: int | None = None
+    simulated_net_profit: int | None = None  # simulated_profit less the simulated gas at the bid (profit token)
     realized_profit: int | None = None
     gas_limit: int = 0
     gas_used: int = 0
@@ -132,7 +134,7 @@ class ExecutorSnapshot(msgspec.Struct, frozen=True):
     account: str
     chain_id: int
     received: int
-    deciding: int  # opportunities received and not yet submitted or skipped
+    deciding: int  # opportunities being sized, assessed, simulated or signed (not parked, not submitted)
     in_flight: int  # submitted, not yet final
     mined: int
     reverted: int
@@ -146,6 +148,9 @@ class ExecutorSnapshot(msgspec.Struct, frozen=True):
     version: int
     in_flight_trades: tuple[InFlightTrade, ...] = ()  # approved and not final: what a restart resumes
     incarnation: int = 1  # of the executor actor that published this (1: never restarted)
+    parked: int = 0  # opportunities waiting for our own in-flight trade on their pools to be final
+    stopped: str = ""  # the emergency stop's reason while one is active: nothing is signed or sent
+    reverts_by_cause: dict[str, int] = {}  # reverted trades by execution.revert_cause cause
 
 
 class RouteFailed(msgspec.Struct, frozen=True, tag=True):
@@ -195,6 +200,23 @@ class Sent(msgspec.Struct, frozen=True, tag=True):
     result: Any  # the node's / relay's answer or the error
     cancellation: bool = False
     nonce_too_low: bool = False  # the error says the nonce is used (classified at the I/O edge, rpc.routing)
+    held: bool = False  # never left: an emergency stop was active when the send was about to start
+
+
+class StopChanged(msgspec.Struct, frozen=True, tag=True):
+    """The risk book's emergency stop, as the executor read it from the book's published snapshot.
+
+    Active: nothing more is signed or sent; approved trades not yet sent end as skipped with the reason;
+    trades already in the mempool are listed (CancelInFlight replaces them with a cancel)."""
+
+    active: bool
+    reason: str = ""
+
+
+class CancelInFlight(msgspec.Struct, frozen=True, tag=True):
+    """Operator -> executor: replace every trade in the mempool with a zero-value self-transfer at its nonce."""
+
+    by: str = "console"
 
 
 class NonceSynced(msgspec.Struct, frozen=True, tag=True):

@@ -11,6 +11,7 @@ import math
 
 from loguru import logger
 
+from amm.resize import at_size
 from protocol.risk import MarketView, RiskAssessment, RiskComponents, RiskLimits
 from protocol.trading import Opportunity
 from risk.book import exposure_by_token, live_open_trades, roll_day
@@ -153,6 +154,19 @@ def _rejected(
     )
 
 
+def _sized_gas_problems(sized: Opportunity, limits: RiskLimits) -> list[str]:
+    """The gas rules judged at the size approved, not the size found: a trade sized down earns less, and
+    pays the same gas (issue 13: trades sized 5-9x smaller all lost money after gas)."""
+    gross, gas = sized.gross_profit_value, sized.gas_cost_value
+    if gross <= gas:
+        return [f"at the size the limits allow ({sized.amount_in_value:.2f}) the gross profit {gross:.4f} "
+                f"does not cover gas {gas:.4f}"]
+    if gas / gross >= limits.max_gas_share:
+        return [f"at the size the limits allow ({sized.amount_in_value:.2f}) gas takes {gas / gross:.0%} of the "
+                f"gross profit (limit {limits.max_gas_share:.0%})"]
+    return []
+
+
 def assess(
     state: RiskBookState, opportunity: Opportunity, market: MarketView, limits: RiskLimits, now: float
 ) -> RiskAssessment:
@@ -271,6 +285,8 @@ def _assess(
     amount = opp.amount_in if ratio >= 1.0 else opp.amount_in * round(ratio * RATIO_SCALE) // RATIO_SCALE
     if not reasons and amount <= 0:
         reasons.append("adjusted size rounds to nothing")
+    elif not reasons and amount < opp.amount_in:
+        reasons += _sized_gas_problems(at_size(opp, amount), limits)
     max_loss = opp.gas_cost_value + adjusted * per_unit
     if reasons:
         return _rejected(opp.id, reasons, now, components, score)

@@ -44,12 +44,15 @@ from execution.pipeline_state import (
     initial_state,
     snapshot,
 )
+from execution.profitability import gas_bid_wei, gas_floor, gas_used_bound
 from execution.resume import resume
 from execution.transaction import SignedTx, WrongChain
 from protocol.execution import (
     Assessed,
+    CancelInFlight,
     ChainHead,
     ExecuteOpportunity,
+    ExecutionPolicy,
     ExecutorSnapshot,
     Followed,
     FollowTick,
@@ -61,6 +64,7 @@ from protocol.execution import (
     Simulation,
     Started,
     Startup,
+    StopChanged,
     SubmitMode,
     TradeStage,
 )
@@ -85,15 +89,18 @@ def fake_sign(tx: dict[str, object]) -> SignedTx:
                     max_priority_fee_per_gas=int(tx["maxPriorityFeePerGas"]))  # type: ignore[call-overload]
 
 
-CONFIG = PipelineConfig(chain_id=CHAIN_ID, account=ACCOUNT, executor_address=EXECUTOR, sign=fake_sign)
+#: No tip: gas at the bid is base fee 7 * 113 % = 7 wei/gas, and 10**7 wei of gas is 1 token wei (the
+#: opportunities' rate), so a 240k-gas trade costs 1 token wei and a 10**7-gas one 8.
+POLICY = ExecutionPolicy(priority_fee_wei=0, min_net_profit_wei=1)
+CONFIG = PipelineConfig(chain_id=CHAIN_ID, account=ACCOUNT, executor_address=EXECUTOR, sign=fake_sign, policy=POLICY)
 
 
 def opportunity(oid: str, pools: tuple[str, str], block: int, amount: int) -> Opportunity:
     legs = (Leg(pools[0], "dex", WETH, OTHER, amount, amount, 1_000, 1_100),
             Leg(pools[1], "dex", OTHER, WETH, amount, amount, 1_000, 1_100))
     return Opportunity(id=oid, block_number=block, token=WETH, token_symbol="WETH", route=legs, amount_in=amount,
-                       gross_profit=3, gas_estimate=1, gas_price_wei=1, gas_cost_wei=100, amount_in_value=10.0,
-                       gross_profit_value=3.0, gas_cost_value=1.0, detected_at=0.0)
+                       gross_profit=3, gas_estimate=1, gas_price_wei=1, gas_cost_wei=10**7, amount_in_value=10.0,
+                       gross_profit_value=3.0, gas_cost_value=1.0, detected_at=0.0, gas_cost_token=1)
 
 
 def assessment(oid: str, approved: bool, amount: int) -> RiskAssessment:
@@ -141,6 +148,8 @@ class PipelineMachine(RuleBasedStateMachine):
         self.told_used = -1  # every nonce below this the pipeline was told is used (Startup, NonceSynced)
         self.included_nonces: set[int] = set()
         self.accepted: dict[str, int] = {}  # trade id -> nonce the node took for it
+        self.stopped = False  # the risk book's emergency stop, as last fed to the table
+        self.sent_while_stopped: set[str] = set()  # sends handed out before the stop, answered after it
 
     def feed(self, event: object) -> None:
         self.state, actions = step(self.state, event, CONFIG)  # type: ignore[arg-type]
@@ -172,6 +181,9 @@ class PipelineMachine(RuleBasedStateMachine):
                 self.sims.append(action)
             case Broadcast(trade_id=oid, signed=signed, cancellation=cancelling):
                 self.check_nonce(oid, signed.nonce, cancelling)
+                if not cancelling:
+                    assert not self.stopped, f"{oid} sent during an emergency stop"
+                    self.check_worth_its_gas(self.state.active[oid])
                 assert published and self.last is not None, "sent before its hash was published"
                 assert any(signed.tx_hash in t.hashes for t in self.last.in_flight_trades), "hash not in snapshot"
                 self.sends.append(action)
@@ -183,6 +195,16 @@ class PipelineMachine(RuleBasedStateMachine):
                 self.startup_reads += 1
             case RetryStartupAfter():
                 pass
+
+    def check_worth_its_gas(self, trade: Trade) -> None:
+        """What is sent was simulated at the size sent and clears its gas at the bid: net > 0, and the
+        contract's minProfit covers that gas (a trade that lands never loses money)."""
+        sim, call = trade.simulation, trade.call
+        assert sim is not None and call is not None and sim.amount_in == call.amount_in == trade.record.amount_in
+        gas = gas_used_bound(sim.gas, len(trade.opportunity.route))
+        need = gas_floor(trade.opportunity, gas, gas_bid_wei(self.state.base_fee_wei, 0), POLICY.min_net_profit_wei)
+        assert trade.record.simulated_net_profit is not None and trade.record.simulated_net_profit > 0
+        assert sim.profit >= need and call.min_profit >= need, (sim, call.min_profit, need)
 
     def check_nonce(self, oid: str, nonce: int, cancelling: bool) -> None:
         if cancelling:  # the one deliberate reuse: the trade's own nonce, to replace its stuck transaction
@@ -268,11 +290,14 @@ class PipelineMachine(RuleBasedStateMachine):
     # --- the node --------------------------------------------------------------------------------------
 
     @precondition(lambda self: self.sims)
-    @rule(pick=st.integers(0, 50), answer=st.sampled_from(["ok", "ok", "revert", "pool fault", "malformed"]))
+    @rule(pick=st.integers(0, 50), answer=st.sampled_from(["ok", "ok", "revert", "pool fault", "malformed",
+                                                            "thin", "gas heavy"]))
     def answer_simulation(self, pick: int, answer: str) -> None:
         sim = self.sims.pop(pick % len(self.sims))
         result: object = {
             "ok": Simulation(sim.trade_id, 5, 150_000, "", sim.amount_in),
+            "thin": Simulation(sim.trade_id, 1, 10**7, "", sim.amount_in),  # gross 1, gas 8: net-negative
+            "gas heavy": Simulation(sim.trade_id, 30, 4 * 10**7, "", sim.amount_in),  # gas 29: above minProfit
             "revert": Simulation(sim.trade_id, None, None, "Executor: no profit", sim.amount_in),
             "pool fault": Simulation(sim.trade_id, None, None, "UniswapV2: K", sim.amount_in),
             "malformed": ValueError("non-hexadecimal number found in fromhex()"),
@@ -305,6 +330,10 @@ class PipelineMachine(RuleBasedStateMachine):
     @rule(pick=st.integers(0, 50), fail=st.sampled_from([False, False, False, True]))
     def answer_send(self, pick: int, fail: bool) -> None:
         send = self.sends.pop(pick % len(self.sends))
+        if self.stopped and not send.cancellation and (fail or send.trade_id not in self.sent_while_stopped):
+            # the io loop read the stop just before sending: it never left
+            self.feed(Sent(send.trade_id, send.signed.tx_hash, Boom("emergency stop active"), held=True))
+            return
         self.feed(self.node_answer(send, fail))
 
     @precondition(lambda self: self.nonce_reads)
@@ -373,6 +402,27 @@ class PipelineMachine(RuleBasedStateMachine):
                 self.included_nonces.add(trade.signed.nonce)
         self.feed(Followed(Inclusion(self.head, 7, found)))
 
+    # --- the emergency stop ------------------------------------------------------------------------------
+
+    @rule(active=st.booleans(), dice=st.integers(0, 7))
+    def emergency_stop(self, active: bool, dice: int = 0) -> None:
+        """The executor read a change of the risk book's stop (before a step, or just before a send); a stop
+        in one draw in sixteen (a reset in one in two), so that most runs also trade."""
+        if (active and dice) or active == self.stopped:
+            return
+        if active:
+            self.sent_while_stopped = {b.trade_id for b in self.sends if not b.cancellation}
+        self.stopped = active
+        self.feed(StopChanged(active, "operator: estop" if active else ""))
+        if active:
+            unsent = [t for t in self.state.active.values() if not t.hashes]
+            assert not unsent and not self.state.parked and not self.state.send_queue, "unsent trades outlive a stop"
+
+    @precondition(lambda self: self.stopped)
+    @rule()
+    def cancel_in_flight(self) -> None:
+        self.feed(CancelInFlight("test"))
+
     # --- invariants ------------------------------------------------------------------------------------
 
     @invariant()
@@ -398,6 +448,8 @@ class PipelineMachine(RuleBasedStateMachine):
         """Answer everything, mine, follow: every trade not lost to a restart ends."""
         if not self.state.ready and self.startup_reads == 0:
             self.startup_reads = 1
+        if self.stopped:
+            self.emergency_stop(False)
         for _ in range(60):
             while self.startup_reads:
                 self.answer_startup(True)

@@ -36,7 +36,7 @@ def test_an_ordinary_arbitrage_is_approved_with_components_in_unit_range():
 
 
 def test_a_large_trade_is_cut_to_the_trade_and_position_limits():
-    big = opportunity(size_value=5000.0)
+    big = opportunity(size_value=5000.0, gross_profit_value=200.0)  # still worth its gas once cut to ~1/7
     a = assess(fresh(), big, calm_market(), LIMITS, T0)
     assert a.approved
     assert a.max_size_value == pytest.approx(LIMITS.max_trade_amount)
@@ -47,6 +47,17 @@ def test_a_large_trade_is_cut_to_the_trade_and_position_limits():
     b = assess(fresh(), big, calm_market(), tight, T0)
     assert b.max_size_value == pytest.approx(200.0)
     assert b.adjusted_size_value <= 200.0
+
+
+def test_a_trade_cut_below_its_gas_is_rejected_at_the_size_it_would_trade():
+    """Issue 13 item 1: the gas rules judge the size approved. Found at 5,000 with gas 2, cut by the limits
+    to about a seventh, a gross profit of 10 earns about 1.4 (less than its gas) and one of 14.2 about 2.04
+    (gas takes 98 %, above maxGasShare); at the size found, both passed the gas rules."""
+    for gross, words in ((10.0, "does not cover gas"), (14.2, "gas takes")):
+        big = opportunity(size_value=5000.0, gross_profit_value=gross)
+        a = assess(fresh(), big, calm_market(), LIMITS, T0)
+        assert not a.approved and any("at the size the limits allow" in r and words in r for r in a.reasons), a
+        assert big.gas_cost_value / big.gross_profit_value < LIMITS.max_gas_share  # the old rule: approved
 
 
 def test_open_exposure_on_a_token_counts_against_its_position_limit():

@@ -230,7 +230,7 @@ class RecordingRegistry:
 def test_console_commands_risk_estop_reset(running):
     console = RecordingRegistry()
     register_risk_commands(console)
-    assert set(console.commands) == {"risk", "estop", "reset"}
+    assert set(console.commands) == {"risk", "estop", "reset", "cancel-inflight"}
     view = console.run("risk")
     assert view["overallRiskScore"] == 0.0 and view["emergencyStop"]["active"] is False
     assert view["limits"]["maxConsecutiveLosses"] == 3
