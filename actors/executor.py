@@ -154,12 +154,12 @@ class Executor(SupervisedActor):
     # --- the shell: one event in, its actions out -------------------------------------------------------
 
     def _feed(self, event: Event) -> None:
-        stop = self._stop()
+        stop = self._book_stop()
         if stop.active != (self.state.stopped is not None):
             self._step(stop)  # the book's stop first: no step after it is published may send
         self._step(event)
 
-    def _stop(self) -> StopChanged:
+    def _book_stop(self) -> StopChanged:
         """The risk book's emergency stop, from its published snapshot (no mailbox hop)."""
         stop = getattr(self.risk.snapshot(), "emergency_stop", None)
         if stop is None or not stop.active:
@@ -203,7 +203,7 @@ class Executor(SupervisedActor):
                 else:
                     send = functools.partial(chain.send_raw, self.client, signed.raw)
                 # a cancellation is what an operator asks for during a stop; anything else is held by one
-                stopped = None if cancelling else (lambda: self._stop().active)
+                stopped = None if cancelling else (lambda: self._book_stop().active)
                 self._pipe(chain.unless_stopped(send, stopped), chain.sent(trade_id, signed.tx_hash,
                                                                           cancellation=cancelling))
             case ReadNonce(retry=retry):

@@ -322,9 +322,11 @@ def proceed(s: PipelineState, trade_id: str, cfg: PipelineConfig, out: list[Acti
     if result.profit < need:
         return skip(s, trade, f"net-negative at the size sent: simulated profit {result.profit}, gas {gas} at {bid} "
                               f"wei/gas plus the minimum {need} ({opp.token_symbol} wei): net {net}", out)
-    if trade.call.min_profit < need:  # the strategy's gas estimate was low: minProfit must cover the real gas
+    call = trade.call
+    assert call is not None
+    if call.min_profit < need:  # the strategy's gas estimate was low: minProfit must cover the real gas
         # 10 % headroom: a larger minProfit has more non-zero calldata bytes, so slightly more gas
-        return sized(put(s, trade), trade, trade.call.amount_in, cfg, out, floor=need + need // 10)
+        return sized(put(s, trade), trade, call.amount_in, cfg, out, floor=need + need // 10)
     if s.mode is SubmitMode.PAPER:
         return skip(s, trade, f"paper mode: simulated profit {result.profit}, net of gas {net}", out)
     return msgspec.structs.replace(put(s, trade), send_queue=(*s.send_queue, trade_id))
