@@ -162,9 +162,10 @@ def mask_url(raw: str) -> str:
     Shown: scheme, host, port and the path. Masked: the userinfo (everything before the last `@`
     of the authority), path segments that look like API keys (16+ characters mixing letters and
     digits, as QuickNode's /<token>/) and any segment after /v<N>/ (Infura's /v3/<key>, Alchemy's
-    /v2/<key>), query values whose
-    name says secret (key, token, auth, ...) or that look like keys, and any fragment. A value that
-    is not a URL at all gets the same treatment, so a pasted key does not show either.
+    /v2/<key>), query values whose name says secret (key, token, auth, ...) or that look like keys,
+    and any fragment. A value that is not a URL at all gets the same treatment, so a pasted key
+    does not show either. Unlike `redact`, values registered by `Secret`s are not masked whole:
+    that would hide the very URL (and its typo) this is meant to show.
     """
     scheme, sep, rest = raw.partition("://")
     if not sep:
