@@ -50,6 +50,7 @@ from execution.pipeline_state import (
 )
 from execution.resume import resume
 from execution.signer import Signer
+from execution.trade_log import mined_line
 from execution.transaction import sign
 from protocol.execution import (
     Assessed,
@@ -228,9 +229,7 @@ class Executor(SupervisedActor):
         if record.stage is TradeStage.MINED:
             if record.reason:
                 log.error("trade {} mined but {}", record.opportunity_id, record.reason)
-            log.info("trade mined in block {}: realized {} (expected {}, simulated {}), gas {}",
-                     record.included_block, record.realized_profit, record.expected_profit,
-                     record.simulated_profit, record.gas_used)
+            log.info("{}", mined_line(record, trade.opportunity))
         else:
             log.info("trade {}: {}", record.stage.value, record.reason)
 

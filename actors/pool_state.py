@@ -11,6 +11,7 @@ MarketSnapshot (read lock-free by the strategy) and tells ReservesUpdated to the
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -27,14 +28,18 @@ from protocol.market import (
     MarketSnapshot,
     PollChain,
     ReservesUpdated,
+    RetryChainRead,
     WatchedPool,
     WatchPools,
 )
-from supervision import ActorContext, Handle, SupervisedActor
+from supervision import ActorContext, Backoff, Handle, SupervisedActor
 from supervision.errors import ActorError
 from supervision.io_loop import io_loop
 
 DEFAULT_POLL_INTERVAL_S = 0.05  # loopback anvil answers in well under a millisecond
+#: After a failed read, wait 0.2 s, 0.4 s, ... up to 30 s before the next one (no jitter: one reader),
+#: and say so, so a bot whose endpoints are down shows it is retrying rather than idling.
+READ_RETRY = Backoff(min_s=0.2, max_s=30.0, random_factor=0.0)
 SUBSCRIBE_TIMEOUT_S = 5.0
 SUBSCRIBE_RETRY_S = 1.0
 
@@ -77,6 +82,8 @@ class PoolState(SupervisedActor):
         self.reading = False
         self.again = False
         self.failures = 0
+        self.failures_in_row = 0
+        self.retry_at: float | None = None  # monotonic time of the next read after a failure
         self.last_error = ""
 
     def on_start(self) -> None:
@@ -97,13 +104,22 @@ class PoolState(SupervisedActor):
             case ChainDelta():
                 self._apply(msg)
             case NoChange():
+                self._read_ok()
                 self._done()
             case ChainReadFailed(reason=reason):
                 self.failures += 1
-                if reason != self.last_error:
-                    self.log.warning("chain read failed: {}", reason)
+                self.failures_in_row += 1
+                delay = READ_RETRY.delay(self.failures_in_row - 1, 0.0)
+                self.retry_at = time.monotonic() + delay
+                self.log.warning("chain read failed ({} in a row): {}; next attempt in {:.1f}s",
+                                 self.failures_in_row, reason, delay)
                 self.last_error = reason
+                self.ctx.send_after(delay, RetryChainRead())
+                self.again = False  # the retry reads; polls and heads until then are not queued
                 self._done()
+            case RetryChainRead():
+                self.retry_at = None
+                self._look()
             case FeedAnswer(result=result):
                 self.subscribed = isinstance(result, Subscribed)
                 if not self.subscribed:
@@ -134,6 +150,8 @@ class PoolState(SupervisedActor):
     # --- looking at the chain ------------------------------------------------------------------
 
     def _look(self) -> None:
+        if self.retry_at is not None and time.monotonic() < self.retry_at:
+            return  # backing off after a failed read; RetryChainRead reads again
         if self.reading:
             self.again = True
             return
@@ -151,6 +169,11 @@ class PoolState(SupervisedActor):
                 return ChainReadFailed(f"{type(exc).__name__}: {exc}")
 
         self.ctx.pipe(io_loop().submit(look()), lambda result: result)
+
+    def _read_ok(self) -> None:
+        if self.failures_in_row:
+            self.log.info("chain reads succeed again after {} failure(s) in a row", self.failures_in_row)
+        self.failures_in_row, self.retry_at = 0, None
 
     def _done(self) -> None:
         self.reading = False
@@ -173,6 +196,7 @@ class PoolState(SupervisedActor):
         for address in sorted(new_faults):
             fault = book.faults[address.lower()]
             self.log.warning("pool {} left out: {} ({})", fault.address, fault.kind.value, fault.detail)
+        self._read_ok()
         self.book = book
         self.version += 1
         self.snapshot = book.snapshot(

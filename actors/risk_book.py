@@ -180,6 +180,10 @@ class RiskBook(SupervisedActor):
             ASSESSMENTS.labels("rejected", reason_kind(reason)).inc()
         if answer.approved:
             ASSESSMENTS.labels("approved", "").inc()
+            self.log.bind(trace_id=opp.id).info(
+                "approved {}: size {:.2f} of {:.2f} offered (limit {:.2f}), worst case {:.2f}, score {:.2f}",
+                opp.id, answer.adjusted_size_value, opp.amount_in_value, answer.max_size_value,
+                answer.max_loss_value, answer.score)
         return answer
 
     def _record(self, outcome: Any) -> RiskEventsRecorded | RequestRefused:

@@ -48,6 +48,7 @@ from supervision.breaker import (
     admit,
     chain_id_mismatch,
     transition,
+    transition_log_level,
 )
 from supervision.errors import ActorError
 from supervision.io_loop import io_loop
@@ -223,7 +224,8 @@ class RpcEndpoint(SupervisedActor):
                 case StateChanged(previous=previous, current=current, reason=reason):
                     changed = True
                     self.state_changes += 1
-                    self.log.info("{}: {} -> {} ({})", self.config.name, previous.value, current.value, reason)
+                    self.log.log(transition_log_level(current), "{}: {} -> {} ({})", self.config.name,
+                                 previous.value, current.value, reason)
                     metrics.record_breaker(self.config.name, current.value)
                 case Parked():
                     changed = True

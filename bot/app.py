@@ -30,6 +30,23 @@ def _parse(command: str, argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+#: What a real chain needs to be told before the bot has anything to watch (the devnet knows its own).
+MARKET_SETTINGS = (("WETH_ADDRESS", "weth"), ("FACTORIES", "factories"), ("EXECUTOR_ADDRESS", "executor_address"))
+
+
+def missing_market_settings(config: Config) -> tuple[str, ...]:
+    """The settings a real chain still lacks for the bot to watch anything (none on the devnet)."""
+    if config.devnet:
+        return ()
+    return tuple(env for env, key in MARKET_SETTINGS if not getattr(config.market, key))
+
+
+def nothing_to_watch(missing: tuple[str, ...]) -> str:
+    verb = "is" if len(missing) == 1 else "are"
+    return (f"config error: nothing to watch: {', '.join(missing)} {verb} not set; expected "
+            "WETH_ADDRESS=0x..., FACTORIES=dex=0xFactory,... and EXECUTOR_ADDRESS=0x... beside the RPC URLs")
+
+
 def main(command: str, argv: list[str]) -> int:
     args = _parse(command, argv)
     try:
@@ -40,6 +57,10 @@ def main(command: str, argv: list[str]) -> int:
     if command == "config":
         print(msgspec.json.format(msgspec.json.encode(config_summary(config))).decode())
         return 0
+    missing = missing_market_settings(config)
+    if missing:  # a paper bot with nothing to watch would idle forever
+        print(nothing_to_watch(missing), file=sys.stderr)
+        return 2
     return run(config, args)
 
 

@@ -23,6 +23,7 @@ from web3 import HTTPProvider, Web3
 from devnet.accounts import MARKET_TRADER, DevAccount
 from devnet.market import MarketParams, MarketState, initial_state, market_pools, next_swap
 from devnet.swaps import LiveReserves, SwapFailed, SwapSubmitted, SwapTrader
+from devnet.warning_digest import WarningDigest
 from devnet.world import DevnetWorld
 from protocol.market_simulator import (
     GetMarketStats,
@@ -72,6 +73,7 @@ class MarketSimulator(SupervisedActor):
         self.market: MarketState = initial_state(market_pools(world.pools), seed * 1_000_003 + ctx.incarnation)
         self.unconfirmed: collections.deque[str] = collections.deque(maxlen=MAX_UNCONFIRMED)
         self.steps = self.swaps_sent = self.swaps_mined = self.swaps_reverted = self.step_errors = 0
+        self.reverts = WarningDigest()  # "a market swap reverted": first in full, then a periodic count
         self.last_swap: str | None = None
         self.last_error: str | None = None
         self.ticks_skipped = 0
@@ -143,6 +145,8 @@ class MarketSimulator(SupervisedActor):
     def _step(self) -> SwapSubmitted | None:
         assert self.trader is not None
         self._check_receipts()
+        self.reverts, line = self.reverts.due(time.monotonic())
+        self._log_reverts(line)
         order, self.market = next_swap(self.market, self.reserves, self.params)
         self.steps += 1
         sent: SwapSubmitted | None = None
@@ -167,7 +171,14 @@ class MarketSimulator(SupervisedActor):
                 self.swaps_mined += 1
             else:
                 self.swaps_reverted += 1
-                self.log.warning("a market swap reverted ({} so far)", self.swaps_reverted)
+                self.reverts, line = self.reverts.note(time.monotonic())
+                self._log_reverts(line)
+
+    def _log_reverts(self, line: str | None) -> None:
+        if line == "first":
+            self.log.warning("a market swap reverted (later ones are counted every {:.0f}s)", self.reverts.period_s)
+        elif line:
+            self.log.warning("market swaps reverted: {}", line)
 
     def _snapshot(self) -> MarketSimulatorSnapshot:
         return MarketSimulatorSnapshot(

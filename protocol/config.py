@@ -24,7 +24,7 @@ import msgspec.toml
 
 from protocol import config_values as v
 from protocol.risk import RiskLimits  # the risk book's own limits: one definition
-from protocol.secrets import Secret, redact
+from protocol.secrets import Secret, mask_url
 
 DEVNET_CHAIN_ID = 31337  # anvil's default chain id
 
@@ -43,8 +43,8 @@ class Endpoint(msgspec.Struct, frozen=True):
 
     @property
     def display_url(self) -> str:
-        """The URL with credentials masked, safe for logs and the console."""
-        return redact(self.url.reveal())
+        """The URL with only its credentials masked (host and path shown), for the console and `run.py config`."""
+        return mask_url(self.url.reveal())
 
 
 class NetworkConfig(msgspec.Struct, frozen=True):
@@ -212,9 +212,13 @@ _SECTIONS = {
 _ENDPOINT_KEYS = ("name", "url", "ws_url", "region")
 
 
-def _fail(label: str, raw: Any, problem: str, expected: str, secret: bool = False, where: str = "") -> ConfigError:
+def _fail(label: str, raw: Any, problem: str, expected: str, secret: bool = False, where: str = "",
+          url: bool = False) -> ConfigError:
+    """The one line; a bad endpoint URL is also shown with only its credentials masked, so a typo is visible."""
     shown = "***" if secret else repr(raw)
     source = f" (in {where})" if where else ""
+    if url and isinstance(raw, str):
+        problem = f"{problem} (credentials masked: {mask_url(raw.strip())!r})"
     return ConfigError(f"config error: {label}={shown}{source} {problem}; expected {expected}")
 
 
@@ -268,7 +272,7 @@ def _toml_endpoints(raw: Any, where: str) -> dict[str, dict[str, Any]]:
             try:
                 fields[key] = parse(value)
             except v.BadValue as bad:
-                raise _fail(label, value, bad.problem, expected, secret, where) from None
+                raise _fail(label, value, bad.problem, expected, secret, where, url=key != "region") from None
         if "name" not in fields or "url" not in fields:
             raise ConfigError(f"config error: network.endpoints[{index}] in {where} lacks "
                               f"{'name' if 'name' not in fields else 'url'}; expected both name and url")
@@ -285,7 +289,7 @@ def _env_endpoints(env: Mapping[str, str]) -> dict[str, dict[str, Any]]:
             try:
                 found[f"extra{index}"] = {"url": parse(part)}
             except v.BadValue as bad:
-                raise _fail(f"RPC_URLS_EXTRA[{index}]", part, bad.problem, expected, True) from None
+                raise _fail(f"RPC_URLS_EXTRA[{index}]", part, bad.problem, expected, True, url=True) from None
     for prefix, key in (("RPC_URL_", "url"), ("WS_URL_", "ws_url"), ("RPC_REGION_", "region")):
         for var, raw in env.items():
             if not var.startswith(prefix) or not raw:
@@ -299,7 +303,7 @@ def _env_endpoints(env: Mapping[str, str]) -> dict[str, dict[str, Any]]:
             try:
                 found.setdefault(endpoint, {})[key] = parse(raw)
             except v.BadValue as bad:
-                raise _fail(var, raw, bad.problem, expected, secret) from None
+                raise _fail(var, raw, bad.problem, expected, secret, url=key != "region") from None
     return found
 
 
@@ -343,13 +347,13 @@ def _check_consistency(cfg: Config) -> None:
             if enabled and value is None:
                 raise ConfigError(f"config error: {flag}=true but {var} is not set; "
                                   f"expected {var} for that channel")
-    if cfg.execution.live_mode and not cfg.devnet:
-        if cfg.execution.private_key is None:
-            raise ConfigError("config error: LIVE_MODE=true but PRIVATE_KEY is not set; "
-                              "expected a signing key for live trading (or LIVE_MODE=false for paper mode)")
-        if cfg.network.chain_id is None:
-            raise ConfigError("config error: LIVE_MODE=true but CHAIN_ID is not set; "
-                              "expected the chain id transactions may be signed for")
+    # On every chain, the devnet included: a bot asked to trade live must not quietly fall back to paper.
+    if cfg.execution.live_mode and cfg.execution.private_key is None:
+        raise ConfigError("config error: LIVE_MODE=true but PRIVATE_KEY is not set; "
+                          "expected a signing key for live trading (or LIVE_MODE=false for paper mode)")
+    if cfg.execution.live_mode and not cfg.devnet and cfg.network.chain_id is None:
+        raise ConfigError("config error: LIVE_MODE=true but CHAIN_ID is not set; "
+                          "expected the chain id transactions may be signed for")
 
 
 def load_config(env: Mapping[str, str] | None = None, toml_path: str | None = None) -> Config:
@@ -411,9 +415,10 @@ def config_summary(cfg: Config) -> dict[str, Any]:
 
     data: dict[str, Any] = msgspec.json.decode(msgspec.json.encode(cfg, enc_hook=secret_enc_hook))
     data["network"]["endpoints"] = [
-        {"name": e.name, "url": e.display_url, "ws_url": e.ws_url and redact(e.ws_url.reveal()),
+        {"name": e.name, "url": e.display_url, "ws_url": e.ws_url and mask_url(e.ws_url.reveal()),
          "region": e.region}
         for e in cfg.network.endpoints
     ]
     data["devnet"] = cfg.devnet
     return data
+

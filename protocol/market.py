@@ -97,6 +97,10 @@ class PollChain(msgspec.Struct, frozen=True, tag=True):
     """Pool-state's own timer (and what a NewHead from the feed amounts to): look for new blocks now."""
 
 
+class RetryChainRead(msgspec.Struct, frozen=True, tag=True):
+    """Pool-state's timer after a failed read: the backoff is over, read again."""
+
+
 class GetMarket(msgspec.Struct, frozen=True, tag=True):
     """Ask pool-state for its current MarketSnapshot (the same object it publishes)."""
 

@@ -144,3 +144,58 @@ def redact(text: str) -> str:
     if pattern is not None:
         text = pattern.sub(MASK, text)
     return text
+
+
+# A path segment or query value that looks like an API key: long, and mixing letters and digits.
+_KEY_LIKE = re.compile(r"(?=[A-Za-z0-9_-]*[0-9])(?=[A-Za-z0-9_-]*[A-Za-z])[A-Za-z0-9_-]{16,}")
+_SECRET_QUERY_KEY = re.compile(r"key|token|secret|password|passwd|pwd|auth|sig|signature|credential",
+                               re.IGNORECASE)
+
+
+def _mask_key_like(text: str) -> str:
+    return _KEY_LIKE.sub(MASK, text)
+
+
+def mask_url(raw: str) -> str:
+    """`raw` with only its credentials masked, so an operator sees where a URL points (and its typos).
+
+    Shown: scheme, host, port and the path. Masked: the userinfo (everything before the last `@`
+    of the authority), path segments that look like API keys (16+ characters mixing letters and
+    digits, as QuickNode's /<token>/) and any segment after /v<N>/ (Infura's /v3/<key>, Alchemy's
+    /v2/<key>), query values whose name says secret (key, token, auth, ...) or that look like keys,
+    and any fragment. A value that is not a URL at all gets the same treatment, so a pasted key
+    does not show either. Unlike `redact`, values registered by `Secret`s are not masked whole:
+    that would hide the very URL (and its typo) this is meant to show.
+    """
+    scheme, sep, rest = raw.partition("://")
+    if not sep:
+        scheme, rest = "", raw
+    # The authority ends at the first / ? or #; but a userinfo may hold a '/', so the last '@' before
+    # any query or fragment starts the host (safety first: a stray '@' masks more, never less).
+    head_end = min((i for i in (rest.find("?"), rest.find("#")) if i >= 0), default=len(rest))
+    at = rest.rfind("@", 0, head_end)
+    userinfo = MASK + "@" if at >= 0 else ""
+    rest = rest[at + 1:] if at >= 0 else rest
+    rest, hash_sep, fragment = rest.partition("#")
+    rest, query_sep, query = rest.partition("?")
+    slash = rest.find("/")
+    host, path = (rest, "") if slash < 0 else (rest[:slash], rest[slash:])
+    if not sep:  # no scheme: nothing is known to be a host, so key-like text is masked everywhere
+        host = _mask_key_like(host)
+    segments = path.split("/")
+    path = "/".join(
+        MASK if i > 0 and segment and re.fullmatch(r"v\d+", segments[i - 1]) else _mask_key_like(segment)
+        for i, segment in enumerate(segments)
+    )
+    pairs = []
+    for item in query.split("&") if query else []:
+        name, eq, value = item.partition("=")
+        if eq and (_SECRET_QUERY_KEY.search(name) or _KEY_LIKE.search(value)):
+            value = MASK
+        pairs.append(f"{_mask_key_like(name)}{eq}{value}")
+    shown = f"{scheme}{sep}{userinfo}{host}{path}"
+    if query_sep:
+        shown += "?" + "&".join(pairs)
+    if hash_sep:
+        shown += "#" + (MASK if fragment else "")
+    return shown

@@ -46,6 +46,15 @@ class BreakerStatus(StrEnum):
     QUARANTINED = "QUARANTINED"
 
 
+#: A quarantine needs an operator (`clear rpc:<name>`), so it is a WARNING; other transitions heal alone.
+_TRANSITION_LEVELS = {BreakerStatus.QUARANTINED: "WARNING"}
+
+
+def transition_log_level(current: BreakerStatus) -> str:
+    """The log level of a transition into `current`."""
+    return _TRANSITION_LEVELS.get(current, "INFO")
+
+
 class BreakerPolicy(msgspec.Struct, frozen=True):
     """How a breaker trips and recovers. Defaults follow pybreaker/Akka/eRPC/dshackle (see REFERENCE.md)."""
 

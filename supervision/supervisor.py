@@ -124,7 +124,7 @@ class Supervisor(SupervisedActor):
             member.state = "restarting"
             member.generation += 1
             registry.mark_down(member.path, "restarting")
-        self._schedule_restart(rec, group)
+        self._schedule_restart(rec, group, msg.reason if msg.abnormal else "a normal exit")
 
     def _on_restart_due(self, msg: RestartChild) -> None:
         rec = self._record(msg.child_id)
@@ -146,7 +146,7 @@ class Supervisor(SupervisedActor):
                     started.state = "restarting"
                     started.generation += 1
                     registry.mark_down(started.path, "restarting")
-                self._schedule_restart(rec, group)
+                self._schedule_restart(rec, group, f"its restart failed: {member.last_error}")
                 return
 
     # --- mechanics -------------------------------------------------------------------------------
@@ -167,12 +167,16 @@ class Supervisor(SupervisedActor):
             return self.children[self.children.index(rec) :]
         return [rec]
 
-    def _schedule_restart(self, rec: ChildRecord, group: list[ChildRecord]) -> None:
+    def _schedule_restart(self, rec: ChildRecord, group: list[ChildRecord], cause: str) -> None:
         now = time.monotonic()
         if now - rec.last_restart_at > self.backoff.quiet_period_s:
             rec.backoff_attempt = 0
         delay = self.backoff.delay(rec.backoff_attempt, self.rng.random())
         rec.backoff_attempt += 1
+        with_others = [m.path for m in group if m is not rec]
+        first_line = (cause.splitlines() or [""])[0]
+        self.log.warning("restarting {} in {:.2f}s after {} (restart {}{})", rec.path, delay, first_line,
+                         rec.restarts_total + 1, f"; with {', '.join(with_others)}" if with_others else "")
         rec.last_restart_at = now
         note = RestartChild(child_id=rec.spec.id, generation=rec.generation)
         if delay <= 0:

@@ -48,3 +48,35 @@ def test_busy_anvil_port_fails_with_one_line_and_leaves_nothing(bot: BotRun) -> 
     last = _error_lines(result.stderr)[-1]
     assert last.startswith("arbiter: AnvilPortBusy") and str(port) in last, result.stderr
     assert wait_no_leftovers(bot.marker) == []
+
+
+def test_live_mode_without_a_key_fails_config_and_run_on_the_devnet(bot: BotRun) -> None:
+    for command in ("config", "run"):
+        result = bot.run(command, extra_env={"LIVE_MODE": "true"})
+        assert result.returncode == 2, (command, result.stdout, result.stderr)
+        lines = _error_lines(result.stderr)
+        assert len(lines) == 1 and lines[0].startswith("config error: LIVE_MODE=true but PRIVATE_KEY is not set")
+    assert wait_no_leftovers(bot.marker) == []
+
+
+def test_a_non_url_rpc_setting_is_shown_not_hidden(bot: BotRun) -> None:
+    result = bot.run("config", extra_env={"RPC_URL_PRIMARY": "notaurl"})
+    assert result.returncode == 2
+    lines = _error_lines(result.stderr)
+    assert len(lines) == 1 and "RPC_URL_PRIMARY" in lines[0] and "'notaurl'" in lines[0], result.stderr
+
+
+def test_the_config_command_shows_endpoint_hosts_and_masks_credentials(bot: BotRun) -> None:
+    result = bot.run("config", extra_env={"RPC_URL_PRIMARY": "https://me:hunter2hunter2@rpc.example/v3/abc"})
+    assert result.returncode == 0, result.stderr
+    assert "https://***@rpc.example/v3/***" in result.stdout and "hunter2" not in result.stdout
+
+
+def test_paper_mode_with_nothing_to_watch_says_what_is_missing_and_exits(bot: BotRun) -> None:
+    weth = "0x" + "42" * 20
+    result = bot.run(extra_env={"RPC_URL_PRIMARY": "http://127.0.0.1:9", "WETH_ADDRESS": weth}, timeout_s=30)
+    assert result.returncode == 2, result.stderr
+    lines = _error_lines(result.stderr)
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("config error: nothing to watch: FACTORIES, EXECUTOR_ADDRESS are not set")
+    assert wait_no_leftovers(bot.marker) == []

@@ -173,3 +173,10 @@ def test_late_answers_while_open_change_nothing() -> None:
 def test_policy_rejects_nonsense(bad: dict[str, float]) -> None:
     with pytest.raises(ValueError, match="invalid BreakerPolicy"):
         BreakerPolicy(**bad)  # type: ignore[arg-type]
+
+
+def test_a_quarantine_is_logged_as_a_warning_and_other_transitions_as_info() -> None:
+    from supervision.breaker import BreakerStatus, transition_log_level
+
+    assert transition_log_level(BreakerStatus.QUARANTINED) == "WARNING"
+    assert {transition_log_level(s) for s in BreakerStatus if s is not BreakerStatus.QUARANTINED} == {"INFO"}

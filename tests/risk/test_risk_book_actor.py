@@ -247,3 +247,19 @@ def test_console_commands_risk_estop_reset(running):
 def test_the_report_names_the_book_that_is_loaded(running):
     """Issue 12 item 10: `risk` shows which book (world) is loaded."""
     assert running.ask(GetRiskReport()).book == "main"
+
+
+def test_an_approval_gets_an_info_line_with_its_id_size_and_worst_case(running):
+    from loguru import logger
+
+    lines: list[str] = []
+    sink = logger.add(lambda m: lines.append(m.record["message"]), level="INFO",
+                      filter=lambda r: r["message"].startswith("approved "))
+    try:
+        a = running.ask(AssessTrade(opportunity("ap1"), calm_market()))
+    finally:
+        logger.remove(sink)
+    assert isinstance(a, RiskAssessment) and a.approved
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"approved ap1: size {a.adjusted_size_value:.2f} of ")
+    assert f"worst case {a.max_loss_value:.2f}" in lines[0]

@@ -106,3 +106,22 @@ def test_a_child_whose_constructor_fails_names_itself_and_the_error(events: Even
         start_tree(spec)
     assert [(e.kind, e.path) for e in events.events()] == [("start", "/w0"), ("stop", "/w0")]
     assert control.join_all(WAIT_S) == []
+
+
+def test_a_restart_gets_a_line_naming_the_actor_the_cause_and_the_count(events: EventLog, control: Control) -> None:
+    from loguru import logger
+
+    lines: list[str] = []
+    start_tree(logged_supervisor_spec("root", [worker_spec("w0", events, control)], events, control))
+    logger.enable("supervision")
+    sink = logger.add(lambda m: lines.append(m.record["message"]), level="WARNING",
+                      filter=lambda r: r["message"].startswith("restarting"))
+    try:
+        crash_and_wait_restart(events, "/w0")
+        crash_and_wait_restart(events, "/w0")
+    finally:
+        logger.remove(sink)
+        logger.disable("supervision")
+    assert len(lines) == 2, lines
+    assert lines[0].startswith("restarting /w0 in ") and "boom" in lines[0] and "(restart 1)" in lines[0]
+    assert "(restart 2)" in lines[1]
