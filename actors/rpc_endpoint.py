@@ -220,7 +220,7 @@ class RpcEndpoint(SupervisedActor):
         if result.head is None:
             return
         table = self.router.snapshot()
-        best = result.head
+        best: int | None = result.head
         if isinstance(table, RoutingTable) and table.best_head is not None:
             # One endpoint claiming a head far beyond the others must not make every honest one LAGGING.
             others = [h for name, (h, _) in table.heads.items() if name != self.config.name]
