@@ -29,6 +29,8 @@ from protocol.network import (
 )
 from rpc import health, metrics
 from rpc.client import router_path
+from rpc.heads import DEFAULT_LIE_AHEAD_BLOCKS
+from rpc.routing import plausible_best
 from rpc.stats import LatencyStats
 from rpc.transport import transports
 from supervision import ActorContext, Handle, SupervisedActor
@@ -47,6 +49,7 @@ from supervision.breaker import (
     WakeAt,
     admit,
     chain_id_mismatch,
+    lying_answer,
     transition,
     transition_log_level,
 )
@@ -59,6 +62,10 @@ DEFAULT_HEALTH_INTERVAL_S = 2.0
 DEFAULT_HEALTH_TIMEOUT_S = 2.0
 #: Statistics are republished at most this often (state changes are published at once).
 DEFAULT_PUBLISH_INTERVAL_S = 0.1
+#: Evidence of lies kept for `inspect` (the newest).
+EVIDENCE_KEPT = 5
+#: Faults that are not the endpoint failing: a lost hedge race, a head not yet confirmed by the others.
+_NOT_FAILURES = (FaultKind.SLOW, FaultKind.UNCONFIRMED)
 
 
 class RpcEndpoint(SupervisedActor):
@@ -91,6 +98,7 @@ class RpcEndpoint(SupervisedActor):
         self.state_changes = 0
         self.health_in_flight = False
         self.dirty = True
+        self.evidence: list[str] = []  # why it was quarantined for lying, newest last
 
     # --- lifecycle --------------------------------------------------------------------------------
 
@@ -139,6 +147,7 @@ class RpcEndpoint(SupervisedActor):
             "p95_ms": round(quantiles[1] * 1000, 3) if quantiles else None,
             "error_rate": round(self.stats.error_rate, 3),
             "in_flight": self.transport.in_flight,
+            "evidence": list(self.evidence),
         }
 
     # --- handlers ---------------------------------------------------------------------------------
@@ -161,8 +170,14 @@ class RpcEndpoint(SupervisedActor):
                 self._feed(Throttled(now=now, retry_after_s=outcome.retry_after_s))
             elif fault is FaultKind.WRONG_CHAIN and self.config.chain_id:
                 self._feed(chain_id_mismatch(now, self.config.chain_id, -1))
-            elif fault not in (FaultKind.STALE, FaultKind.SLOW):
-                # A stale head is judged by the health checks; a lost hedge race is slowness, not failure.
+            elif fault is FaultKind.LYING:
+                self.evidence = [*self.evidence, outcome.detail][-EVIDENCE_KEPT:]
+                self._feed(lying_answer(now, outcome.detail))
+            elif fault is FaultKind.STALE:
+                # A lag sample now, not at the next health check; the breaker decides whether it is LAGGING.
+                if outcome.head is not None and outcome.best_head is not None:
+                    self._feed(HeadObserved(now=now, own_head=outcome.head, best_head=outcome.best_head))
+            elif fault not in _NOT_FAILURES:
                 self._feed(Failure(now=now, kind=fault.value, rand=self.rng.random()))
         if answered:
             self._feed(Success(now=now, count=answered))
@@ -206,8 +221,13 @@ class RpcEndpoint(SupervisedActor):
         if result.head is None:
             return
         table = self.router.snapshot()
-        best = table.best_head if isinstance(table, RoutingTable) and table.best_head is not None else result.head
-        self._feed(HeadObserved(now=now, own_head=result.head, best_head=max(best, result.head)))
+        best: int | None = result.head
+        if isinstance(table, RoutingTable) and table.best_head is not None:
+            # One endpoint claiming a head far beyond the others must not make every honest one LAGGING.
+            others = [h for name, (h, _) in table.heads.items() if name != self.config.name]
+            best = plausible_best([*others, result.head], DEFAULT_LIE_AHEAD_BLOCKS) if len(others) >= 2 \
+                else table.best_head
+        self._feed(HeadObserved(now=now, own_head=result.head, best_head=max(best or 0, result.head)))
         self._publish()  # a new head or a first check matters to the router at once
 
     # --- breaker plumbing -------------------------------------------------------------------------
@@ -258,6 +278,7 @@ class RpcEndpoint(SupervisedActor):
             state_changes=self.state_changes,
             checked=self.checked,
             published_at=time.monotonic(),
+            head_at=b.head_moved_at,
         )
         self.dirty = False
         self.publish(snapshot)

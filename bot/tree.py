@@ -8,6 +8,7 @@ from typing import Any
 
 from protocol.config import Config
 from protocol.secrets import Secret
+from rpc.routing import RoutingPolicy
 from supervision import ChildSpec, Restart, RestartStrategy, supervisor_spec
 
 
@@ -19,6 +20,11 @@ class TreeInputs:
     seed: int = 7
     block_time_s: float = 12.0  # a stream with no head for 3 block times is stalled
     executor_address: str | None = None  # the devnet deploys its own; a real chain names it in config
+
+
+def routing_policy(config: Config) -> RoutingPolicy:
+    """The routing policy the configuration asks for (the router's and every client's)."""
+    return RoutingPolicy(consensus_sample_rate=config.network.consensus_sample_rate)
 
 
 def network_spec(inputs: TreeInputs) -> ChildSpec:
@@ -34,7 +40,7 @@ def network_spec(inputs: TreeInputs) -> ChildSpec:
         EndpointConfig(name=e.name, url=e.url.reveal(), chain_id=chain_id, region=e.region or "", priority=i)
         for i, e in enumerate(cfg.endpoints)
     ]
-    children = network_children(endpoints, chain_id)
+    children = network_children(endpoints, chain_id, routing=routing_policy(inputs.config))
     streams = [e for e in cfg.endpoints if e.ws_url is not None]
     children += [
         ChildSpec(id=f"ws:{e.name}", start=WsEndpoint, kwargs={"name": e.name, "url": e.ws_url.reveal()})
@@ -145,7 +151,7 @@ def market_spec(inputs: TreeInputs) -> ChildSpec | None:
         from adapters.relay_client import RelayClient
 
         relay = RelayClient(Secret(relay_url), key)
-    client = RpcClient()
+    client = RpcClient(policy=routing_policy(cfg))
     feed = "/network/subscriptions" if any(e.ws_url for e in cfg.network.endpoints) else None
     paths = {"pools": "/market/pool-state", "executor": "/market/executor", "strategy": "/market/strategy"}
     return supervisor_spec("market", [

@@ -50,6 +50,9 @@ class Endpoint(msgspec.Struct, frozen=True):
 class NetworkConfig(msgspec.Struct, frozen=True):
     endpoints: tuple[Endpoint, ...] = ()
     chain_id: int | None = None  # None: paper mode takes the node's; live mode requires it
+    # Share of head-dependent reads asked again of the other endpoints to catch a lying one (eRPC's consensus
+    # policy). Needs 3 usable endpoints to outvote one: with fewer it does nothing. 0 turns it off.
+    consensus_sample_rate: float = 0.01
 
     @property
     def devnet(self) -> bool:
@@ -148,6 +151,8 @@ _HTTP = ("http", "https")
 S = Setting
 SETTINGS: tuple[Setting, ...] = (
     S("CHAIN_ID", "network", "chain_id", v.whole(1), "a positive chain id such as 1"),
+    S("RPC_CONSENSUS_SAMPLE_RATE", "network", "consensus_sample_rate", v.number(0, 1),
+      "a fraction between 0 and 1 of reads to cross-check (0: off)"),
     S("RPC_LATENCY_TARGET", "targets", "rpc_latency_target_ms", v.number(0, low_open=True),
       "a latency in milliseconds above 0"),
     S("EXECUTION_TIME_TARGET", "targets", "execution_time_target_ms", v.number(0, low_open=True),

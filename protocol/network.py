@@ -18,7 +18,8 @@ class FaultKind(StrEnum):
 
     Every fault is retryable elsewhere: a fault is by definition the endpoint's problem, never the
     request's (those come back as answers). All count as breaker failures except RATE_LIMITED, which
-    parks the endpoint instead (eRPC's rule), STALE, which the health checks judge as lag, and SLOW.
+    parks the endpoint instead (eRPC's rule), STALE, which is a lag sample for the breaker, SLOW and
+    UNCONFIRMED. LYING quarantines the endpoint (the outcome's detail is the evidence).
     """
 
     TIMEOUT = "timeout"  # no answer within the attempt's deadline
@@ -32,7 +33,9 @@ class FaultKind(StrEnum):
     MISMATCHED_ID = "mismatched_id"  # an answer for a request we did not send (or a batch answer missing one)
     SERVER_ERROR = "server_error"  # a JSON-RPC error that is the node's fault (internal error), not the call's
     WRONG_CHAIN = "wrong_chain"  # eth_chainId differs from the configured chain
-    STALE = "stale"  # eth_blockNumber far behind the best head seen
+    STALE = "stale"  # a head more than one block behind the best one reported (the outcome carries both)
+    LYING = "lying"  # an answer other endpoints contradict (cross-check), or a head none of them can reach
+    UNCONFIRMED = "unconfirmed"  # a head far ahead of the others, not taken until they are asked afresh
     SLOW = "slow"  # lost a hedge race and was cancelled: counted in its error rate, never a breaker failure
 
 
@@ -68,6 +71,8 @@ class RequestOutcome(msgspec.Struct, frozen=True, tag=True):
     fault: FaultKind | None = None
     retry_after_s: float | None = None  # with RATE_LIMITED: park the endpoint this long
     detail: str = ""
+    head: int | None = None  # with STALE: the head the endpoint answered...
+    best_head: int | None = None  # ...and the best one reported by any endpoint
 
 
 class RequestOutcomes(msgspec.Struct, frozen=True, tag=True):
@@ -129,6 +134,7 @@ class EndpointSnapshot(msgspec.Struct, frozen=True, tag=True):
     state_changes: int = 0  # breaker transitions since start: equal counts mean no state change in between
     checked: bool = False  # a health check has confirmed the chain id since start (or since a clear)
     published_at: float = 0.0
+    head_at: float = 0.0  # time.monotonic() when `head` last rose
 
 
 class EndpointRoute(msgspec.Struct, frozen=True):
@@ -151,6 +157,7 @@ class RoutingTable(msgspec.Struct, frozen=True):
     best_head: int | None = None
     excluded: dict[str, str] = {}
     version: int = 0
+    heads: dict[str, tuple[int, float]] = {}  # routable endpoint -> (head, when it last rose) from its snapshot
 
 
 class RoutingStatus(msgspec.Struct, frozen=True, tag=True):

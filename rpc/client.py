@@ -134,7 +134,7 @@ class RpcClient:
         request_id = self.dispatcher.next_ids()
         body = codec.encode_request(method, params, request_id)
         decode = lambda raw: codec.decode_answer(raw, request_id)  # noqa: E731
-        return self.dispatcher.read(self.table(), method, body, decode, deadline)
+        return self.dispatcher.read(self.table(), method, body, decode, deadline, params=params)
 
     async def arequest(self, method: str, params: Sequence[Any] = (), *, timeout: float | None = None) -> Any:
         """The result of one call; a JSON-RPC error answer is raised as `RpcError`."""
@@ -202,7 +202,7 @@ class RpcClient:
     # --- from other threads: the same race, started on the loop ------------------------------------
 
     def _start_read(
-        self, method: str, body: bytes, decode: Decode, deadline: float
+        self, method: str, body: bytes, decode: Decode, deadline: float, params: Sequence[Any] | None = None
     ) -> concurrent.futures.Future[Any]:
         """Start the io loop's race for `body` from this thread; a future the race itself completes.
 
@@ -218,7 +218,7 @@ class RpcClient:
 
         def start() -> None:
             try:
-                read_into(done, table, method, body, decode, deadline)
+                read_into(done, table, method, body, decode, deadline, params=params)
             except BaseException as e:  # a bug: the caller must hear of it, not wait out its deadline
                 if not done.done():
                     done.set_exception(e)
@@ -239,7 +239,7 @@ class RpcClient:
         deadline = time.monotonic() + (timeout if timeout is not None else self.policy.deadline_s)
         request_id = self.dispatcher.next_ids()
         body = codec.encode_request(method, params, request_id)
-        return self._start_read(method, body, lambda raw: codec.decode_answer(raw, request_id), deadline)
+        return self._start_read(method, body, lambda raw: codec.decode_answer(raw, request_id), deadline, params)
 
     def batch_future(
         self, calls: Sequence[tuple[str, Sequence[Any]]], *, timeout: float | None = None

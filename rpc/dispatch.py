@@ -15,7 +15,7 @@ import concurrent.futures
 import itertools
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -23,10 +23,12 @@ from loguru import logger
 
 from protocol.network import EndpointRoute, FaultKind, RequestOutcome, RequestOutcomes, RoutingTable
 from rpc.codec import RpcAnswer
+from rpc.consensus import names_head
 from rpc.errors import EndpointFault, RpcUnavailable
 from rpc.race import RacePlan
 from rpc.routing import RoutingPolicy, is_already_known
 from rpc.transport import TransportRegistry
+from rpc.verify import AnswerVerifier
 
 Decode = Callable[[bytes], Any]
 #: What a race completes: an asyncio future (callers on the loop) or a concurrent one (other threads).
@@ -57,13 +59,6 @@ class Attempt(NamedTuple):
     hedge: bool = False
 
 
-def _hex_int(value: Any) -> int | None:
-    try:
-        return int(value, 16) if isinstance(value, str) else None
-    except ValueError:
-        return None
-
-
 class Dispatcher:
     """Sends JSON-RPC bodies to endpoints from a routing table; hedges, retries, broadcasts."""
 
@@ -89,6 +84,7 @@ class Dispatcher:
         self._flush_timer: asyncio.TimerHandle | None = None
         self._background: set[asyncio.Task[Attempt]] = set()
         self._ids = itertools.count(1)
+        self.verify = AnswerVerifier(self)  # heads, monotonic reads, cross-checks: rpc.verify
 
     def next_ids(self, count: int = 1) -> int:
         """The first of `count` fresh request ids (ids never repeat within a process)."""
@@ -116,7 +112,7 @@ class Dispatcher:
 
     async def attempt(
         self, route: EndpointRoute, method: str, body: bytes, decode: Decode, deadline: float,
-        table: RoutingTable, hedge: bool = False,
+        table: RoutingTable, hedge: bool = False, head_read: bool = False,
     ) -> Attempt:
         """One request to one endpoint on the io loop; never raises. Reports the outcome."""
         transport = self.transports.get(route.name, route.url)
@@ -129,32 +125,31 @@ class Dispatcher:
             raise
         except EndpointFault as fault:
             raw = fault
-        return self.judge(route, method, started, raw, decode, table, hedge)
+        return self.judge(route, method, started, raw, decode, table, hedge, head_read)
 
     def judge(
         self, route: EndpointRoute, method: str, started: float, raw: bytes | EndpointFault, decode: Decode,
-        table: RoutingTable, hedge: bool = False,
+        table: RoutingTable, hedge: bool = False, head_read: bool = False,
     ) -> Attempt:
         """What one finished attempt yielded (an answer or a fault), reported; never raises."""
         if isinstance(raw, EndpointFault):
             return self._failed(route, method, started, raw, hedge)
         try:
-            answer = decode(raw)
-            self._check_truthful(method, answer, table)
+            answer = self.verify.check(route, method, decode(raw), table, head_read)
         except EndpointFault as fault:
             return self._failed(route, method, started, fault, hedge)
         except Exception as e:  # a bug or a body no decoder foresaw: charge the endpoint, never crash the caller
             logger.opt(exception=e).warning("rpc {}: unexpected error on {}", route.name, method)
             return self._failed(route, method, started, EndpointFault(FaultKind.GARBAGE, type(e).__name__), hedge)
-        self._queue(RequestOutcome(route.name, method, time.monotonic() - started), urgent=False)
+        self.queue(RequestOutcome(route.name, method, time.monotonic() - started), urgent=False)
         return Attempt(route, answer=answer, hedge=hedge)
 
     def lost(self, endpoint: str, method: str, started: float) -> None:
         """An attempt cancelled because another endpoint won: what we know is that it took at least this long."""
         slow = RequestOutcome(endpoint, method, time.monotonic() - started, FaultKind.SLOW, None, "lost a hedge")
-        self._queue(slow, urgent=False)
+        self.queue(slow, urgent=False)
 
-    def _queue(self, outcome: RequestOutcome, *, urgent: bool) -> None:
+    def queue(self, outcome: RequestOutcome, *, urgent: bool) -> None:
         """Hold an outcome for its endpoint's next batch; a fault flushes at once (breakers react fast).
 
         On the loop, like everything here. Append first, then look at the flag (the flush clears the flag,
@@ -194,26 +189,15 @@ class Dispatcher:
         if fault.kind is FaultKind.RATE_LIMITED:
             park = fault.retry_after_s if fault.retry_after_s is not None else self.policy.park_default_s
             self.parked[route.name] = time.monotonic() + park
+        own, best = fault.heads if fault.heads is not None else (None, None)
         outcome = RequestOutcome(
-            route.name, method, time.monotonic() - started, fault.kind, fault.retry_after_s, fault.detail[:200]
+            route.name, method, time.monotonic() - started, fault.kind, fault.retry_after_s, fault.detail[:200],
+            own, best,
         )
-        self._queue(outcome, urgent=True)
+        self.queue(outcome, urgent=True)
         return Attempt(route, fault=fault, hedge=hedge)
 
-    def _check_truthful(self, method: str, answer: Any, table: RoutingTable) -> None:
-        """Catch the lies we can: a wrong chain id, a head far behind the best one seen."""
-        if not isinstance(answer, RpcAnswer) or answer.error is not None:
-            return
-        if method == "eth_chainId" and table.chain_id:
-            chain = _hex_int(answer.result)
-            if chain != table.chain_id:
-                raise EndpointFault(FaultKind.WRONG_CHAIN, f"eth_chainId {answer.result!r}, want {table.chain_id}")
-        elif method == "eth_blockNumber" and table.best_head is not None:
-            head = _hex_int(answer.result)
-            if head is None or head < table.best_head - self.policy.stale_blocks:
-                raise EndpointFault(FaultKind.STALE, f"head {answer.result!r}, best seen {table.best_head}")
-
-    def _keep(self, tasks: set[asyncio.Task[Attempt]]) -> None:
+    def keep(self, tasks: set[asyncio.Task[Any]]) -> None:
         """Let attempts finish in the background (a broadcast's other endpoints; reads past their deadline)."""
         for task in tasks:
             self._background.add(task)
@@ -229,7 +213,7 @@ class Dispatcher:
         connection and get hedged)."""
         if not tasks:
             return
-        self._keep(tasks)
+        self.keep(tasks)
         pending = set(tasks)
 
         def cancel() -> None:
@@ -242,7 +226,8 @@ class Dispatcher:
         asyncio.get_running_loop().call_later(self.policy.loser_grace_s, cancel)
 
     def read(
-        self, table: RoutingTable, method: str, body: bytes, decode: Decode, deadline: float, hedge: bool = True
+        self, table: RoutingTable, method: str, body: bytes, decode: Decode, deadline: float, hedge: bool = True,
+        params: Sequence[Any] | None = None,
     ) -> asyncio.Future[Any]:
         """Send to the best usable endpoint; hedge after its delay; retry retryable faults elsewhere.
 
@@ -251,22 +236,30 @@ class Dispatcher:
         task per attempt and nothing else.
         """
         result: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self.read_into(result, table, method, body, decode, deadline, hedge)
+        self.read_into(result, table, method, body, decode, deadline, hedge, params)
         return result
 
     def read_into(
         self, result: Completion, table: RoutingTable, method: str, body: bytes, decode: Decode, deadline: float,
-        hedge: bool = True,
+        hedge: bool = True, params: Sequence[Any] | None = None,
     ) -> None:
         """`read`, completing `result`: a `concurrent.futures.Future` a caller in another thread waits on
-        is set from the loop directly, with no hop back through it. Call on the io loop."""
+        is set from the loop directly, with no hop back through it. Call on the io loop.
+
+        `params` (a single call's) let the verifier tell head reads and sample the read for a cross-check."""
         try:
             routes = self.usable_or_raise(table, method)
         except RpcUnavailable as e:
             _complete(result, error=e)
             return
+        head_read = params is not None and names_head(method, params)
+        verify = self.verify
+        verify.sync(table)
+        routes = verify.order(routes, head_read)
+        verify.start(table, routes, method, params, head_read)
         plan = RacePlan(routes, self.policy, hedge)
-        _Race(self, asyncio.get_running_loop(), result, table, plan, method, body, decode, deadline).start()
+        _Race(self, asyncio.get_running_loop(), result, table, plan, method, body, decode, deadline,
+              head_read).start()
 
     def count_hedge(self, endpoint: str, *, won: bool) -> None:
         if won:
@@ -299,9 +292,7 @@ class Dispatcher:
             finished.extend(t.result() for t in done)
             if any(a.fault is None and self._accepted(a.answer) for a in finished):
                 finished.sort(key=lambda a: a.fault is None and self._accepted(a.answer))
-                for task in pending:
-                    self._background.add(task)
-                    task.add_done_callback(self._background.discard)
+                self.keep(pending)
                 return finished
         return finished
 
@@ -327,9 +318,10 @@ class _Race:
     def __init__(
         self, dispatcher: Dispatcher, loop: asyncio.AbstractEventLoop, result: Completion,
         table: RoutingTable, plan: RacePlan, method: str, body: bytes, decode: Decode, deadline: float,
+        head_read: bool = False,
     ) -> None:
         self.d, self.loop, self.result, self.table, self.plan = dispatcher, loop, result, table, plan
-        self.method, self.body, self.decode, self.deadline = method, body, decode, deadline
+        self.method, self.body, self.decode, self.deadline, self.head_read = method, body, decode, deadline, head_read
         self.pending: set[asyncio.Task[Attempt]] = set()
         self.hedge_timer: asyncio.TimerHandle | None = None
         self.deadline_timer: asyncio.TimerHandle | None = None
@@ -341,7 +333,7 @@ class _Race:
 
     def _launch(self, route: EndpointRoute, *, hedge: bool) -> None:
         task = self.loop.create_task(
-            self.d.attempt(route, self.method, self.body, self.decode, self.deadline, self.table, hedge)
+            self.d.attempt(route, self.method, self.body, self.decode, self.deadline, self.table, hedge, self.head_read)
         )
         self.pending.add(task)
         task.add_done_callback(self._finished)
@@ -399,4 +391,4 @@ class _Race:
         if won:
             self.d._cancel_losers(self.pending)
         else:
-            self.d._keep(self.pending)  # past the deadline they end on their own timeouts, reported as such
+            self.d.keep(self.pending)  # past the deadline they end on their own timeouts, reported as such

@@ -13,20 +13,24 @@ from protocol.network import FaultKind
 
 
 class EndpointFault(Exception):
-    """An endpoint failed to answer usably; `kind` says how. `retry_after_s` comes with RATE_LIMITED."""
+    """An endpoint failed to answer usably; `kind` says how. `retry_after_s` comes with RATE_LIMITED,
+    `heads` (the endpoint's head, the best reported one) with STALE."""
 
     def __init__(
-        self, kind: FaultKind, detail: str = "", *, endpoint: str = "", retry_after_s: float | None = None
+        self, kind: FaultKind, detail: str = "", *, endpoint: str = "", retry_after_s: float | None = None,
+        heads: tuple[int, int] | None = None,
     ) -> None:
         super().__init__(f"{endpoint or 'endpoint'}: {kind.value}{': ' + detail if detail else ''}")
         self.kind = kind
         self.detail = detail
         self.endpoint = endpoint
         self.retry_after_s = retry_after_s
+        self.heads = heads
 
     def at(self, endpoint: str) -> EndpointFault:
         """The same fault, naming the endpoint it happened at."""
-        return EndpointFault(self.kind, self.detail, endpoint=endpoint, retry_after_s=self.retry_after_s)
+        return EndpointFault(self.kind, self.detail, endpoint=endpoint, retry_after_s=self.retry_after_s,
+                             heads=self.heads)
 
 
 class RpcError(Exception):

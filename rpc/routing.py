@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from protocol.network import EndpointRoute, EndpointSnapshot, RoutingTable
+from rpc.heads import DEFAULT_LIE_AHEAD_BLOCKS, DEFAULT_TOLERANCE_BLOCKS
 
 #: Breaker states whose endpoints take read traffic. OPEN gets only its own HALF_OPEN probe (sent by the
 #: endpoint actor), LAGGING would answer with a stale head, QUARANTINED lies about the chain.
@@ -37,7 +38,10 @@ class RoutingPolicy:
     preferred_region: str = ""
     park_default_s: float = 1.0  # a 429 without a readable Retry-After
     park_max_s: float = 60.0
-    stale_blocks: int = 16  # an eth_blockNumber answer this far behind the best head is a fault (eRPC's 16)
+    head_tolerance_blocks: int = DEFAULT_TOLERANCE_BLOCKS  # an answer further behind the best head is retried
+    lie_ahead_blocks: int = DEFAULT_LIE_AHEAD_BLOCKS  # a head this far beyond every other endpoint's is suspect
+    consensus_sample_rate: float = 0.0  # share of reads cross-checked against the other endpoints (0: off)
+    consensus_endpoints: int = 5  # at most this many endpoints answer one cross-check
     hedge_reads: bool = True
 
     def __post_init__(self) -> None:
@@ -47,6 +51,10 @@ class RoutingPolicy:
             raise ValueError("max_attempts must be >= 1 and max_hedges >= 0")
         if self.attempt_timeout_s <= 0 or self.deadline_s <= 0:
             raise ValueError("timeouts must be positive")
+        if not 0.0 <= self.consensus_sample_rate <= 1.0:
+            raise ValueError(f"consensus_sample_rate must be in [0, 1], got {self.consensus_sample_rate}")
+        if self.head_tolerance_blocks < 0 or self.lie_ahead_blocks < 1 or self.consensus_endpoints < 3:
+            raise ValueError("head_tolerance_blocks >= 0, lie_ahead_blocks >= 1 and consensus_endpoints >= 3")
 
 
 def hedge_delay(
@@ -101,6 +109,7 @@ def build_table(
         if s not in routable
     }
     heads = [s.head for s in snaps if s.head is not None and s.breaker != "QUARANTINED"]
+    routed_heads = {s.name: (s.head, s.head_at) for s in routable if s.head is not None}
     fleet_p50 = min((s.p50_s for s in routable if s.p50_s is not None), default=None)
     routes = tuple(
         EndpointRoute(
@@ -112,8 +121,18 @@ def build_table(
         for s in routable
     )
     return RoutingTable(
-        chain_id=chain_id, routes=routes, best_head=max(heads) if heads else None, excluded=excluded, version=version
+        chain_id=chain_id, routes=routes, best_head=max(heads) if heads else None, excluded=excluded,
+        version=version, heads=routed_heads,
     )
+
+
+def plausible_best(heads: list[int], ahead_blocks: int) -> int | None:
+    """The best head, leaving out heads further than `ahead_blocks` ahead of all the others (with at least
+    three endpoints): one lying endpoint must not make every honest one look behind before it is caught."""
+    ranked = sorted(heads, reverse=True)
+    while len(ranked) >= 3 and ranked[0] > ranked[1] + ahead_blocks:
+        ranked.pop(0)
+    return ranked[0] if ranked else None
 
 
 def parse_retry_after(value: str | None, now_wall: float, policy: RoutingPolicy) -> float:

@@ -24,7 +24,9 @@ The fault language (whitespace-separated tokens, `@P` = probability as `10%` or 
     drop[@P]                 close the connection without answering
     stall[@P]                never answer (until the fault is cleared: then the connection is dropped)
     chainid=1                rewrite eth_chainId answers (HTTP and WS)
-    stale[=N]                freeze the head at N (default: the upstream's head now): eth_blockNumber,
+    lie=balance|call|blockhash|head   rewrite answers to be wrong but well-formed: balances +1 ether,
+                             eth_call results' last digit, block hashes reversed, heads +1000 (repeatable)
+    stale[=N], freeze_head   freeze the head at N (default: the upstream's head now): eth_blockNumber,
                              eth_getBlockByNumber("latest"), newHeads and logs notifications above N
     wsdrop[@P]               close WebSockets: each open one now, each new one and each notification with P
     wsstall[@P]              swallow subscription notifications (the socket stays up, answers still flow)

@@ -27,15 +27,23 @@ def decode_calls(body: bytes) -> list[dict[str, Any]] | None:
 
 def ids_by_method(calls: list[dict[str, Any]], spec: FaultSpec) -> dict[str, set[Any]]:
     """Ids of the calls whose answers a fault rewrites ("above_head": blocks a stale node lacks)."""
-    ids: dict[str, set[Any]] = {"eth_chainId": set(), "eth_blockNumber": set(), "above_head": set()}
+    ids: dict[str, set[Any]] = {"eth_chainId": set(), "eth_blockNumber": set(), "above_head": set(),
+                                **{m: set() for m in _LIE_METHODS}}
     for c in calls:
         method, params = c.get("method"), c.get("params") or [None]
-        if method in ids:
+        if method in _LIE_METHODS:
+            ids[method].add(c.get("id"))
+        if method in ("eth_chainId", "eth_blockNumber"):
             ids[method].add(c.get("id"))
         elif method == "eth_getBlockByNumber" and spec.stale and _hex_above(params[0], spec.stale_at or 0):
             ids["above_head"].add(c.get("id"))
     return ids
 
+
+#: The methods whose answers `lie=` rewrites.
+_LIE_METHODS = ("eth_getBalance", "eth_call", "eth_getBlockByNumber")
+#: How far ahead `lie=head` claims the head is.
+LIE_AHEAD_BY = 1000
 
 FILLER = b"0" * 65536
 
@@ -110,7 +118,25 @@ def rewrite_answers(payload: bytes, ids: Mapping[str, set[Any]], spec: FaultSpec
             a["result"], changed = hex(spec.stale_at or 0), True
         elif spec.stale and a.get("id") in ids.get("above_head", ()):
             a["result"], changed = None, True  # a node stuck at its head has no later blocks
+        if spec.lie and (forged := lie_about(a, ids, spec.lie)) is not None:
+            a["result"], changed = forged, True
     return msgspec.json.encode(obj) if changed else payload
+
+
+def lie_about(answer: dict[str, Any], ids: Mapping[str, set[Any]], lies: tuple[str, ...]) -> Any:
+    """A wrong but well-formed result for this answer, or None to leave it (`lie=` faults)."""
+    rid, result = answer.get("id"), answer.get("result")
+    if "balance" in lies and rid in ids.get("eth_getBalance", ()) and isinstance(result, str):
+        return hex(int(result, 16) + 10**18)  # one ether more than it holds
+    if "call" in lies and rid in ids.get("eth_call", ()) and isinstance(result, str) and len(result) > 2:
+        return result[:-1] + ("1" if result[-1] != "1" else "2")
+    if "blockhash" in lies and rid in ids.get("eth_getBlockByNumber", ()) and isinstance(result, dict):
+        block_hash = result.get("hash")
+        if isinstance(block_hash, str):
+            return {**result, "hash": "0x" + block_hash[:1:-1]}  # the digits reversed: well-formed, wrong
+    if "head" in lies and rid in ids.get("eth_blockNumber", ()) and isinstance(result, str):
+        return hex(int(result, 16) + LIE_AHEAD_BY)
+    return None
 
 
 def beyond(notification: dict[str, Any], head: int) -> bool:

@@ -256,7 +256,7 @@ class FaultProxy:
         except (aiohttp.ClientError, OSError) as e:
             self._count("upstream_down")
             return web.Response(status=502, text=f"fault proxy: upstream unreachable: {type(e).__name__}")
-        if calls is not None and (spec.chain_id is not None or spec.stale):
+        if calls is not None and (spec.chain_id is not None or spec.stale or spec.lie):
             payload = rewrite_answers(payload, ids_by_method(calls, spec), spec)
         if calls is not None and self._hit(spec.bad_id):
             self._count("bad_id")
@@ -378,6 +378,6 @@ class FaultProxy:
                     self._count("ws_delayed")
                     await asyncio.sleep(spec.ws_delay.sample(self._rng))
                 self._count("ws_notification")
-            elif isinstance(obj, dict) and (spec.chain_id is not None or spec.stale):
+            elif isinstance(obj, dict) and (spec.chain_id is not None or spec.stale or spec.lie):
                 data = rewrite_answers(data.encode(), ids, spec).decode()
             await client.send_str(data)

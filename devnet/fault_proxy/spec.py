@@ -94,6 +94,7 @@ class FaultSpec(msgspec.Struct, frozen=True):
     ws_stall: float = 0.0
     ws_garbage: float = 0.0
     ws_delay: Delay | None = None
+    lie: tuple[str, ...] = ()  # answers rewritten to be wrong: any of LIES
 
     def describe(self) -> str:
         """The spec in the fault language (`clear` when empty); parses back to an equal spec."""
@@ -125,6 +126,7 @@ class FaultSpec(msgspec.Struct, frozen=True):
             out.append("wsgarbage" + _pct(self.ws_garbage))
         if self.ws_delay:
             out.append(f"wsdelay={self.ws_delay.text()}")
+        out.extend(f"lie={what}" for what in self.lie)
         return " ".join(out) or "clear"
 
 
@@ -151,6 +153,8 @@ _FIELD = {
     "chainid": "chain_id", "wsdrop": "ws_drop", "wsstall": "ws_stall", "wsgarbage": "ws_garbage", "wsdelay": "ws_delay",
 }  # fmt: skip
 _EMPTY = FaultSpec()
+#: What `lie=` can rewrite: balances, eth_call results, block hashes, heads (far ahead).
+LIES = ("balance", "call", "blockhash", "head")
 
 
 def _duration(token: str, text: str) -> float:
@@ -216,6 +220,8 @@ def parse_faults(text: str, base: FaultSpec = _EMPTY) -> FaultSpec:
         head, _, prob = token.partition("@")
         name, eq, value = head.partition("=")
         name = name.lower()
+        if name == "freeze_head":  # the issue's name for a frozen head
+            name = "stale"
         if name == "clear":
             spec = _EMPTY
             continue
@@ -249,6 +255,8 @@ def parse_faults(text: str, base: FaultSpec = _EMPTY) -> FaultSpec:
             spec = msgspec.structs.replace(spec, rpc_error=(code, p))
         elif name == "chainid" and value and not prob:
             spec = msgspec.structs.replace(spec, chain_id=_int(token, value))
+        elif name == "lie" and value in LIES and not prob:
+            spec = msgspec.structs.replace(spec, lie=tuple(sorted({*spec.lie, value})))
         elif name == "stale" and not prob:
             spec = msgspec.structs.replace(spec, stale=True, stale_at=_int(token, value) if value else None)
         else:
