@@ -257,6 +257,8 @@ class PipelineMachine(RuleBasedStateMachine):
         self.asks, self.sims, self.sends, self.nonce_reads, self.inclusion_reads = [], [], [], [], []
         self.startup_reads = 0
         self.state = initial_state(self.mode, ACCOUNT)
+        if self.stopped:  # the new incarnation reads the book's published stop before its first step
+            self.feed(StopChanged(True, "operator: estop"))
         self.feed(Resumed(resume(last, account=ACCOUNT, chain_id=CHAIN_ID)))
         self.answer_startup(True)
 
