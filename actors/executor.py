@@ -149,8 +149,7 @@ class Executor(SupervisedActor):
     def status(self) -> dict[str, Any]:
         s = self.state
         return {"mode": s.mode.value, "in_flight": len(s.active), "parked": len(s.parked),
-                "next_nonce": s.nonces.next_nonce, "following": s.following, "stopped": s.stopped or "no",
-                "reverts_by_cause": dict(s.reverts_by_cause)}
+                "next_nonce": s.nonces.next_nonce, "following": s.following, "stopped": s.stopped or "no"}
 
     # --- the shell: one event in, its actions out -------------------------------------------------------
 

@@ -13,6 +13,17 @@ from amm.v2 import get_amount_out
 from protocol.trading import Leg, Opportunity
 
 
+def eth_wei_per_token(opportunity: Opportunity) -> float | None:
+    """ETH wei per profit-token wei at detection: the gross profit's ETH value (amm.search sets
+    net_profit_wei), else the rate its gas was converted at; None when the opportunity says neither."""
+    o = opportunity
+    if o.gross_profit > 0 and o.net_profit_wei:
+        return (o.net_profit_wei + o.gas_cost_wei) / o.gross_profit
+    if o.gas_cost_token > 0 and o.gas_cost_wei > 0:
+        return o.gas_cost_wei / o.gas_cost_token
+    return None
+
+
 def route_legs_at(route: tuple[Leg, ...], amount_in: int) -> tuple[Leg, ...]:
     """The legs with their amounts recomputed for `amount_in` at the same reserves (0 when a hop starves)."""
     legs, amount = [], amount_in
@@ -31,14 +42,7 @@ def at_size(opportunity: Opportunity, amount_in: int) -> Opportunity:
     gross = legs[-1].amount_out - amount_in if legs else -amount_in
     o = opportunity
     value_per_unit = o.amount_in_value / o.amount_in if o.amount_in > 0 else 0.0
-    # the ETH value of the gross profit at the found size sets the token -> wei rate; the gas's
-    # own rate (gas_cost_token / gas_cost_wei) is the fallback when the found gross was not positive
-    if o.gross_profit > 0:
-        wei_per_unit = (o.net_profit_wei + o.gas_cost_wei) / o.gross_profit
-    elif o.gas_cost_token > 0:
-        wei_per_unit = o.gas_cost_wei / o.gas_cost_token
-    else:
-        wei_per_unit = 0.0
+    wei_per_unit = eth_wei_per_token(o) or 0.0
     gross_wei = int(gross * wei_per_unit)
     return msgspec.structs.replace(
         o,

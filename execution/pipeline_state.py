@@ -73,7 +73,6 @@ class PipelineState(msgspec.Struct, frozen=True):
     realized: Mapping[str, int] = {}  # realized profit per token, wei
     gas_spent_wei: int = 0
     stopped: str | None = None  # the emergency stop's reason while one is active: nothing is signed or sent
-    reverts_by_cause: Mapping[str, int] = {}  # reverted trades by cause (execution.revert_cause)
 
 
 def initial_state(mode: SubmitMode, account: str) -> PipelineState:
@@ -218,7 +217,6 @@ def snapshot(s: PipelineState, cfg: PipelineConfig, *, version: int, incarnation
     return ExecutorSnapshot(
         mode=s.mode, account=cfg.account, chain_id=cfg.chain_id, received=s.received,
         deciding=len(s.active) - submitted, in_flight=submitted, parked=len(s.parked), stopped=s.stopped or "",
-        reverts_by_cause=dict(s.reverts_by_cause),
         mined=s.tally.get(TradeStage.MINED, 0), reverted=s.tally.get(TradeStage.REVERTED, 0),
         not_included=s.tally.get(TradeStage.NOT_INCLUDED, 0), skipped=s.tally.get(TradeStage.SKIPPED, 0),
         realized_profit=dict(s.realized), gas_cost_wei=s.gas_spent_wei, next_nonce=s.nonces.next_nonce,

@@ -7,21 +7,12 @@ book), so what the operator reads is what the book recorded.
 
 from __future__ import annotations
 
+from amm.resize import eth_wei_per_token
 from execution.ledger import pnl_value
 from protocol.execution import TradeRecord
 from protocol.trading import Opportunity
 
 WEI_PER_ETH = 10**18
-
-
-def eth_per_token_wei(opp: Opportunity) -> float | None:
-    """ETH wei per profit-token wei at detection, or None when the opportunity does not say."""
-    gross_wei = opp.net_profit_wei + opp.gas_cost_wei
-    if opp.gross_profit > 0 and opp.net_profit_wei:
-        return gross_wei / opp.gross_profit
-    if opp.gas_cost_token > 0 and opp.gas_cost_wei > 0:
-        return opp.gas_cost_wei / opp.gas_cost_token
-    return None
 
 
 def _eth(wei: float) -> str:
@@ -34,7 +25,7 @@ def mined_line(record: TradeRecord, opp: Opportunity) -> str:
     per_token = opp.gross_profit_value / opp.gross_profit if opp.gross_profit else 0.0
     gross_value = realized * per_token
     net_value = pnl_value(opp, realized, record.gas_cost_wei)
-    rate = eth_per_token_wei(opp)
+    rate = eth_wei_per_token(opp)
     if rate is None:  # no ETH valuation of the profit token: show its wei beside the numeraire values
         gross = f"{realized} {opp.token_symbol} wei"
         net = f"{realized} {opp.token_symbol} wei - {record.gas_cost_wei / WEI_PER_ETH:.6f} ETH gas"

@@ -150,7 +150,6 @@ class ExecutorSnapshot(msgspec.Struct, frozen=True):
     incarnation: int = 1  # of the executor actor that published this (1: never restarted)
     parked: int = 0  # opportunities waiting for our own in-flight trade on their pools to be final
     stopped: str = ""  # the emergency stop's reason while one is active: nothing is signed or sent
-    reverts_by_cause: dict[str, int] = {}  # reverted trades by execution.revert_cause cause
 
 
 class RouteFailed(msgspec.Struct, frozen=True, tag=True):
