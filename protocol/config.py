@@ -60,9 +60,14 @@ class NetworkConfig(msgspec.Struct, frozen=True):
 
 
 class PerformanceTargets(msgspec.Struct, frozen=True):
-    rpc_latency_target_ms: float = 200.0  # p95 of an RPC read
-    execution_time_target_ms: float = 2000.0  # detection to submission
+    """The seed's performance targets; performance.slo turns each into an SLO with an error budget."""
+
+    rpc_latency_target_ms: float = 100.0  # an RPC call slower than this spends the rpcLatency budget
+    execution_time_target_ms: float = 30_000.0  # head -> trade inclusion
     success_rate_target: float = 0.95  # fraction of submitted trades that land
+    memory_usage_target_mb: float = 512.0  # process RSS
+    cpu_usage_target_pct: float = 70.0  # process CPU, % of one core
+    uptime_target: float = 0.999  # fraction of samples in which the bot is not unhealthy
 
 
 class AlertsConfig(msgspec.Struct, frozen=True):
@@ -157,7 +162,13 @@ SETTINGS: tuple[Setting, ...] = (
       "a latency in milliseconds above 0"),
     S("EXECUTION_TIME_TARGET", "targets", "execution_time_target_ms", v.number(0, low_open=True),
       "a duration in milliseconds above 0"),
-    S("SUCCESS_RATE_TARGET", "targets", "success_rate_target", v.number(0, 1), "a fraction between 0 and 1"),
+    S("SUCCESS_RATE_TARGET", "targets", "success_rate_target", v.number(0, 1, low_open=True),
+      "a fraction above 0 and at most 1"),
+    S("MEMORY_USAGE_TARGET", "targets", "memory_usage_target_mb", v.number(0, low_open=True),
+      "a resident memory size in MB above 0"),
+    S("CPU_USAGE_TARGET", "targets", "cpu_usage_target_pct", v.number(0, low_open=True),
+      "a CPU share in percent of one core above 0"),
+    S("UPTIME_TARGET", "targets", "uptime_target", v.number(0, 1, low_open=True), "a fraction above 0 and at most 1"),
     S("MAX_DAILY_LOSS", "risk", "max_daily_loss", v.number(0, low_open=True), "an amount above 0"),
     S("MAX_TRADE_AMOUNT", "risk", "max_trade_amount", v.number(0, low_open=True), "an amount above 0"),
     S("MAX_POSITION_SIZE", "risk", "max_position_size", v.number(0, 1, low_open=True),
