@@ -68,6 +68,16 @@ def test_budget_and_compliance_per_window() -> None:
     statuses, _ = book.evaluate(100.0)
     s = next(x for x in statuses if x.name == "successRate")
     assert s.objective == 0.95 and s.windows[0].events == 100 and s.windows[0].compliance == 0.98
-    assert abs(s.budget_remaining - (1 - 2 / 5)) < 1e-9  # 2 bad of 5 allowed
+    assert s.budget_remaining is not None and abs(s.budget_remaining - (1 - 2 / 5)) < 1e-9  # 2 bad of 5 allowed
     empty = next(x for x in statuses if x.name == "alertDelivery")
     assert empty.budget_remaining is None and empty.windows[0].compliance is None
+
+
+def test_misconfigured_target_is_the_one_line_config_error() -> None:
+    import pytest
+
+    from protocol.config import ConfigError, load_config
+
+    with pytest.raises(ConfigError, match=r"^config error: CPU_USAGE_TARGET='abc' is not a number; expected"):
+        load_config({"CPU_USAGE_TARGET": "abc"})
+    assert load_config({"MEMORY_USAGE_TARGET": "256", "UPTIME_TARGET": "0.99"}).targets.memory_usage_target_mb == 256
