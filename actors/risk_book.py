@@ -13,8 +13,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import msgspec
-from prometheus_client import Counter, Gauge
 
+from actors import risk_metrics as metrics
 from persistence.store import RiskStore, StateUnreadable
 from protocol.risk import (
     AssessTrade,
@@ -41,37 +41,6 @@ from supervision import ActorContext, SupervisedActor
 
 ROLL_CHECK_S = 30.0  # how often the book looks at the clock for the daily rollover when idle
 MAX_PROJECTION_CELLS = 10_000 * 1_000  # paths x trades: about 50 ms in the handler at most
-
-EQUITY = Gauge("arbiter_risk_equity", "Equity in the risk numeraire")
-DRAWDOWN = Gauge("arbiter_risk_drawdown", "Fraction below the equity peak")
-DAILY_PNL = Gauge("arbiter_risk_daily_pnl", "Realized PnL in the current daily window")
-STOP_ACTIVE = Gauge("arbiter_risk_emergency_stop", "1 while the emergency stop is active")
-ASSESSMENTS = Counter("arbiter_risk_assessments", "Trade assessments by result and reason", ["result", "reason"])
-LIMIT_HITS = Counter("arbiter_risk_limit_hits", "Limits hit", ["limit"])
-
-# Rejection reasons start with one of these phrases; the metric label is the phrase (bounded
-# cardinality), the full reason stays in the assessment and the logs.
-REASON_KINDS = (
-    "emergency stop active",
-    "cooling down",
-    "position limit reached",
-    "shared daily loss budget exhausted",
-    "daily loss budget exhausted",
-    "risk score",
-    "gas takes",
-    "gas alone",
-    "no gross profit",
-    "no measured edge",
-    "trade takes",
-    "token",
-    "equity",
-    "assessment failed",
-    "adjusted size rounds to nothing",
-)
-
-
-def reason_kind(reason: str) -> str:
-    return next((kind for kind in REASON_KINDS if reason.startswith(kind)), "invalid input")
 
 
 class RollCheck(msgspec.Struct, frozen=True):
@@ -152,8 +121,10 @@ class RiskBook(SupervisedActor):
             case ProjectMonteCarlo(horizon_trades=horizon, paths=paths, seed=seed):
                 return self._project(horizon, paths, seed)
             case RollCheck():
-                state, events = roll_day(self.state, self.limits, self.clock())
+                now = self.clock()
+                state, events = roll_day(self.state, self.limits, now)
                 self._commit(state, events)
+                metrics.book_changed(self.state, self.limits, now)  # reservations expire without a change
                 return None
         return super().receive(msg)
 
@@ -176,10 +147,8 @@ class RiskBook(SupervisedActor):
                     answer, approved=False, reasons=("shared daily loss budget exhausted (other processes)",)
                 )
         self._commit(state, events)
-        for reason in answer.reasons:
-            ASSESSMENTS.labels("rejected", reason_kind(reason)).inc()
+        metrics.assessed(answer)
         if answer.approved:
-            ASSESSMENTS.labels("approved", "").inc()
             self.log.bind(trace_id=opp.id).info(
                 "approved {}: size {:.2f} of {:.2f} offered (limit {:.2f}), worst case {:.2f}, score {:.2f}",
                 opp.id, answer.adjusted_size_value, opp.amount_in_value, answer.max_size_value,
@@ -205,7 +174,7 @@ class RiskBook(SupervisedActor):
         events.extend(shared_events)
         for event in events:
             if isinstance(event, LimitHit):
-                LIMIT_HITS.labels(event.limit).inc()
+                metrics.limit_hit(event.limit)
                 self.log.warning("limit hit: {} {:.4f} >= {:.4f}", event.limit, event.value, event.threshold)
         self._commit(state, events)
         return RiskEventsRecorded(events=tuple(events))
@@ -243,10 +212,7 @@ class RiskBook(SupervisedActor):
         self.state = state
         now = self.clock()
         self.publish(snapshot(state, self.limits, now))
-        EQUITY.set(state.equity)
-        DRAWDOWN.set(state.drawdown)
-        DAILY_PNL.set(state.pnl_today)
-        STOP_ACTIVE.set(1 if state.emergency_stop.active else 0)
+        metrics.book_changed(state, self.limits, now)
 
     def status(self) -> dict[str, Any]:
         s = self.state

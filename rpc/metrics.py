@@ -1,7 +1,11 @@
-"""Prometheus metrics of the network layer, registered once per process; served on loopback on request.
+"""Prometheus metrics of the network layer, registered once per process, and the /metrics server.
 
 Per endpoint: requests, errors by kind, latency histogram, hedges fired and won, breaker state
 (one gauge per state, 1 for the current one, the usual enum-as-gauges encoding).
+
+Every component keeps its metrics in one module like this one (actors/risk_metrics.py,
+actors/market_metrics.py, supervision/metrics.py), under the scheme the README's "Metrics" section
+describes: the `arbiter_` prefix, base units in the name, counters ending in `_total`.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from prometheus_client import REGISTRY, Counter, Gauge, start_http_server
+from prometheus_client import REGISTRY, Counter, Gauge, disable_created_metrics, start_http_server
 from prometheus_client.metrics_core import HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -19,9 +23,9 @@ from protocol.network import RequestOutcome
 
 BREAKER_STATES = ("CLOSED", "OPEN", "HALF_OPEN", "LAGGING", "QUARANTINED")
 
-REQUESTS = Counter("arbiter_rpc_requests", "JSON-RPC requests sent, by endpoint", ["endpoint"])
+REQUESTS = Counter("arbiter_rpc_requests_total", "JSON-RPC requests sent, by endpoint", ["endpoint"])
 ERRORS = Counter(
-    "arbiter_rpc_errors", "JSON-RPC requests that failed, by endpoint and fault kind", ["endpoint", "kind"]
+    "arbiter_rpc_errors_total", "JSON-RPC requests that failed, by endpoint and fault kind", ["endpoint", "kind"]
 )
 LATENCY_BUCKETS = (0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
@@ -66,8 +70,10 @@ class LatencyHistograms(Collector):
 
 LATENCY = LatencyHistograms()
 REGISTRY.register(LATENCY)
-HEDGES_FIRED = Counter("arbiter_rpc_hedges_fired", "Hedged requests sent, by the endpoint they went to", ["endpoint"])
-HEDGES_WON = Counter("arbiter_rpc_hedges_won", "Hedged requests that answered first, by endpoint", ["endpoint"])
+HEDGES_FIRED = Counter("arbiter_rpc_hedges_fired_total", "Hedged requests sent, by the endpoint they went to",
+                       ["endpoint"])
+HEDGES_WON = Counter("arbiter_rpc_hedges_won_total", "Hedged requests that answered first, by endpoint",
+                     ["endpoint"])
 BREAKER = Gauge("arbiter_rpc_breaker_state", "1 for the endpoint's current breaker state", ["endpoint", "state"])
 
 _server_lock = threading.Lock()
@@ -124,6 +130,9 @@ def start_metrics_server(port: int, host: str = "127.0.0.1") -> int:
     global _server_port
     with _server_lock:
         if _server_port is None:
+            # prometheus_client exports each counter's creation time as a separate `<name>_created`
+            # gauge in the text format: one unit-less series per counter that Prometheus stores too
+            disable_created_metrics()
             server, _thread = start_http_server(port, addr=host)
             _server_port = server.server_port
         return _server_port

@@ -78,6 +78,7 @@ def metric(name: str, **labels: str) -> float:
 
 def test_an_approval_is_reserved_durably_and_published(running):
     approved_before = metric("arbiter_risk_assessments_total", result="approved", reason="")
+    scored_before = metric("arbiter_risk_trade_score_count")
     a = running.ask(AssessTrade(opportunity("o1"), calm_market()))
     assert isinstance(a, RiskAssessment) and a.approved
     state, _ = running.durable()  # saved before the answer came back
@@ -87,6 +88,12 @@ def test_an_approval_is_reserved_durably_and_published(running):
     assert snap.version == state.version
     assert snap.daily_loss_remaining == pytest.approx(LIMITS.max_daily_loss - a.max_loss_value)
     assert metric("arbiter_risk_assessments_total", result="approved", reason="") == approved_before + 1
+    assert metric("arbiter_risk_trade_score_count") == scored_before + 1
+    # the book's overall score counts the open trade's exposure: the gauge is the report's figure
+    report = running.ask(GetRiskReport())
+    assert report.overall_risk_score > 0
+    assert metric("arbiter_risk_score") == pytest.approx(report.overall_risk_score)
+    assert metric("arbiter_risk_equity_numeraire") == pytest.approx(report.equity)
 
 
 def test_losses_fire_the_stop_which_the_snapshot_metrics_and_audit_show(running):
@@ -99,8 +106,11 @@ def test_losses_fire_the_stop_which_the_snapshot_metrics_and_audit_show(running)
     assert kinds == ["LimitHit", "EmergencyStopTriggered", "CooldownStarted"]
     snap = book.snapshot()
     assert snap.emergency_stop.active and not snap.may_trade(running.clock.now)
-    assert metric("arbiter_risk_emergency_stop") == 1.0
-    assert metric("arbiter_risk_daily_pnl") == -6.0
+    assert metric("arbiter_risk_emergency_stop_active") == 1.0
+    assert metric("arbiter_risk_daily_pnl_numeraire") == -6.0
+    assert metric("arbiter_risk_realized_pnl_numeraire") == -6.0
+    assert metric("arbiter_risk_score") == 1.0  # stopped
+    assert metric("arbiter_risk_drawdown_ratio") == pytest.approx(running.ask(GetRiskReport()).current_drawdown)
     assert metric("arbiter_risk_limit_hits_total", limit="max_consecutive_losses") >= 1
     rejected = running.ask(AssessTrade(opportunity("l9"), calm_market()))
     assert not rejected.approved and rejected.reasons[0] == "emergency stop active: limit hit: max_consecutive_losses"
