@@ -26,8 +26,10 @@ import typing
 from collections.abc import Sequence
 from typing import Any
 
+from actors import market_metrics as metrics
 from adapters import executor_chain as chain
 from adapters.relay_client import RelayClient
+from execution import tally
 from execution.ledger import Trade
 from execution.pipeline import Event, Resumed, step
 from execution.pipeline_state import (
@@ -60,6 +62,7 @@ from protocol.execution import (
     GetTrades,
     NonceSynced,
     RetryStartup,
+    Sent,
     Simulated,
     Started,
     StopChanged,
@@ -167,6 +170,8 @@ class Executor(SupervisedActor):
         return StopChanged(True, f"{stop.reason or 'no reason'} (by {stop.by or '?'})")
 
     def _step(self, event: Event) -> None:
+        if isinstance(event, Sent) and tally.accepted(event):
+            metrics.sent(self.state.mode)
         self.state, actions = step(self.state, event, self.config)
         for action in actions:
             if isinstance(action, _TELLS):
@@ -224,6 +229,7 @@ class Executor(SupervisedActor):
     def _record(self, trade: Trade) -> None:
         record = trade.record
         self.records.append(record)
+        metrics.trade_finished(record, trade.opportunity)
         log = self.log.bind(trace_id=record.opportunity_id)
         if record.stage is TradeStage.MINED:
             if record.reason:

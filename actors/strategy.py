@@ -11,10 +11,11 @@ from __future__ import annotations
 import collections
 import time
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 
+from actors import market_metrics as metrics
 from amm.gas import BlockContext, GasPolicy, Numeraire, PriceBook
 from amm.graph import MarketGraph
 from amm.pools import PoolSnapshot
@@ -46,19 +47,29 @@ def market_view(history: Iterable[dict[str, float]], tokens: Iterable[str]) -> M
     return MarketView(prices={t: tuple(row[t] for row in rows) for t in tokens})
 
 
-def pick_disjoint(opportunities: Iterable[Opportunity], limit: int) -> list[Opportunity]:
-    """Best first, skipping any that shares a pool with one already picked."""
+class Picked(NamedTuple):
+    """What a block's scan hands on, and how many it left out for each reason."""
+
+    opportunities: list[Opportunity]
+    shares_a_pool: int  # shared a pool with a better one picked before it
+    over_limit: int  # came after the per-block limit was reached
+
+
+def pick(opportunities: Sequence[Opportunity], limit: int) -> Picked:
+    """Best first, skipping any that shares a pool with one already picked, at most `limit`."""
     picked: list[Opportunity] = []
     used: set[str] = set()
-    for opp in opportunities:
+    shared = 0
+    for seen, opp in enumerate(opportunities, 1):
+        if len(picked) >= limit:
+            return Picked(picked, shared, len(opportunities) - seen + 1)
         pools = {leg.pool.lower() for leg in opp.route}
         if pools & used:
+            shared += 1
             continue
         picked.append(opp)
         used |= pools
-        if len(picked) >= limit:
-            break
-    return picked
+    return Picked(picked, shared, 0)
 
 
 def pool_snapshots(market: MarketSnapshot, excluded: frozenset[str]) -> list[PoolSnapshot]:
@@ -153,8 +164,9 @@ class Strategy(SupervisedActor):
             self.price_book = msgspec.structs.replace(self.price_book, eth_value=eth_value)
         result = scan(graph, self.gas_policy, self.price_book, block, min_net_profit_wei=self.min_net_profit_wei,
                       max_amount_in=inventory, detected_at=time.time())
-        chosen = [msgspec.structs.replace(o, id=new_trace_id())
-                  for o in pick_disjoint(result.opportunities, self.max_per_block)]
+        picked = pick(result.opportunities, self.max_per_block)
+        metrics.scanned(len(result.opportunities), picked.shares_a_pool, picked.over_limit)
+        chosen = [msgspec.structs.replace(o, id=new_trace_id()) for o in picked.opportunities]
         self.price_history.append(token_prices(graph, self.price_book.eth_value))
         elapsed = time.perf_counter() - started
         try:
@@ -170,6 +182,7 @@ class Strategy(SupervisedActor):
             self.handed += len(chosen)
         except ActorError as exc:
             self.log.warning("executor unavailable, {} opportunities dropped: {}", len(chosen), exc)
+            metrics.not_handed(len(chosen))
         self.scanned_version = market.version
         self.status_snapshot = StrategySnapshot(
             scanned_block=market.block_number, market_version=market.version, pools=len(graph.pools),

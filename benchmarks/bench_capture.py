@@ -43,7 +43,7 @@ from loguru import logger
 
 from actors.executor import Executor
 from actors.pool_state import PoolState
-from actors.strategy import Strategy, pick_disjoint
+from actors.strategy import Strategy, pick
 from amm.gas import BlockContext, GasPolicy, PriceBook
 from amm.graph import MarketGraph
 from amm.pools import PoolSnapshot
@@ -112,7 +112,7 @@ def available(world: Any, reserves: Reserves, base_fee_wei: int, gas: GasPolicy)
     gross = net = 0
     for _ in range(MAX_ROUNDS):
         graph = MarketGraph.build(pools, weth=weth, base_tokens=[weth])
-        best = pick_disjoint(exact_scan(graph, gas, PriceBook(), ctx), limit=10**6)
+        best = pick(exact_scan(graph, gas, PriceBook(), ctx), limit=10**6).opportunities
         if not best:
             break
         gross += sum(o.gross_profit for o in best)

@@ -28,6 +28,9 @@ POOL_FAULT_MARKERS = (
     "Executor: insufficient liquidity",
 )
 
+#: The reason of a trade whose nonce our own cancellation took (ledger.settle): it counts as cancelled.
+REPLACED_BY_CANCELLATION = "replaced by a cancellation"
+
 _STATUS = {
     TradeStage.MINED: TradeStatus.MINED,
     TradeStage.REVERTED: TradeStatus.REVERTED,
@@ -120,7 +123,7 @@ def settle(trade: Trade, tx_hash: str, receipt: Mapping[str, Any], executor: str
     common: dict[str, Any] = {"gas_used": gas_used, "gas_cost_wei": gas_cost,
                               "included_block": int(receipt["blockNumber"], 16), "tx_hash": tx_hash}
     if tx_hash != trade.hashes[0]:
-        return trade.at(TradeStage.NOT_INCLUDED, realized_profit=0, reason="replaced by a cancellation", **common)
+        return trade.at(TradeStage.NOT_INCLUDED, realized_profit=0, reason=REPLACED_BY_CANCELLATION, **common)
     if int(receipt["status"], 16) != 1:
         return trade.at(TradeStage.REVERTED, realized_profit=0, reason="reverted on chain", **common)
     try:

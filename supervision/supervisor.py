@@ -17,7 +17,7 @@ from typing import Any
 import pykka
 
 from protocol.supervision import ChildExited, RestartChild
-from supervision import registry
+from supervision import metrics, registry
 from supervision.actor import ActorContext, SupervisedActor
 from supervision.errors import RestartIntensityExceeded
 from supervision.spec import Backoff, ChildSpec, Intensity, Restart, RestartStrategy
@@ -206,6 +206,7 @@ class Supervisor(SupervisedActor):
         if restart:
             rec.restarts_total += 1
             rec.history.append(time.monotonic())
+            metrics.restarted(rec.path)
         registry.bind(rec.path, ref)
         return True
 

@@ -8,7 +8,7 @@ import eth_abi
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from actors.strategy import market_view, pick_disjoint
+from actors.strategy import market_view, pick
 from execution.ledger import Verdict, new_trade, outcome_of, settle, verdict
 from execution.receipts import EXECUTED_TOPIC, TRANSFER_TOPIC
 from protocol.execution import SubmitMode, TradeStage
@@ -81,10 +81,14 @@ def test_settlement_from_receipts() -> None:
 @settings(max_examples=50, deadline=None)
 @given(routes=st.lists(st.lists(st.sampled_from("abcdefgh"), min_size=2, max_size=3, unique=True), max_size=12),
        limit=st.integers(1, 6))
-def test_pick_disjoint_never_shares_a_pool_and_keeps_order(routes: list[list[str]], limit: int) -> None:
+def test_pick_never_shares_a_pool_keeps_order_and_accounts_for_each_left_out(
+        routes: list[list[str]], limit: int) -> None:
     opps = [opportunity(tuple(r), oid=str(i)) for i, r in enumerate(routes)]
-    picked = pick_disjoint(opps, limit)
+    result = pick(opps, limit)
+    picked = result.opportunities
     assert len(picked) <= limit
+    assert len(picked) + result.shares_a_pool + result.over_limit == len(opps)  # each one counted once
+    assert result.over_limit == 0 or len(picked) == limit
     seen: set[str] = set()
     for opp in picked:
         pools = {leg.pool for leg in opp.route}

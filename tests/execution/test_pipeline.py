@@ -11,6 +11,7 @@ I/O of the dead one is lost). Answers come back in any order. Checked after ever
   trade), nor one another of its unfinished accepted trades holds; one send at a time;
 - inventory committed to sized or sent trades never exceeds what the executor holds;
 - a sent transaction's hash is in the step's snapshot before it leaves (a restart follows it);
+- every final trade has a metric outcome, and every skip's reason a kind of execution.tally;
 and at the end, with every answer given and blocks mined, every trade not lost to a restart has ended.
 """
 
@@ -24,6 +25,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
+from execution import tally
 from execution.ledger import Trade
 from execution.pipeline import Resumed, step
 from execution.pipeline_state import (
@@ -168,6 +170,9 @@ class PipelineMachine(RuleBasedStateMachine):
                 assert self.finished[oid] == 1, f"trade {oid} ended twice"
                 assert trade.record.stage.final
                 self.stage[oid] = trade.record.stage
+                assert tally.outcome(trade.record) in tally.OUTCOMES
+                if trade.record.stage is TradeStage.SKIPPED:  # its metric label names the rule that skipped it
+                    assert tally.skip_kind(trade.record.reason) != tally.OTHER, trade.record.reason
             case Report(outcome=outcome):
                 oid = outcome.opportunity_id
                 self.reports[oid] += 1

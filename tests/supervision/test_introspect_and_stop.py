@@ -6,6 +6,7 @@ import concurrent.futures
 import time
 
 from loguru import logger
+from prometheus_client import REGISTRY
 
 from supervision import ActorUnavailable, Handle, start_tree, stop_tree
 from supervision.introspect import find, kill, snapshot_tree
@@ -22,6 +23,10 @@ from tests.supervision.kit import (
     wait_for_timer,
     worker_spec,
 )
+
+
+def restarts(path: str) -> float:
+    return REGISTRY.get_sample_value("arbiter_actor_restarts_total", {"path": path}) or 0.0
 
 
 def crash_and_wait_restart(events: EventLog, path: str, crash: Boom) -> None:
@@ -86,6 +91,7 @@ def test_snapshot_shows_a_stalled_actors_queue_restarts_uptime_and_last_error(
 def test_kill_makes_the_actor_crash_and_it_is_restarted(events: EventLog, control: Control) -> None:
     start_tree(logged_supervisor_spec("root", [worker_spec("w0", events, control)], events, control))
     old = events.live_uid("/w0")
+    restarts_before = restarts("/w0")
     kill("/w0", reason="console says so")
     assert events.wait_until(lambda _: events.live_uid("/w0") not in (None, old))
     new = events.live_uid("/w0")
@@ -95,6 +101,7 @@ def test_kill_makes_the_actor_crash_and_it_is_restarted(events: EventLog, contro
     row = find("/w0")
     assert row is not None and row.state == "running" and row.restarts_total == 1
     assert row.last_error is not None and "InjectedCrash" in row.last_error and "console says so" in row.last_error
+    assert restarts("/w0") == restarts_before + 1  # counted by the supervisor, once
 
 
 def test_tree_stop_returns_within_its_bound_with_an_actor_stuck_in_a_handler(
