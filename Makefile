@@ -20,12 +20,16 @@ $(STAMP_JS): package.json package-lock.json
 	@npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-# redis-server backs the shared risk book's tests; Debian's package, installed once.
+# Debian's packages, each installed once if its command is missing: redis-server backs the shared risk
+# book's tests, prometheus (with promtool) the metrics integration test (tests/metrics/).
+SYSTEM_PACKAGES := redis-server prometheus
 system-packages:
-	@command -v redis-server >/dev/null || { \
-	  echo "installing redis-server (Debian package)"; \
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do command -v $$p >/dev/null || echo $$p; done); \
+	[ -z "$$missing" ] || { \
+	  echo "installing" $$missing "(Debian packages)"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq redis-server >/dev/null; }
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; }
 
 run: setup
 	@$(PY) run.py $(ARGS)
