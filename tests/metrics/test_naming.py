@@ -18,6 +18,7 @@ EXPECTED = {
 }
 
 
+@pytest.mark.anvil
 def test_every_exported_metric_follows_the_scheme(running_bot: RunningBot) -> None:
     exported = families(running_bot.scrape())
     ours = {name: kind for name, kind in exported.items() if name.startswith("arbiter_")}

@@ -92,6 +92,7 @@ def prometheus(running_bot: RunningBot, tmp_path: Path) -> Iterator[Prometheus]:
     assert proc.returncode is not None  # no server left behind
 
 
+@pytest.mark.anvil
 def test_prometheus_scrapes_the_bot_and_answers_for_arbiter_series(prometheus: Prometheus,
                                                                    running_bot: RunningBot) -> None:
     up = wait_until(lambda: prometheus.query('up{job="arbiter"} == 1'), timeout=15, what="a successful scrape")
