@@ -114,6 +114,7 @@ class DeliveryOutcome(msgspec.Struct, frozen=True, tag=True):
     delivered: bool
     detail: str = ""  # redacted
     permanent: bool = False  # the channel will not deliver this one (or any: see ChannelSnapshot.disabled)
+    requeue: bool = False  # not tried (breaker open): the router keeps it queued for later
     latency_s: float = 0.0
 
 
@@ -136,6 +137,7 @@ class ChannelSnapshot(msgspec.Struct, frozen=True):
     busy: bool
     sent: int
     failed: int
+    incarnation: int = 1
     disabled: str = ""  # why the channel stopped for good (webhook deleted, bot blocked); empty when usable
 
 
@@ -175,7 +177,7 @@ class GetAlerts(msgspec.Struct, frozen=True, tag=True):
     limit: int = 20
 
 
-class TestAlert(msgspec.Struct, frozen=True, tag=True):
+class SendTestAlert(msgspec.Struct, frozen=True, tag=True):
     channel: ChannelKind
 
 
