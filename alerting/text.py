@@ -23,8 +23,8 @@ def held_back_text(n: Notification) -> str:
         return ""
     shown = "; ".join(n.held_back)
     more = n.held_back_count - len(n.held_back)
-    return redact(f"held back by rate limits, now included: {n.held_back_count} ({shown}"
-                  f"{f'; and {more} more' if more > 0 else ''})")
+    return redact(f"queued behind this message (rate limits, a busy channel), now included: "
+                  f"{n.held_back_count} ({shown}{f'; and {more} more' if more > 0 else ''})")
 
 
 def footer(n: Notification) -> str:

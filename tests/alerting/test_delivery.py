@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from devnet.fake_services import Fault, FakeServices, FakeSmtp
+from devnet.fake_services import FakeServices, FakeSmtp, Fault
 from protocol.alerts import AddSilence, AlertType, ChannelKind, GetAlerts, Priority, SendAlert, SendTestAlert
 from supervision import Handle
 from tests.waiting import wait_until
