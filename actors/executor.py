@@ -26,6 +26,7 @@ import typing
 from collections.abc import Sequence
 from typing import Any
 
+from actors.alert_sources import raise_alert
 from adapters import executor_chain as chain
 from adapters.relay_client import RelayClient
 from execution.ledger import Trade
@@ -52,6 +53,7 @@ from execution.resume import resume
 from execution.signer import Signer
 from execution.trade_log import mined_line
 from execution.transaction import sign
+from protocol.alerts import AlertType, Priority
 from protocol.execution import (
     Assessed,
     ExecutionPolicy,
@@ -228,9 +230,15 @@ class Executor(SupervisedActor):
         if record.stage is TradeStage.MINED:
             if record.reason:
                 log.error("trade {} mined but {}", record.opportunity_id, record.reason)
+                raise_alert(AlertType.TRADE, f"trade {record.opportunity_id} mined but {record.reason}",
+                            priority=Priority.HIGH, key=f"trade:{record.opportunity_id}", source=self.ctx.path)
             log.info("{}", mined_line(record, trade.opportunity))
         else:
             log.info("trade {}: {}", record.stage.value, record.reason)
+            if record.stage in (TradeStage.REVERTED, TradeStage.NOT_INCLUDED):
+                raise_alert(AlertType.TRADE, f"trade {record.opportunity_id} {record.stage.value}: {record.reason}",
+                            priority=Priority.HIGH if record.stage is TradeStage.REVERTED else Priority.MEDIUM,
+                            key=f"trade:{record.opportunity_id}", source=self.ctx.path)
 
     def _tell(self, handle: Handle, msg: Any) -> None:
         try:

@@ -15,7 +15,9 @@ from typing import Any
 import msgspec
 from prometheus_client import Counter, Gauge
 
+from actors.alert_sources import raise_alert
 from persistence.store import RiskStore, StateUnreadable
+from protocol.alerts import AlertType, Priority
 from protocol.risk import (
     AssessTrade,
     GetRiskReport,
@@ -136,6 +138,8 @@ class RiskBook(SupervisedActor):
                 state, events = trigger_stop(self.state, reason, by, now)
                 if events:
                     self.log.error("EMERGENCY STOP by {}: {}", by, reason)
+                    raise_alert(AlertType.RISK, f"EMERGENCY STOP by {by}: {reason}", priority=Priority.CRITICAL,
+                                key="emergency-stop", source=self.ctx.path)
                 self._commit(state, events)
                 return self.state.emergency_stop
             case ResetEmergencyStop(reason=reason, by=by):
@@ -145,6 +149,8 @@ class RiskBook(SupervisedActor):
                     return RequestRefused("ResetEmergencyStop", str(exc))
                 if events:
                     self.log.warning("emergency stop reset by {}: {}", by, reason)
+                    raise_alert(AlertType.RISK, f"emergency stop reset by {by}: {reason}", priority=Priority.CRITICAL,
+                                key="emergency-stop", source=self.ctx.path, resolved=True)
                 self._commit(state, events)
                 return self.state.emergency_stop
             case GetRiskReport():
@@ -199,6 +205,8 @@ class RiskBook(SupervisedActor):
         pnl = outcome.realized_pnl_value
         if not math.isfinite(pnl):  # booked without PnL and the book stopped: say so loudly
             self.log.error("EMERGENCY STOP: {}", state.emergency_stop.reason)
+            raise_alert(AlertType.RISK, f"EMERGENCY STOP: {state.emergency_stop.reason}", priority=Priority.CRITICAL,
+                        key="emergency-stop", source=self.ctx.path)
             pnl = 0.0
         shared = self.store.settle_loss(state.day_start, outcome.opportunity_id, pnl, now)
         state, shared_events = apply_shared_daily_loss(state, max(0.0, -shared.realized_pnl), self.limits, now)
@@ -207,6 +215,9 @@ class RiskBook(SupervisedActor):
             if isinstance(event, LimitHit):
                 LIMIT_HITS.labels(event.limit).inc()
                 self.log.warning("limit hit: {} {:.4f} >= {:.4f}", event.limit, event.value, event.threshold)
+                raise_alert(AlertType.RISK, f"limit hit: {event.limit}", {"value": event.value,
+                            "threshold": event.threshold}, priority=Priority.HIGH, key=f"limit:{event.limit}",
+                            source=self.ctx.path)
         self._commit(state, events)
         return RiskEventsRecorded(events=tuple(events))
 

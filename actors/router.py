@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from actors.alert_sources import raise_alert
+from protocol.alerts import AlertType, Priority
 from protocol.network import (
     ClearQuarantine,
     EndpointConfig,
@@ -89,6 +91,12 @@ class Router(SupervisedActor):
         elif names != [r.name for r in self.table.routes]:
             # equally fast endpoints swap places every few seconds: worth a debug line, not an operator's attention
             self.log.debug("routes reordered: {}", names)
+        if self.table.routes and not table.routes:
+            raise_alert(AlertType.NETWORK, "no RPC endpoint is routable", dict(table.excluded),
+                        priority=Priority.CRITICAL, key="all-endpoints-down", source=self.ctx.path)
+        elif table.routes and not self.table.routes and self.table.version > 1:
+            raise_alert(AlertType.NETWORK, "RPC endpoints routable again", {"routes": ", ".join(names)},
+                        priority=Priority.CRITICAL, key="all-endpoints-down", source=self.ctx.path, resolved=True)
         self.table = table
         self.publish(table)
 

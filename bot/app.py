@@ -54,6 +54,12 @@ def main(command: str, argv: list[str]) -> int:
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return 2
+    from bot.alerts import alerts_config_problem
+
+    problem = alerts_config_problem(config.alerts)
+    if problem is not None:  # a channel asked for but not built, or a bad rule: say so before anything starts
+        print(problem, file=sys.stderr)
+        return 2
     if command == "config":
         print(msgspec.json.format(msgspec.json.encode(config_summary(config))).decode())
         return 0

@@ -82,6 +82,21 @@ class Phase4Manager:
     def reset_emergency_stop(self, reason: str, by: str = "operator") -> EmergencyStop:
         return _accepted(RISK_BOOK.ask(ResetEmergencyStop(reason, by), timeout=CALL_TIMEOUT_S))
 
+    # --- alerts ----------------------------------------------------------------------------------
+
+    def send_alert(self, type: str, data: dict[str, Any], priority: str = "medium", title: str | None = None,
+                   key: str = "") -> None:
+        """The seed's send_alert(type, data, priority): a tell to /alerts/router, never blocking the caller.
+
+        `type` is trade, system, risk, performance or network; `priority` low, medium, high or critical."""
+        from actors.alert_sources import raise_alert
+        from protocol.alerts import AlertType, Priority
+
+        kind, level = AlertType(type), Priority(priority)
+        raise_alert(kind, title or str(data.get("message") or data.get("title") or f"{kind.value} alert"),
+                    {k: v for k, v in data.items() if k not in ("message", "title")}, priority=level,
+                    source="operator", key=key)
+
     # --- status ----------------------------------------------------------------------------------
 
     def get_system_status(self) -> dict[str, Any]:

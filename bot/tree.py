@@ -176,6 +176,7 @@ def devnet_spec(inputs: TreeInputs) -> ChildSpec:
 
 
 def console_spec(inputs: TreeInputs) -> ChildSpec:
+    from actors.alert_console import register_alert_commands
     from actors.risk_console import register_risk_commands
     from console.actor import ConsoleActor
     from console.commands import register_config_command
@@ -185,6 +186,7 @@ def console_spec(inputs: TreeInputs) -> ChildSpec:
     register_config_command(COMMANDS, inputs.config)
     register_risk_commands(COMMANDS)
     register_network_commands(COMMANDS)
+    register_alert_commands(COMMANDS)
     if inputs.proxies:
         from devnet.fault_proxy import register_fault_commands
 
@@ -198,8 +200,11 @@ def console_spec(inputs: TreeInputs) -> ChildSpec:
 
 
 def root_spec(inputs: TreeInputs) -> ChildSpec:
-    """root (one_for_one): network, risk-book, market, devnet (embedded world only), console."""
-    children = [network_spec(inputs), risk_book_spec(inputs)]
+    """root (one_for_one): alerts (first, so the others' start-up alerts are heard), network, risk-book, market,
+    devnet (embedded world only), console."""
+    from bot.alerts import alerts_spec
+
+    children = [alerts_spec(inputs.config), network_spec(inputs), risk_book_spec(inputs)]
     market = market_spec(inputs)
     if market is not None:
         children.append(market)
