@@ -15,10 +15,29 @@ import sqlite3
 import sys
 import time
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 SERVICE_OF_CHANNEL = {"discord": "discord", "telegram": "telegram", "slack": "slack", "sms": "twilio"}
 _REF = re.compile(r"ref (\d+)")
+
+
+def channel_env(f: Any, smtp: Any | None, data_dir: Path) -> dict[str, str]:
+    """The environment that turns on every channel against the local fake services."""
+    env = {
+        "DATA_DIR": str(data_dir),
+        "ENABLE_DISCORD_ALERTS": "true", "DISCORD_WEBHOOK_URL": f.discord_url,
+        "ENABLE_TELEGRAM_ALERTS": "true", "TELEGRAM_BOT_TOKEN": f.telegram_token, "TELEGRAM_CHAT_ID": "777",
+        "TELEGRAM_API_BASE": f.base,
+        "ENABLE_SLACK_ALERTS": "true", "SLACK_WEBHOOK_URL": f.slack_url,
+        "ENABLE_SMS_ALERTS": "true", "TWILIO_ACCOUNT_SID": f.twilio_sid, "TWILIO_AUTH_TOKEN": f.twilio_token,
+        "TWILIO_FROM": "+15550000000", "TWILIO_TO": "+15551111111", "TWILIO_API_BASE": f.base,
+    }
+    if smtp is not None:
+        env.update({"ENABLE_EMAIL_ALERTS": "true", "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp.port),
+                    "SMTP_USERNAME": smtp.user, "SMTP_PASSWORD": smtp.password, "SMTP_CA_FILE": smtp.cert_file,
+                    "ALERT_EMAIL_FROM": "bot@example.org", "ALERT_EMAIL_TO": "ops@example.org"})
+    return env
 
 
 def audit(outbox_path: str, services: Any, smtp: Any | None) -> dict[str, int]:
