@@ -50,9 +50,11 @@ def seconds(raw: object) -> float | None:
 
 
 def generic(status: int, detail: str) -> Reply:
-    """The HTTP status classes every service shares: 5xx and 408 transient, other 4xx permanent."""
+    """The HTTP status classes every service shares: 429 a throttle, 5xx and 408 transient, other 4xx permanent."""
     if 200 <= status < 300:
         return Reply(ReplyKind.DELIVERED, detail)
+    if status == 429:  # whatever the body says (or fails to), a 429 is a throttle, never a refusal
+        return Reply(ReplyKind.THROTTLED, f"HTTP 429: {detail}")
     if status >= 500 or status == 408:
         return Reply(ReplyKind.RETRY, f"HTTP {status}: {detail}")
     return Reply(ReplyKind.PERMANENT, f"HTTP {status}: {detail}")
