@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from loguru import logger
+from prometheus_client import REGISTRY
 
 from actors.alert_console import register_alert_commands
 from bot.alerts import alerts_config_problem
@@ -40,6 +41,11 @@ def test_console_commands(alerts: AlertsRun, services: FakeServices) -> None:
     shown = wait_until(lambda: registry.run(["alerts"]), until=lambda r: "discord:delivered" in json.dumps(r.body),
                        what="the delivery in `alerts`")
     channels = {row[0]: row for row in shown.body["channels"]["rows"]}
+    assert (REGISTRY.get_sample_value("arbiter_alerts_delivered_total", {"channel": "discord"}) or 0) >= 1
+    assert (REGISTRY.get_sample_value("arbiter_alerts_accepted_total", {"type": "system", "priority": "low"})
+            or 0) >= 1
+    assert (REGISTRY.get_sample_value("arbiter_alerts_delivery_latency_seconds_count", {"channel": "discord"})
+            or 0) >= 1
     assert channels["discord"][1] == "CLOSED" and set(channels) >= {"log", "discord", "telegram", "slack", "sms"}
 
 
