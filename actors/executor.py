@@ -52,6 +52,7 @@ from execution.resume import resume
 from execution.signer import Signer
 from execution.trade_log import mined_line
 from execution.transaction import sign
+from performance.recorder import end_measurement, measured, record, start_measurement
 from protocol.execution import (
     Assessed,
     ExecutionPolicy,
@@ -73,6 +74,8 @@ from supervision import ActorContext, Handle, SupervisedActor
 from supervision.errors import ActorError
 from supervision.io_loop import io_loop
 
+STAGE_RISK, STAGE_SIMULATE, STAGE_SIGN, STAGE_SEND = "trade.risk_assess", "trade.simulate", "trade.sign", "trade.send"
+STAGE_INCLUSION, END_TO_END = "trade.inclusion", "trade.execution"
 RISK_TIMEOUT_S = 1.0
 MAX_RECORDS = 1000  # trade records kept for GetTrades and the console
 _EVENTS = typing.get_args(Event)
@@ -109,7 +112,8 @@ class Executor(SupervisedActor):
         self.policy = policy
         signer = Signer(key) if key is not None else None  # derived once: a key is never kept in clear
         self.account = signer.address if signer is not None else (account or "")
-        signs = functools.partial(sign, key=signer, configured_chain_id=chain_id) if signer is not None else None
+        signs = (measured(STAGE_SIGN)(functools.partial(sign, key=signer, configured_chain_id=chain_id))
+                 if signer is not None else None)
         self.config = PipelineConfig(chain_id=chain_id, account=self.account, executor_address=executor_address,
                                      policy=policy, sign=signs)
         self.state = initial_state(mode, self.account)
@@ -192,10 +196,10 @@ class Executor(SupervisedActor):
         match action:
             case AskRisk(trade_id=trade_id, opportunity=opp, market=market):
                 future = self.risk.ask_future(AssessTrade(opp, market), timeout=RISK_TIMEOUT_S, trace_id=trade_id)
-                self.ctx.pipe(future, lambda result: Assessed(trade_id, result))
+                self.ctx.pipe(future, _timed(STAGE_RISK, lambda result: Assessed(trade_id, result)))
             case Simulate(trade_id=trade_id, tx=tx, amount_in=amount):
                 self._pipe(chain.simulate(self.client, trade_id, tx, amount),
-                           lambda result: Simulated(result, trade_id, amount))
+                           _timed(STAGE_SIMULATE, lambda result: Simulated(result, trade_id, amount)))
             case Broadcast(trade_id=trade_id, signed=signed, bundle_block=block, cancellation=cancelling):
                 if block is not None:
                     assert self.relay is not None
@@ -204,8 +208,8 @@ class Executor(SupervisedActor):
                     send = functools.partial(chain.send_raw, self.client, signed.raw)
                 # a cancellation is what an operator asks for during a stop; anything else is held by one
                 stopped = None if cancelling else (lambda: self._book_stop().active)
-                self._pipe(chain.unless_stopped(send, stopped), chain.sent(trade_id, signed.tx_hash,
-                                                                          cancellation=cancelling))
+                self._pipe(chain.unless_stopped(send, stopped),
+                           _timed(STAGE_SEND, chain.sent(trade_id, signed.tx_hash, cancellation=cancelling)))
             case ReadNonce(retry=retry):
                 self._pipe(chain.pending_nonce(self.client, self.account), lambda r: NonceSynced(r, retry))
             case ReadInclusion(hashes=hashes):
@@ -224,6 +228,7 @@ class Executor(SupervisedActor):
     def _record(self, trade: Trade) -> None:
         record = trade.record
         self.records.append(record)
+        _measure_trade(record, trade.opportunity.head_at)
         log = self.log.bind(trace_id=record.opportunity_id)
         if record.stage is TradeStage.MINED:
             if record.reason:
@@ -241,3 +246,30 @@ class Executor(SupervisedActor):
     def _publish(self) -> None:
         self.version += 1
         self.publish(snapshot(self.state, self.config, version=self.version, incarnation=self.ctx.incarnation))
+
+
+def _timed(stage: str, wrap: Any) -> Any:
+    """`wrap`, measuring `stage` from now until the answer arrives (an exception is a failed stage)."""
+    mid = start_measurement(stage)
+
+    def done(result: Any) -> Any:
+        end_measurement(mid, success=not isinstance(result, BaseException))
+        return wrap(result)
+
+    return done
+
+
+_LANDED = (TradeStage.MINED, TradeStage.REVERTED, TradeStage.NOT_INCLUDED)
+
+
+def _measure_trade(trade: TradeRecord, head_at: float) -> None:
+    """A submitted trade's end: inclusion (submission -> receipt) and end to end (head -> receipt); a trade
+    that lands without reverting is a success (the successRate SLO), anything else a failure."""
+    if trade.submitted_at is None or trade.stage not in _LANDED:
+        return
+    ok = trade.stage is TradeStage.MINED
+    ended = trade.updated_at or trade.submitted_at
+    record(STAGE_INCLUSION, max(0.0, ended - trade.submitted_at), ok)
+    start = head_at or trade.detected_at
+    if start > 0:
+        record(END_TO_END, max(0.0, ended - start), ok)

@@ -19,6 +19,7 @@ from amm.gas import BlockContext, GasPolicy, Numeraire, PriceBook
 from amm.graph import MarketGraph
 from amm.pools import PoolSnapshot
 from amm.search import eth_reference, eth_value_in, scan
+from performance.recorder import record
 from protocol.envelope import new_trace_id
 from protocol.execution import ChainHead, ExecuteOpportunity, ExecutorSnapshot, RouteFailed, StrategySnapshot
 from protocol.market import MarketSnapshot, ReservesUpdated
@@ -27,6 +28,7 @@ from protocol.trading import Opportunity
 from supervision import ActorContext, Handle, SupervisedActor
 from supervision.errors import ActorError
 
+HEAD_TO_DECISION = "trade.head_to_decision"
 DEFAULT_MAX_PER_BLOCK = 4
 PRICE_HISTORY = 32  # blocks of token prices kept for the risk book's volatility and correlation
 
@@ -109,11 +111,11 @@ class Strategy(SupervisedActor):
 
     def receive(self, msg: Any) -> Any:
         match msg:
-            case ReservesUpdated():
+            case ReservesUpdated(seen_at=seen_at):
                 market = self.pool_state.snapshot()
                 if isinstance(market, MarketSnapshot) and market.version > self.scanned_version:
                     try:
-                        self._scan(market)
+                        self._scan(market, seen_at)
                     except Exception:
                         # the same reserves would fail the same way after a restart: skip this block, loudly
                         self.log.exception("scan of block {} failed; no trade this block", market.block_number)
@@ -142,7 +144,9 @@ class Strategy(SupervisedActor):
         return {"block": snap.scanned_block, "handed": snap.handed, "scan_ms": snap.scan_s * 1e3,
                 "scan_failures": self.scan_failures}
 
-    def _scan(self, market: MarketSnapshot) -> None:
+    def _scan(self, market: MarketSnapshot, head_at: float = 0.0) -> None:
+        """Search, then hand the best to the executor; head -> decision is measured (the sampler's
+        trade.head_to_decision) from `head_at`, when pool-state began the read that found this head."""
         started = time.perf_counter()
         graph = self._graph(market)
         executor = self.executor.snapshot()
@@ -153,7 +157,7 @@ class Strategy(SupervisedActor):
             self.price_book = msgspec.structs.replace(self.price_book, eth_value=eth_value)
         result = scan(graph, self.gas_policy, self.price_book, block, min_net_profit_wei=self.min_net_profit_wei,
                       max_amount_in=inventory, detected_at=time.time())
-        chosen = [msgspec.structs.replace(o, id=new_trace_id())
+        chosen = [msgspec.structs.replace(o, id=new_trace_id(), head_at=head_at)
                   for o in pick_disjoint(result.opportunities, self.max_per_block)]
         self.price_history.append(token_prices(graph, self.price_book.eth_value))
         elapsed = time.perf_counter() - started
@@ -170,6 +174,8 @@ class Strategy(SupervisedActor):
             self.handed += len(chosen)
         except ActorError as exc:
             self.log.warning("executor unavailable, {} opportunities dropped: {}", len(chosen), exc)
+        if head_at > 0:
+            record(HEAD_TO_DECISION, max(0.0, time.time() - head_at), True, opportunities=len(chosen))
         self.scanned_version = market.version
         self.status_snapshot = StrategySnapshot(
             scanned_block=market.block_number, market_version=market.version, pools=len(graph.pools),
