@@ -12,7 +12,7 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator
 from http import HTTPStatus
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, make_server
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client import REGISTRY, Counter, Gauge, make_wsgi_app
 from prometheus_client.exposition import ThreadingWSGIServer
@@ -152,10 +152,15 @@ def start_metrics_server(port: int, host: str = "127.0.0.1", health: HealthAnswe
     global _server_port
     with _server_lock:
         if _server_port is None:
-            server = make_server(host, port, _app(health), ThreadingWSGIServer, handler_class=_Quiet)
-            threading.Thread(target=server.serve_forever, name="arbiter-metrics", daemon=True).start()
-            _server_port = server.server_port
+            _server_port = serve_metrics(port, host, health).server_port
         return _server_port
+
+
+def serve_metrics(port: int, host: str = "127.0.0.1", health: HealthAnswer | None = None) -> WSGIServer:
+    """A new /metrics (+ /health) server on its own thread; `shutdown()` and `server_close()` end it."""
+    server = make_server(host, port, _app(health), ThreadingWSGIServer, handler_class=_Quiet)
+    threading.Thread(target=server.serve_forever, name="arbiter-metrics", daemon=True).start()
+    return server
 
 
 class _Quiet(WSGIRequestHandler):
