@@ -29,25 +29,33 @@ DEFAULT_TOP = 10
 
 
 class ProfileBook:
-    """Counts per thread label; fed by the sampler thread, read once at the end."""
+    """Counts of identical stacks per thread label; fed by the sampler thread, summed once at the end.
+
+    Counting whole stacks (a dict increment per thread per tick) keeps the sampling tick cheap: most
+    threads sit in the same wait tick after tick, and self / total counts are derived at the report."""
 
     def __init__(self) -> None:
-        self.samples: Counter[str] = Counter()
-        self.self_counts: dict[str, Counter[Hashable]] = {}
-        self.total_counts: dict[str, Counter[Hashable]] = {}
+        self.stacks: dict[tuple[str, tuple[Hashable, ...]], int] = {}
         self.ticks = 0
 
     def add(self, label: str, stack: Sequence[Hashable]) -> None:
         """One thread's stack, innermost first; an empty stack is ignored."""
         if not stack:
             return
-        self.samples[label] += 1
-        own = self.self_counts.get(label)
-        if own is None:
-            own = self.self_counts[label] = Counter()
-            self.total_counts[label] = Counter()
-        own[stack[0]] += 1
-        self.total_counts[label].update(set(stack))
+        key = (label, tuple(stack))
+        self.stacks[key] = self.stacks.get(key, 0) + 1
+
+    def _counts(self) -> tuple[Counter[str], dict[str, Counter[Hashable]], dict[str, Counter[Hashable]]]:
+        samples: Counter[str] = Counter()
+        own: dict[str, Counter[Hashable]] = {}
+        total: dict[str, Counter[Hashable]] = {}
+        for (label, stack), n in self.stacks.items():
+            samples[label] += n
+            own.setdefault(label, Counter())[stack[0]] += n
+            under = total.setdefault(label, Counter())
+            for key in set(stack):
+                under[key] += n
+        return samples, own, total
 
     def report(
         self, duration_s: float, name: Callable[[Hashable], str], top: int = DEFAULT_TOP,
@@ -57,9 +65,10 @@ class ProfileBook:
         (`cpu_share`, measured by the caller, tells a thread blocked in C from a busy one), then those
         with the most non-idle samples."""
         cpu = cpu_share or {}
+        samples, self_counts, total_counts = self._counts()
         threads = []
-        for label, count in self.samples.items():
-            own, total = self.self_counts[label], self.total_counts[label]
+        for label, count in samples.items():
+            own, total = self_counts[label], total_counts[label]
             idle_samples = sum(n for key, n in own.items() if idle is not None and idle(key))
             hottest = [
                 HotFunction(name(key), round(n / count, 4), round(total[key] / count, 4))

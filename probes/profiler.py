@@ -39,6 +39,12 @@ _busy = threading.Lock()
 
 
 def _stack(frame: FrameType | None) -> list[CodeType]:
+    """Innermost first. A thread parked in a known wait is just that wait: its callers are not walked
+    (most threads are idle most of the time, and the walk is what a sampling tick costs)."""
+    if frame is None:
+        return []
+    if frame.f_code.co_name in IDLE_FUNCTIONS:
+        return [frame.f_code]
     out: list[CodeType] = []
     while frame is not None and len(out) < MAX_DEPTH:
         out.append(frame.f_code)
