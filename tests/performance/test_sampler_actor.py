@@ -108,3 +108,26 @@ def test_measurements_from_other_threads_reach_the_snapshot_without_a_mailbox_ho
     minute = stage.window(60)
     assert minute is not None and minute.count == 200 and minute.success_share == 0.9
     assert snap.io_loop_lag_ms is not None and snap.io_loop_lag_ms >= 0
+
+
+def test_a_burning_slo_is_logged_at_warning_with_its_fields(sampled_tree: SampledTree) -> None:
+    from loguru import logger
+
+    seen: list[dict] = []
+    sink = logger.add(lambda m: seen.append(m.record), level="WARNING", filter=lambda r: "perf_event" in r["extra"])
+    try:
+        for _ in range(30):  # every RPC call failed: both windows of the fast pair burn at 100x
+            recorder.record("rpc.call", 0.01, success=False)
+
+        def breach() -> dict | None:
+            return next((r for r in list(seen) if r["extra"]["perf_event"] == "SloBreach"), None)
+
+        record = wait_until(breach, WAIT_S, "the rpcLatency breach in the log")
+        extra = record["extra"]
+        assert record["level"].name == "WARNING"
+        assert extra["slo"] == "rpcLatency" and extra["severity"] == "page" and tuple(extra["windows_s"]) == (300, 3600)
+        assert extra["measured"] == 0.0 and extra["budget_remaining"] < 0
+        snap = snapshot()
+        assert snap is not None and "page" in snap.slo("rpcLatency").firing  # type: ignore[union-attr]
+    finally:
+        logger.remove(sink)
