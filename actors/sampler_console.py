@@ -54,8 +54,9 @@ def profile_table(seconds: Any) -> Table:
                          if first else "", f"{t.idle_share:.0%}" if first else "", fn.function,
                          f"{fn.self_share:.1%}", f"{fn.total_share:.1%}"])
     return Table(columns=PROFILE_COLUMNS, rows=rows,
-                 title=f"{report.ticks} samples of every thread over {report.duration_s:g} s; CPU: share of one "
-                       "core; SELF: innermost frame, TOTAL: anywhere on the stack; idle threads left out")
+                 title=f"{report.ticks} samples of every thread over {report.duration_s:g} s (the profiler used "
+                       f"{report.profiler_cpu_share or 0:.1%} of a core); CPU: share of one core; SELF: innermost "
+                       "frame, TOTAL: anywhere on the stack; idle threads left out")
 
 
 def health(args: argparse.Namespace) -> Any:

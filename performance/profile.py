@@ -37,6 +37,7 @@ class ProfileBook:
     def __init__(self) -> None:
         self.stacks: dict[tuple[str, tuple[Hashable, ...]], int] = {}
         self.ticks = 0
+        self.cpu_s = 0.0  # the sampling thread's own CPU time, set by it when it ends
 
     def add(self, label: str, stack: Sequence[Hashable]) -> None:
         """One thread's stack, innermost first; an empty stack is ignored."""
@@ -78,4 +79,5 @@ class ProfileBook:
             threads.append(ThreadProfile(label, count, round(idle_samples / count, 4), tuple(hottest),
                                          round(cpu[label], 4) if label in cpu else None))
         threads.sort(key=lambda t: (-(t.cpu_share or 0.0), -(t.samples * (1 - t.idle_share)), t.thread))
-        return ProfileReport(duration_s=round(duration_s, 3), ticks=self.ticks, threads=tuple(threads))
+        return ProfileReport(duration_s=round(duration_s, 3), ticks=self.ticks, threads=tuple(threads),
+                             profiler_cpu_share=round(self.cpu_s / duration_s, 4) if duration_s > 0 else None)

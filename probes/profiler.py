@@ -112,6 +112,7 @@ def _cpu_shares(before: dict[int, float], elapsed_s: float) -> dict[str, float]:
 
 
 def _sample(book: ProfileBook, seconds: float, period_s: float, done: threading.Event) -> None:
+    cpu_at_start = time.thread_time()
     try:
         own = threading.get_ident()
         labels, _ = thread_labels()
@@ -136,4 +137,5 @@ def _sample(book: ProfileBook, seconds: float, period_s: float, done: threading.
             else:
                 next_at = time.monotonic()  # fell behind: do not burst to catch up
     finally:
+        book.cpu_s = time.thread_time() - cpu_at_start
         done.set()

@@ -167,6 +167,7 @@ class ProfileReport(msgspec.Struct, frozen=True):
     duration_s: float
     ticks: int
     threads: tuple[ThreadProfile, ...]
+    profiler_cpu_share: float | None = None  # the sampling thread's own CPU time / duration: what profiling cost
 
 
 class PerfSnapshot(msgspec.Struct, frozen=True):
