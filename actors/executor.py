@@ -29,12 +29,14 @@ from typing import Any
 from adapters import executor_chain as chain
 from adapters.relay_client import RelayClient
 from execution.ledger import Trade
+from execution.metrics import TRADE_REVERTS
 from execution.pipeline import Event, Resumed, step
 from execution.pipeline_state import (
     Action,
     AskRisk,
     BlameRoute,
     Broadcast,
+    ExplainRevert,
     Finished,
     Note,
     PipelineConfig,
@@ -44,6 +46,7 @@ from execution.pipeline_state import (
     ReadStartup,
     Report,
     RetryStartupAfter,
+    RevertClassified,
     Simulate,
     initial_state,
     snapshot,
@@ -60,6 +63,7 @@ from protocol.execution import (
     GetTrades,
     NonceSynced,
     RetryStartup,
+    RevertExplained,
     Simulated,
     Started,
     StopChanged,
@@ -76,7 +80,7 @@ from supervision.io_loop import io_loop
 RISK_TIMEOUT_S = 1.0
 MAX_RECORDS = 1000  # trade records kept for GetTrades and the console
 _EVENTS = typing.get_args(Event)
-_TELLS = (Finished, Report, BlameRoute, Note)
+_TELLS = (Finished, Report, BlameRoute, Note, RevertClassified)
 
 
 class Executor(SupervisedActor):
@@ -149,7 +153,9 @@ class Executor(SupervisedActor):
     def status(self) -> dict[str, Any]:
         s = self.state
         return {"mode": s.mode.value, "in_flight": len(s.active), "parked": len(s.parked),
-                "next_nonce": s.nonces.next_nonce, "following": s.following, "stopped": s.stopped or "no"}
+                "next_nonce": s.nonces.next_nonce, "following": s.following, "stopped": s.stopped or "no",
+                "mined": s.tally.get(TradeStage.MINED, 0), "reverted": s.tally.get(TradeStage.REVERTED, 0),
+                "reverts_by_cause": dict(s.reverts_by_cause)}
 
     # --- the shell: one event in, its actions out -------------------------------------------------------
 
@@ -187,6 +193,9 @@ class Executor(SupervisedActor):
                 self._tell(self.strategy, failed)
             case Note(level=level, text=text, trace_id=trace_id):
                 (self.log.bind(trace_id=trace_id) if trace_id else self.log).log(level, text)
+            case RevertClassified(trade_id=trade_id, cause=cause, line=line):
+                TRADE_REVERTS.labels(cause=cause.value).inc()
+                self.log.bind(trace_id=trade_id).warning("{}", line)
 
     def _start(self, action: Action) -> None:
         match action:
@@ -210,6 +219,8 @@ class Executor(SupervisedActor):
                 self._pipe(chain.pending_nonce(self.client, self.account), lambda r: NonceSynced(r, retry))
             case ReadInclusion(hashes=hashes):
                 self._pipe(chain.follow(self.client, hashes), Followed)
+            case ExplainRevert(probe=probe):
+                self._pipe(chain.revert_evidence(self.client, probe), functools.partial(RevertExplained, probe))
             case ReadStartup(account=account):
                 self._pipe(chain.startup(self.client, account, self.config.executor_address, self.base_tokens),
                            Started)

@@ -7,9 +7,13 @@ import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
+from adapters.chain_reads import log_of
+from execution.answers import BadAnswer, head_of, simulation_of
 from execution.receipts import revert_reason
+from execution.reserve_book import GET_RESERVES, SYNC_TOPIC, GarbageAnswer, decode_reserves
+from execution.revert_cause import pool_touches
 from execution.transaction import call_params, decode_uint
-from protocol.execution import Inclusion, Sent, Simulation, Startup
+from protocol.execution import Inclusion, RevertEvidence, RevertProbe, Sent, Simulation, Startup
 from rpc.routing import is_nonce_too_low
 
 BALANCE_OF = "0x70a08231"  # balanceOf(address)
@@ -61,7 +65,11 @@ async def simulate(client: Any, trade_id: str, tx: dict[str, object], amount_in:
         return Simulation(trade_id, None, None, revert_reason(_error_dict(call.error)), amount_in)
     if estimate.error is not None:
         return Simulation(trade_id, None, None, revert_reason(_error_dict(estimate.error)), amount_in)
-    return Simulation(trade_id, decode_uint(call.result), int(estimate.result, 16), "", amount_in)
+    try:
+        profit, gas = simulation_of(call.result, estimate.result)
+    except BadAnswer as exc:  # a malformed answer is no simulation: the trade is skipped with what was wrong
+        return Simulation(trade_id, None, None, f"unreadable answer: {exc}", amount_in)
+    return Simulation(trade_id, profit, gas, "", amount_in)
 
 
 def _error_dict(error: Any) -> dict[str, Any]:
@@ -78,9 +86,46 @@ async def follow(client: Any, hashes: Iterable[str]) -> Inclusion:
     calls: list[tuple[str, Sequence[Any]]] = [("eth_getBlockByNumber", ["latest", False])]
     calls += [("eth_getTransactionReceipt", [h]) for h in hashes]
     answers = await client.abatch(calls)
-    block = answers[0].unwrap("eth_getBlockByNumber")
+    head, base_fee = head_of(answers[0].unwrap("eth_getBlockByNumber"))
     receipts = {h: a.unwrap("eth_getTransactionReceipt") for h, a in zip(hashes, answers[1:])}
-    return Inclusion(int(block["number"], 16), int(block.get("baseFeePerGas") or "0x0", 16), receipts)
+    return Inclusion(head, base_fee, receipts)  # receipts are decoded by the pipeline (answers.receipt_of)
+
+
+async def revert_evidence(client: Any, probe: RevertProbe) -> RevertEvidence:
+    """The block a trade reverted in, as execution.revert_cause needs it, in one batch: the block's
+    transactions (their senders), the Sync logs of the route's pools in it, and their reserves at the
+    block before. Then the revert reason, best effort (debug_traceTransaction's call tracer)."""
+    pools = sorted(probe.sized_on)
+    calls: list[tuple[str, Sequence[Any]]] = [
+        ("eth_getBlockByNumber", [hex(probe.block), True]),
+        ("eth_getLogs", [{"fromBlock": hex(probe.block), "toBlock": hex(probe.block), "address": pools,
+                          "topics": [[SYNC_TOPIC]]}]),
+    ]
+    calls += [("eth_call", [{"to": p, "data": GET_RESERVES}, hex(probe.block - 1)]) for p in pools]
+    answers = await client.abatch(calls)
+    block = answers[0].unwrap("eth_getBlockByNumber")
+    logs = [log_of(raw) for raw in answers[1].unwrap("eth_getLogs")]
+    reserves = {}
+    for pool, answer in zip(pools, answers[2:]):
+        if answer.error is None:
+            try:
+                reserves[pool] = decode_reserves(answer.result)
+            except GarbageAnswer:
+                continue  # left out: the classifier names the pools it could not check
+    return RevertEvidence(touches=pool_touches(block, logs), reserves_before=reserves,
+                          reason=await _revert_reason(client, probe.tx_hash))
+
+
+async def _revert_reason(client: Any, tx_hash: str) -> str:
+    """The revert reason of a mined transaction, or "" when the node will not say (no debug namespace)."""
+    try:
+        trace = await client.arequest("debug_traceTransaction", [tx_hash, {"tracer": "callTracer"}])
+    except Exception:  # many nodes refuse the debug namespace: the cause is decided without it
+        return ""
+    if not isinstance(trace, dict):
+        return ""
+    reason = trace.get("revertReason") or trace.get("error") or ""
+    return str(reason)[:200]
 
 
 async def send_raw(client: Any, raw: str) -> str:

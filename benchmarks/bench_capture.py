@@ -30,6 +30,7 @@ reaction speed. Run: `.venv/bin/python benchmarks/bench_capture.py [--blocks 500
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import time
 from pathlib import Path
@@ -67,6 +68,7 @@ INVENTORY_WEI = 500 * 10**18
 STEP_TIMEOUT_S = 30.0  # generous: the machine is shared; a bot that never answers still fails the run
 MAX_ROUNDS = 8  # captures of one gap by the ideal arbitrageur (the residual shrinks fast)
 MAX_BOT_BLOCKS = 8  # blocks the bot may keep trading one gap before the market moves again
+SENT_STAGES = (TradeStage.MINED, TradeStage.REVERTED, TradeStage.NOT_INCLUDED)
 RISK, POOLS, STRATEGY, EXECUTOR = "/risk-book", "/market/pool-state", "/market/strategy", "/market/executor"
 
 
@@ -239,9 +241,17 @@ class Bench:
 
     def report(self, mode: str, blocks: int, gap_blocks: int, available_gross: int, available_net: int,
                **extra: Any) -> dict[str, Any]:
+        # a revert's cause comes a block read after its receipt: wait for every one to be explained
+        wait(lambda: sum((x := Handle(EXECUTOR).snapshot()).reverts_by_cause.values()) >= x.reverted,
+             "reverts explained")
         snap: ExecutorSnapshot = Handle(EXECUTOR).snapshot()
         records = Handle(EXECUTOR).ask(GetTrades(limit=10**6), timeout=5.0)
         mined = [r for r in records if r.stage is TradeStage.MINED]
+        sent = [r for r in records if r.stage in SENT_STAGES]
+        per_block: dict[int, int] = {}
+        for r in mined:
+            per_block[r.included_block or 0] = per_block.get(r.included_block or 0, 0) + 1
+        shared = [r for r in mined if per_block[r.included_block or 0] > 1]
         realized = sum(r.realized_profit or 0 for r in mined)
         gas_cost = sum(r.gas_cost_wei for r in records)
         exact = sum(1 for r in mined if r.realized_profit == r.simulated_profit)
@@ -253,7 +263,7 @@ class Bench:
         skipped: dict[str, int] = {}
         for r in records:
             if r.stage is TradeStage.SKIPPED:
-                key = r.reason.split(":")[0]
+                key = re.sub(r"\d+", "N", r.reason.split(":")[0])  # "not worth its gas at N ... wei"
                 skipped[key] = skipped.get(key, 0) + 1
         return {
             "mode": mode,
@@ -262,6 +272,13 @@ class Bench:
             "gap_blocks": gap_blocks,
             "trades": {"mined": snap.mined, "reverted": snap.reverted, "not_included": snap.not_included,
                        "skipped": skipped},
+            "success_rate": len(mined) / len(sent) if sent else None,  # mined / sent (a tx left for the chain)
+            "reverts_by_cause": dict(snap.reverts_by_cause),
+            # trades sent whose simulated profit at the size sent, net of the simulated gas at the bid, was <= 0
+            "net_negative_sent": sum(1 for r in sent if r.simulated_net_profit is None or r.simulated_net_profit <= 0),
+            # mined trades sharing their block with another of ours, and how many of those earned != simulated
+            "mined_sharing_a_block": len(shared),
+            "sharing_realized_not_simulated": sum(1 for r in shared if r.realized_profit != r.simulated_profit),
             "realized_gross_wei": realized,
             "gas_cost_wei": gas_cost,
             "available_gross_wei": available_gross,
@@ -300,6 +317,12 @@ def run(blocks: int, seed: int, block_s: float, modes: tuple[str, ...]) -> dict[
                 stop_tree(10.0)
                 bench.client.close()
         results[mode] = result
+    race, lockstep = results.get("race"), results.get("lockstep")
+    # the headline figures, as issue 13 names them
+    results["success_rate"] = race["success_rate"] if race else None
+    results["capture_rate"] = race["capture_rate"] if race else None
+    results["net_negative_sent"] = sum(r["net_negative_sent"] for r in (race, lockstep) if r)
+    results["lockstep_capture_rate"] = lockstep["capture_rate"] if lockstep else None
     return results
 
 

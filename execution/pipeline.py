@@ -14,7 +14,9 @@ in execution.pipeline_state. A trade: RECEIVED -> ASSESSED -> SIMULATED -> SUBMI
         Simulated                the exact call's profit and gas, or the trade ends (route blamed if the
                                  revert is the pools' fault)
         Sent / NonceSynced       execution.sending: submitted, or nonce recovery, or the trade ends
-        FollowTick / Followed    execution.sending: receipts, bundles not included, stuck txs cancelled
+        FollowTick / Followed    execution.sending: receipts, bundles not included, stuck txs cancelled; a
+                                 reverted trade's block is read (ExplainRevert)
+        RevertExplained          execution.revert_cause: the revert's cause, counted and logged
         ChainHead                a newer head and base fee
         StopChanged              execution.halting: an emergency stop ends every unsent trade; nothing is sent
         CancelInFlight           execution.halting: the operator replaces the trades in the mempool with cancels
@@ -46,17 +48,21 @@ from execution.pipeline_state import (
     ReadStartup,
     Report,
     RetryStartupAfter,
+    RevertClassified,
     Simulate,
     busy_pools,
     committed,
     finish,
     put,
     skip,
+    tip_of,
     tx_for,
 )
 from execution.profitability import GasUnpriceable, gas_bid_wei, gas_floor, gas_used_bound, net_of_gas
 from execution.resume import Resume, nonce_book
+from execution.revert_cause import revert_cause, revert_line
 from execution.sending import follow, followed, new_head, nonce_synced, pump, sent
+from execution.tips import outbid
 from execution.transaction import BadRoute, execute_call, expected_profit, gas_limit
 from protocol.execution import (
     Assessed,
@@ -67,6 +73,9 @@ from protocol.execution import (
     FollowTick,
     NonceSynced,
     RetryStartup,
+    RevertEvidence,
+    RevertExplained,
+    RevertProbe,
     RouteFailed,
     Sent,
     Simulated,
@@ -88,7 +97,7 @@ class Resumed:
 
 
 Event = (Resumed | Started | RetryStartup | ExecuteOpportunity | Assessed | Simulated | Sent | NonceSynced
-         | FollowTick | Followed | ChainHead | StopChanged | CancelInFlight)
+         | FollowTick | Followed | RevertExplained | ChainHead | StopChanged | CancelInFlight)
 
 
 def step(state: PipelineState, event: Event, cfg: PipelineConfig) -> tuple[PipelineState, list[Action]]:
@@ -111,6 +120,8 @@ def step(state: PipelineState, event: Event, cfg: PipelineConfig) -> tuple[Pipel
             s = followed(s, result, cfg, out)
         case FollowTick():
             s = follow(s, out)
+        case RevertExplained(probe=probe, result=result):
+            s = revert_explained(s, probe, result, cfg, out)
         case ChainHead(number=number, base_fee_wei=base_fee):
             s = new_head(s, number, base_fee, out)
         case Started(result=result):
@@ -152,7 +163,9 @@ def resumed(s: PipelineState, taken: Resume, cfg: PipelineConfig, out: list[Acti
                  TradeStage.NOT_INCLUDED: last.not_included, TradeStage.SKIPPED: last.skipped}
         s = msgspec.structs.replace(
             s, received=last.received, tally=tally, realized=dict(last.realized_profit),
-            gas_spent_wei=last.gas_cost_wei, active={t.opportunity.id: t for t in taken.follow},
+            gas_spent_wei=last.gas_cost_wei, reverts_by_cause=dict(last.reverts_by_cause),
+            priority_fee_wei=last.priority_fee_wei,
+            active={t.opportunity.id: t for t in taken.follow},
             nonces=nonce_book(cfg.account, taken.follow),
         )
         if taken.follow or taken.skip:
@@ -179,6 +192,28 @@ def started(s: PipelineState, result: Any, cfg: PipelineConfig, out: list[Action
     out.append(PUBLISH)
     return msgspec.structs.replace(s, mode=mode, nonces=nonces, head=max(s.head, result.head),
                                    base_fee_wei=result.base_fee_wei, inventory=dict(result.inventory), ready=True)
+
+
+def revert_explained(s: PipelineState, probe: RevertProbe, result: Any, cfg: PipelineConfig,
+                     out: list[Action]) -> PipelineState:
+    """A reverted trade's block has been read (or could not be): its cause, counted and logged. Lost to a
+    rival's higher tip, later trades outbid it (execution.tips.outbid)."""
+    if isinstance(result, RevertEvidence):
+        verdict = revert_cause(probe, result)
+    else:
+        verdict = revert_cause(probe, None, f"{type(result).__name__}: {result}")
+    cause = verdict.cause.value
+    out.append(RevertClassified(probe.trade_id, verdict.cause, revert_line(probe, verdict)))
+    out.append(PUBLISH)
+    s = msgspec.structs.replace(s, reverts_by_cause={**s.reverts_by_cause, cause: s.reverts_by_cause.get(cause, 0) + 1})
+    if verdict.rival_tip_wei is not None:
+        now = tip_of(s, cfg)
+        tip = outbid(verdict.rival_tip_wei, now, cfg.policy.max_priority_fee_wei)
+        if tip > now:
+            out.append(Note("WARNING", f"outbid by a {verdict.rival_tip_wei} wei/gas tip on our pools: trades now "
+                                       f"tip {tip} wei/gas (was {now}, at most {cfg.policy.max_priority_fee_wei})"))
+            s = msgspec.structs.replace(s, priority_fee_wei=tip)
+    return s
 
 
 # --- admission, sizing, assessment, simulation -----------------------------------------------------------
@@ -250,7 +285,7 @@ def sized(s: PipelineState, trade: Trade, wanted: int, cfg: PipelineConfig, out:
 
 
 def bid_of(s: PipelineState, cfg: PipelineConfig) -> int:
-    return gas_bid_wei(s.base_fee_wei, cfg.policy.priority_fee_wei)
+    return gas_bid_wei(s.base_fee_wei, tip_of(s, cfg))
 
 
 def assessed(s: PipelineState, msg: Assessed, cfg: PipelineConfig, out: list[Action]) -> PipelineState:

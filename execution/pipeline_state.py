@@ -24,6 +24,8 @@ from execution.transaction import SignedTx, fee_caps, transaction
 from protocol.execution import (
     ExecutionPolicy,
     ExecutorSnapshot,
+    RevertCause,
+    RevertProbe,
     RouteFailed,
     SubmitMode,
     TradeStage,
@@ -73,6 +75,8 @@ class PipelineState(msgspec.Struct, frozen=True):
     realized: Mapping[str, int] = {}  # realized profit per token, wei
     gas_spent_wei: int = 0
     stopped: str | None = None  # the emergency stop's reason while one is active: nothing is signed or sent
+    reverts_by_cause: Mapping[str, int] = {}  # RevertCause value -> reverted trades explained so far
+    priority_fee_wei: int = 0  # the tip learned by losing races (execution.tips); the policy's when lower
 
 
 def initial_state(mode: SubmitMode, account: str) -> PipelineState:
@@ -129,6 +133,21 @@ class RetryStartupAfter(msgspec.Struct, frozen=True, tag=True):
     delay_s: float
 
 
+class ExplainRevert(msgspec.Struct, frozen=True, tag=True):
+    """Read the block a trade reverted in (its pools' Syncs, their reserves before it, the revert reason);
+    comes back as RevertExplained."""
+
+    probe: RevertProbe
+
+
+class RevertClassified(msgspec.Struct, frozen=True, tag=True):
+    """A revert's cause is known: count it (arbiter_trade_reverts_total{cause}) and log `line` as a WARNING."""
+
+    trade_id: str
+    cause: RevertCause
+    line: str
+
+
 class Finished(msgspec.Struct, frozen=True, tag=True):
     """A trade reached its final stage: record it (GetTrades) and log its line. Exactly once per trade."""
 
@@ -161,11 +180,16 @@ class Publish(msgspec.Struct, frozen=True, tag=True):
 
 PUBLISH = Publish()
 
-Action = (AskRisk | Simulate | Broadcast | ReadNonce | ReadInclusion | ReadStartup | RetryStartupAfter | Finished
-          | Report | BlameRoute | Note | Publish)
+Action = (AskRisk | Simulate | Broadcast | ReadNonce | ReadInclusion | ReadStartup | RetryStartupAfter | ExplainRevert
+          | RevertClassified | Finished | Report | BlameRoute | Note | Publish)
 
 
 # Helpers over the state ----------------------------------------------------------------------------------
+
+
+def tip_of(s: PipelineState, cfg: PipelineConfig) -> int:
+    """The tip trades are sent with: the policy's, or the one learned from a rival that beat us, if higher."""
+    return max(cfg.policy.priority_fee_wei, s.priority_fee_wei)
 
 
 def put(s: PipelineState, trade: Trade) -> PipelineState:
@@ -184,7 +208,7 @@ def committed(s: PipelineState, token: str, *, besides: str) -> int:
 
 def tx_for(s: PipelineState, cfg: PipelineConfig, data: str, *, nonce: int, gas: int) -> dict[str, object]:
     """The executor call as a transaction at today's fee caps (from ZERO_ADDRESS on paper without an account)."""
-    max_fee, tip = fee_caps(s.base_fee_wei, cfg.policy.priority_fee_wei)
+    max_fee, tip = fee_caps(s.base_fee_wei, tip_of(s, cfg))
     return transaction(chain_id=cfg.chain_id, sender=cfg.account or ZERO_ADDRESS, to=cfg.executor_address,
                        data=data, nonce=nonce, gas=gas, max_fee_per_gas=max_fee, max_priority_fee_per_gas=tip)
 
@@ -222,5 +246,6 @@ def snapshot(s: PipelineState, cfg: PipelineConfig, *, version: int, incarnation
         realized_profit=dict(s.realized), gas_cost_wei=s.gas_spent_wei, next_nonce=s.nonces.next_nonce,
         inventory=dict(s.inventory), last_head=s.head, version=version,
         in_flight_trades=tuple(in_flight(t) for t in s.active.values() if t.approved), incarnation=incarnation,
+        reverts_by_cause=dict(s.reverts_by_cause), priority_fee_wei=tip_of(s, cfg),
     )
 

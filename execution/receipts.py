@@ -49,8 +49,17 @@ def token_flow(logs: Sequence[Mapping[str, Any]], token: str, holder: str) -> in
 
 
 def executed_profit(logs: Sequence[Mapping[str, Any]], executor: str, token: str) -> int:
-    """The profit the executor's Executed event reports for `token`; ReceiptMismatch if it is not there
-    or the token's transfers in and out of the executor say otherwise."""
+    """The profit the executor's Executed event reports for `token`; ReceiptMismatch if it is not there,
+    the token's transfers in and out of the executor say otherwise, or the logs do not decode."""
+    try:
+        return _executed_profit(logs, executor, token)
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+        if isinstance(exc, ReceiptMismatch):
+            raise
+        raise ReceiptMismatch(f"logs do not decode: {type(exc).__name__}: {exc}") from None
+
+
+def _executed_profit(logs: Sequence[Mapping[str, Any]], executor: str, token: str) -> int:
     executor = executor.lower()
     found = [
         log for log in logs

@@ -15,6 +15,7 @@ from typing import Any
 
 import msgspec
 
+from execution.answers import BadAnswer, Receipt, receipt_of
 from execution.ledger import Trade, Verdict, settle, verdict
 from execution.nonces import InFlight, NonceBook, NonceUnknown, bump_fee
 from execution.pipeline_state import (
@@ -22,6 +23,7 @@ from execution.pipeline_state import (
     PUBLISH,
     Action,
     Broadcast,
+    ExplainRevert,
     Note,
     PipelineConfig,
     PipelineState,
@@ -30,10 +32,12 @@ from execution.pipeline_state import (
     finish,
     put,
     skip,
+    tip_of,
     tx_for,
 )
+from execution.revert_cause import sized_on
 from execution.transaction import WrongChain, cancellation, fee_caps
-from protocol.execution import Inclusion, NonceSynced, Sent, SubmitMode, TradeStage
+from protocol.execution import Inclusion, NonceSynced, RevertProbe, Sent, SubmitMode, TradeStage
 
 
 def pump(s: PipelineState, cfg: PipelineConfig, out: list[Action]) -> PipelineState:
@@ -165,12 +169,32 @@ def followed(s: PipelineState, result: Any, cfg: PipelineConfig, out: list[Actio
         action, tx_hash = verdict(trade, result.receipts, result.head, trade.record.mode,
                                   cfg.policy.stuck_after_blocks)
         if action is Verdict.INCLUDED and tx_hash is not None:
-            s = included(s, settle(trade, tx_hash, result.receipts[tx_hash], cfg.executor_address), out)
+            try:
+                receipt = receipt_of(result.receipts[tx_hash])
+            except BadAnswer as exc:  # not evidence of anything: the next check (or the stuck rule) decides
+                out.append(Note("WARNING", f"unreadable receipt of {tx_hash}, still following it: {exc}",
+                                trade.opportunity.id))
+                continue
+            settled = settle(trade, tx_hash, receipt, cfg.executor_address)
+            s = included(s, settled, out)
+            if settled.record.stage is TradeStage.REVERTED:
+                out.append(ExplainRevert(revert_probe(settled, receipt, cfg.account)))
         elif action is Verdict.NOT_INCLUDED:
             s = not_included(s, trade, f"bundle not included in block {trade.record.target_block}", out)
         elif action is Verdict.CANCEL:
             s = cancel(s, trade, cfg, out)
     return s
+
+
+def revert_probe(trade: Trade, receipt: Receipt, account: str) -> RevertProbe:
+    """What a reverted trade's revert is explained against (execution.revert_cause)."""
+    record = trade.record
+    return RevertProbe(
+        trade_id=trade.opportunity.id, tx_hash=record.tx_hash or "", block=receipt.block_number,
+        tx_index=receipt.tx_index, account=account, gas_used=receipt.gas_used, gas_limit=record.gas_limit,
+        gas_cost_wei=record.gas_cost_wei, deadline_block=trade.call.deadline_block if trade.call else None,
+        sized_on=sized_on(trade.opportunity.route),
+    )
 
 
 def included(s: PipelineState, trade: Trade, out: list[Action]) -> PipelineState:
@@ -197,7 +221,7 @@ def cancellation_fees(s: PipelineState, trade: Trade, cfg: PipelineConfig) -> tu
     """(max_fee, tip) that outbid the stuck transaction and today's floor."""
     assert trade.signed is not None
     nonce = trade.signed.nonce
-    floor_max, floor_tip = fee_caps(s.base_fee_wei, cfg.policy.priority_fee_wei)
+    floor_max, floor_tip = fee_caps(s.base_fee_wei, tip_of(s, cfg))
     if nonce in s.nonces.in_flight:
         return s.nonces.replacement_fees(nonce, floor_max, floor_tip)
     # e.g. a trade taken over at a restart whose nonce a resync settled: outbid its own fees

@@ -24,12 +24,14 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
+from execution.answers import BadAnswer, receipt_of
 from execution.ledger import Trade
 from execution.pipeline import Resumed, step
 from execution.pipeline_state import (
     MAX_UNASSESSED,
     AskRisk,
     Broadcast,
+    ExplainRevert,
     Finished,
     PipelineConfig,
     PipelineState,
@@ -43,6 +45,7 @@ from execution.pipeline_state import (
     committed,
     initial_state,
     snapshot,
+    tip_of,
 )
 from execution.profitability import gas_bid_wei, gas_floor, gas_used_bound
 from execution.resume import resume
@@ -58,7 +61,11 @@ from protocol.execution import (
     FollowTick,
     Inclusion,
     NonceSynced,
+    PoolTouch,
     RetryStartup,
+    RevertCause,
+    RevertEvidence,
+    RevertExplained,
     Sent,
     Simulated,
     Simulation,
@@ -91,7 +98,25 @@ def fake_sign(tx: dict[str, object]) -> SignedTx:
 
 #: No tip: gas at the bid is base fee 7 * 113 % = 7 wei/gas, and 10**7 wei of gas is 1 token wei (the
 #: opportunities' rate), so a 240k-gas trade costs 1 token wei and a 10**7-gas one 8.
-POLICY = ExecutionPolicy(priority_fee_wei=0, min_net_profit_wei=1)
+POLICY = ExecutionPolicy(priority_fee_wei=0, min_net_profit_wei=1, max_priority_fee_wei=40)
+#: Anything a node or a proxy may decode to (JSON values), for answers that should have been something else.
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=8)
+                    | st.sampled_from(["0x", "0x1", "0xzz", "0x" + "00" * 32]),
+                    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+                        st.sampled_from(["status", "gasUsed", "blockNumber", "logs", "effectiveGasPrice",
+                                         "transactionIndex", "topics", "data", "address"]), inner, max_size=5),
+                    max_leaves=8)
+
+
+def not_a_receipt(value: object) -> bool:
+    try:
+        receipt_of(value)
+    except BadAnswer:
+        return True
+    return False
+
+
+JUNK_RECEIPTS = JSON.filter(not_a_receipt)
 CONFIG = PipelineConfig(chain_id=CHAIN_ID, account=ACCOUNT, executor_address=EXECUTOR, sign=fake_sign, policy=POLICY)
 
 
@@ -137,6 +162,7 @@ class PipelineMachine(RuleBasedStateMachine):
         self.sends: list[Broadcast] = []
         self.nonce_reads: list[ReadNonce] = []
         self.inclusion_reads: list[ReadInclusion] = []
+        self.explains: list[ExplainRevert] = []
         self.startup_reads = 0
         # what the checks remember
         self.received: set[str] = set()
@@ -195,6 +221,8 @@ class PipelineMachine(RuleBasedStateMachine):
                 self.startup_reads += 1
             case RetryStartupAfter():
                 pass
+            case ExplainRevert():
+                self.explains.append(action)
 
     def check_worth_its_gas(self, trade: Trade) -> None:
         """What is sent was simulated at the size sent and clears its gas at the bid: net > 0, and the
@@ -202,7 +230,8 @@ class PipelineMachine(RuleBasedStateMachine):
         sim, call = trade.simulation, trade.call
         assert sim is not None and call is not None and sim.amount_in == call.amount_in == trade.record.amount_in
         gas = gas_used_bound(sim.gas, len(trade.opportunity.route))
-        need = gas_floor(trade.opportunity, gas, gas_bid_wei(self.state.base_fee_wei, 0), POLICY.min_net_profit_wei)
+        bid = gas_bid_wei(self.state.base_fee_wei, tip_of(self.state, CONFIG))
+        need = gas_floor(trade.opportunity, gas, bid, POLICY.min_net_profit_wei)
         assert trade.record.simulated_net_profit is not None and trade.record.simulated_net_profit > 0
         assert sim.profit >= need and call.min_profit >= need, (sim, call.min_profit, need)
 
@@ -255,6 +284,7 @@ class PipelineMachine(RuleBasedStateMachine):
         for send in self.sends:  # the io loop outlives the actor: what it was sending still reaches the node
             self.node_answer(send, fail=False)
         self.asks, self.sims, self.sends, self.nonce_reads, self.inclusion_reads = [], [], [], [], []
+        self.explains = []
         self.startup_reads = 0
         self.state = initial_state(self.mode, ACCOUNT)
         if self.stopped:  # the new incarnation reads the book's published stop before its first step
@@ -290,6 +320,44 @@ class PipelineMachine(RuleBasedStateMachine):
         self.feed(Assessed(ask.trade_id, assessment(ask.trade_id, answer != "reject", adjusted)))
 
     # --- the node --------------------------------------------------------------------------------------
+
+    @precondition(lambda self: self.sims)
+    @rule(pick=st.integers(0, 50), garbage=JSON)
+    def answer_simulation_with_garbage(self, pick: int, garbage: object) -> None:
+        """Whatever the io loop hands back in place of a Simulation (a decoded answer gone wrong): the trade
+        ends with a reason, the table never raises."""
+        sim = self.sims.pop(pick % len(self.sims))
+        self.feed(Simulated(garbage, sim.trade_id, sim.amount_in))
+        trade = self.state.active.get(sim.trade_id)
+        assert trade is None or trade.simulation is None or trade.call is None or \
+            trade.call.amount_in != sim.amount_in, "garbage taken for a simulation"
+
+    @precondition(lambda self: self.explains)
+    @rule(pick=st.integers(0, 50), answer=st.sampled_from(["rival", "ours", "none", "error"]),
+          rival_tip=st.integers(0, 10**11))
+    def answer_revert_explanation(self, pick: int, answer: str, rival_tip: int) -> None:
+        """The reverted trade's block: a rival's swap with its tip went first, our own did, nothing, or no
+        answer. A rival's tip is outbid from then on, up to the cap."""
+        probe = self.explains.pop(pick % len(self.explains)).probe
+        pool = next(iter(probe.sized_on))
+        touches = {"rival": (PoolTouch(0, "0xr", "0x" + "3c" * 20, pool, rival_tip),),
+                   "ours": (PoolTouch(0, "0xo", ACCOUNT, pool),), "none": (), "error": ()}[answer]
+        result: object = Boom("no block") if answer == "error" else RevertEvidence(touches, dict(probe.sized_on))
+        before = self.state.reverts_by_cause.get
+        counts = {c: before(c.value, 0) for c in RevertCause}
+        tip = tip_of(self.state, CONFIG)
+        self.feed(RevertExplained(probe, result))
+        cause = {"rival": RevertCause.LATE_TO_MARKET_SWAP, "ours": RevertCause.SELF_INTERFERENCE,
+                 "none": RevertCause.UNKNOWN, "error": RevertCause.UNKNOWN}[answer]
+        if probe.gas_limit and probe.gas_used >= probe.gas_limit:
+            cause = RevertCause.OUT_OF_GAS
+        elif probe.deadline_block is not None and probe.block > probe.deadline_block:
+            cause = RevertCause.DEADLINE_PASSED
+        assert self.state.reverts_by_cause.get(cause.value, 0) == counts[cause] + 1
+        now = tip_of(self.state, CONFIG)
+        assert tip <= now <= max(tip, POLICY.max_priority_fee_wei)
+        if cause is RevertCause.LATE_TO_MARKET_SWAP:
+            assert now == max(tip, min(POLICY.max_priority_fee_wei, rival_tip * 9 // 8 + 1))
 
     @precondition(lambda self: self.sims)
     @rule(pick=st.integers(0, 50), answer=st.sampled_from(["ok", "ok", "revert", "pool fault", "malformed",
@@ -392,15 +460,21 @@ class PipelineMachine(RuleBasedStateMachine):
         self.feed(FollowTick())
 
     @precondition(lambda self: self.inclusion_reads)
-    @rule(ok=st.sampled_from([True, True, True, False]))
-    def answer_inclusion(self, ok: bool) -> None:
+    @rule(ok=st.sampled_from([True, True, True, False]), garbled=st.sampled_from([None, None, None, 0, 1]),
+          garbage=JUNK_RECEIPTS)
+    def answer_inclusion(self, ok: bool, garbled: int | None = None, garbage: object = None) -> None:
+        """The receipts found; with `garbled`, one of them replaced by junk (a lying or broken endpoint):
+        that trade is not settled on it, and nothing raises."""
         read = self.inclusion_reads.pop(0)
         if not ok:
             self.feed(Followed(Boom("batch failed")))
             return
-        found = {h: self.receipts.get(h) for h in read.hashes}
+        found: dict[str, object] = {h: self.receipts.get(h) for h in read.hashes}
+        junk = read.hashes[garbled % len(read.hashes)] if garbled is not None and read.hashes else None
+        if junk is not None:
+            found[junk] = garbage
         for trade in self.state.active.values():
-            if trade.signed is not None and any(found.get(h) for h in trade.hashes):
+            if trade.signed is not None and any(found.get(h) and h != junk for h in trade.hashes):
                 self.included_nonces.add(trade.signed.nonce)
         self.feed(Followed(Inclusion(self.head, 7, found)))
 
