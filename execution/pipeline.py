@@ -62,7 +62,7 @@ from execution.profitability import GasUnpriceable, gas_bid_wei, gas_floor, gas_
 from execution.resume import Resume, nonce_book
 from execution.revert_cause import revert_cause, revert_line
 from execution.sending import follow, followed, new_head, nonce_synced, pump, sent
-from execution.tips import outbid
+from execution.tips import Bid, outbid
 from execution.transaction import BadRoute, execute_call, expected_profit, gas_limit
 from protocol.execution import (
     Assessed,
@@ -164,7 +164,7 @@ def resumed(s: PipelineState, taken: Resume, cfg: PipelineConfig, out: list[Acti
         s = msgspec.structs.replace(
             s, received=last.received, tally=tally, realized=dict(last.realized_profit),
             gas_spent_wei=last.gas_cost_wei, reverts_by_cause=dict(last.reverts_by_cause),
-            priority_fee_wei=last.priority_fee_wei,
+            bid=Bid(last.priority_fee_wei, last.max_fee_floor_wei),
             active={t.opportunity.id: t for t in taken.follow},
             nonces=nonce_book(cfg.account, taken.follow),
         )
@@ -197,7 +197,7 @@ def started(s: PipelineState, result: Any, cfg: PipelineConfig, out: list[Action
 def revert_explained(s: PipelineState, probe: RevertProbe, result: Any, cfg: PipelineConfig,
                      out: list[Action]) -> PipelineState:
     """A reverted trade's block has been read (or could not be): its cause, counted and logged. Lost to a
-    rival's higher tip, later trades outbid it (execution.tips.outbid)."""
+    rival's higher bid, later trades outbid it (execution.tips.outbid)."""
     if isinstance(result, RevertEvidence):
         verdict = revert_cause(probe, result)
     else:
@@ -206,13 +206,19 @@ def revert_explained(s: PipelineState, probe: RevertProbe, result: Any, cfg: Pip
     out.append(RevertClassified(probe.trade_id, verdict.cause, revert_line(probe, verdict)))
     out.append(PUBLISH)
     s = msgspec.structs.replace(s, reverts_by_cause={**s.reverts_by_cause, cause: s.reverts_by_cause.get(cause, 0) + 1})
-    if verdict.rival_tip_wei is not None:
-        now = tip_of(s, cfg)
-        tip = outbid(verdict.rival_tip_wei, now, cfg.policy.max_priority_fee_wei)
-        if tip > now:
-            out.append(Note("WARNING", f"outbid by a {verdict.rival_tip_wei} wei/gas tip on our pools: trades now "
-                                       f"tip {tip} wei/gas (was {now}, at most {cfg.policy.max_priority_fee_wei})"))
-            s = msgspec.structs.replace(s, priority_fee_wei=tip)
+    rival = verdict.rival
+    if rival is not None:
+        policy = cfg.policy
+        bid = outbid(s.bid, sent_tip_wei=probe.sent_tip_wei, sent_max_fee_wei=probe.sent_max_fee_wei,
+                     rival_tip_wei=rival.tip_wei, rival_max_fee_wei=rival.max_fee_wei,
+                     max_tip_wei=policy.max_priority_fee_wei, max_fee_cap_wei=policy.max_fee_cap_wei)
+        if bid != s.bid:
+            tip = max(policy.priority_fee_wei, bid.tip_wei)
+            out.append(Note("WARNING", f"ordered behind a rival on our pools (tip {rival.tip_wei}, max fee "
+                                       f"{rival.max_fee_wei} wei/gas; ours were {probe.sent_tip_wei} and "
+                                       f"{probe.sent_max_fee_wei}): trades now tip {tip} with a max fee of at "
+                                       f"least {bid.max_fee_floor_wei} wei/gas"))
+            s = msgspec.structs.replace(s, bid=bid)
     return s
 
 

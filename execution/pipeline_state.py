@@ -20,6 +20,7 @@ import msgspec
 from execution.ledger import Trade, counts, outcome_of
 from execution.nonces import NonceBook
 from execution.resume import in_flight
+from execution.tips import Bid
 from execution.transaction import SignedTx, fee_caps, transaction
 from protocol.execution import (
     ExecutionPolicy,
@@ -76,7 +77,7 @@ class PipelineState(msgspec.Struct, frozen=True):
     gas_spent_wei: int = 0
     stopped: str | None = None  # the emergency stop's reason while one is active: nothing is signed or sent
     reverts_by_cause: Mapping[str, int] = {}  # RevertCause value -> reverted trades explained so far
-    priority_fee_wei: int = 0  # the tip learned by losing races (execution.tips); the policy's when lower
+    bid: Bid = Bid()  # the tip and max-fee floor learned by losing races (execution.tips); the policy's when lower
 
 
 def initial_state(mode: SubmitMode, account: str) -> PipelineState:
@@ -189,7 +190,13 @@ Action = (AskRisk | Simulate | Broadcast | ReadNonce | ReadInclusion | ReadStart
 
 def tip_of(s: PipelineState, cfg: PipelineConfig) -> int:
     """The tip trades are sent with: the policy's, or the one learned from a rival that beat us, if higher."""
-    return max(cfg.policy.priority_fee_wei, s.priority_fee_wei)
+    return max(cfg.policy.priority_fee_wei, s.bid.tip_wei)
+
+
+def fees_of(s: PipelineState, cfg: PipelineConfig) -> tuple[int, int]:
+    """(maxFeePerGas, tip) a trade is sent with now: today's caps at our tip, above the learned floor."""
+    max_fee, tip = fee_caps(s.base_fee_wei, tip_of(s, cfg))
+    return max(max_fee, s.bid.max_fee_floor_wei), tip
 
 
 def put(s: PipelineState, trade: Trade) -> PipelineState:
@@ -208,7 +215,7 @@ def committed(s: PipelineState, token: str, *, besides: str) -> int:
 
 def tx_for(s: PipelineState, cfg: PipelineConfig, data: str, *, nonce: int, gas: int) -> dict[str, object]:
     """The executor call as a transaction at today's fee caps (from ZERO_ADDRESS on paper without an account)."""
-    max_fee, tip = fee_caps(s.base_fee_wei, tip_of(s, cfg))
+    max_fee, tip = fees_of(s, cfg)
     return transaction(chain_id=cfg.chain_id, sender=cfg.account or ZERO_ADDRESS, to=cfg.executor_address,
                        data=data, nonce=nonce, gas=gas, max_fee_per_gas=max_fee, max_priority_fee_per_gas=tip)
 
@@ -247,5 +254,6 @@ def snapshot(s: PipelineState, cfg: PipelineConfig, *, version: int, incarnation
         inventory=dict(s.inventory), last_head=s.head, version=version,
         in_flight_trades=tuple(in_flight(t) for t in s.active.values() if t.approved), incarnation=incarnation,
         reverts_by_cause=dict(s.reverts_by_cause), priority_fee_wei=tip_of(s, cfg),
+        max_fee_floor_wei=s.bid.max_fee_floor_wei,
     )
 

@@ -34,7 +34,7 @@ WEI_PER_ETH = 10**18
 class RevertVerdict:
     cause: RevertCause
     detail: str
-    rival_tip_wei: int | None = None  # late_to_market_swap: the tip of the transaction that went first
+    rival: PoolTouch | None = None  # late_to_market_swap: the transaction that went first (its fees)
 
 
 def revert_cause(probe: RevertProbe, evidence: RevertEvidence | None, unread: str = "") -> RevertVerdict:
@@ -59,7 +59,8 @@ def revert_cause(probe: RevertProbe, evidence: RevertEvidence | None, unread: st
         first = theirs[0]
         return RevertVerdict(RevertCause.LATE_TO_MARKET_SWAP,
                              f"tx {first.tx_hash} from {first.sender} (index {first.tx_index}, tip "
-                             f"{first.tip_wei} wei/gas) moved pool {first.pool} first", first.tip_wei)
+                             f"{first.tip_wei} wei/gas, max fee {first.max_fee_wei}) moved pool {first.pool} first",
+                             first)
     moved = sorted(p for p, sized in probe.sized_on.items()
                    if p in evidence.reserves_before and evidence.reserves_before[p] != sized)
     if moved:
@@ -80,10 +81,11 @@ def pool_touches(block: object, logs: Sequence[ChainLog]) -> tuple[PoolTouch, ..
     if not isinstance(block, Mapping) or not isinstance(block.get("transactions"), list):
         raise BadAnswer("block: expected an object with its transactions")
     base_fee = _quantity_or_zero(block.get("baseFeePerGas"))
-    senders: dict[str, tuple[str, int]] = {}
+    senders: dict[str, tuple[str, int, int]] = {}
     for tx in block["transactions"]:
         if isinstance(tx, Mapping) and isinstance(tx.get("hash"), str) and isinstance(tx.get("from"), str):
-            senders[tx["hash"].lower()] = (tx["from"], _tip(tx, base_fee))
+            senders[tx["hash"].lower()] = (tx["from"], _tip(tx, base_fee),
+                                           _quantity_or_zero(tx.get("maxFeePerGas") or tx.get("gasPrice")))
     touches = []
     for log in logs:
         if log.removed or not log.topics or log.topics[0].lower() != SYNC_TOPIC:
@@ -92,7 +94,7 @@ def pool_touches(block: object, logs: Sequence[ChainLog]) -> tuple[PoolTouch, ..
         if found is None:
             raise BadAnswer(f"block: no transaction {log.transaction_hash} for a Sync log in it")
         touches.append(PoolTouch(log.transaction_index, log.transaction_hash, found[0], log.address.lower(),
-                                 found[1]))
+                                 found[1], found[2]))
     return tuple(touches)
 
 

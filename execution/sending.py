@@ -29,14 +29,14 @@ from execution.pipeline_state import (
     PipelineState,
     ReadInclusion,
     ReadNonce,
+    fees_of,
     finish,
     put,
     skip,
-    tip_of,
     tx_for,
 )
 from execution.revert_cause import sized_on
-from execution.transaction import WrongChain, cancellation, fee_caps
+from execution.transaction import WrongChain, cancellation
 from protocol.execution import Inclusion, NonceSynced, RevertProbe, Sent, SubmitMode, TradeStage
 
 
@@ -60,6 +60,9 @@ def sign_and_send(s: PipelineState, trade: Trade, cfg: PipelineConfig, out: list
     trade_id = trade.opportunity.id
     if s.stopped is not None:  # e.g. a nonce read that came back after the stop
         return send_done(skip(s, trade, f"emergency stop ({s.stopped}): cancelled before sending", out), trade_id)
+    if s.head >= trade.call.deadline_block:  # it would land in head + 1 at best, past its deadline: a sure revert
+        return send_done(skip(s, trade, f"stale: head {s.head} reached its deadline block "
+                                        f"{trade.call.deadline_block} before it was sent", out), trade_id)
     try:
         nonces, nonce = s.nonces.reserve()
     except NonceUnknown:
@@ -194,6 +197,8 @@ def revert_probe(trade: Trade, receipt: Receipt, account: str) -> RevertProbe:
         tx_index=receipt.tx_index, account=account, gas_used=receipt.gas_used, gas_limit=record.gas_limit,
         gas_cost_wei=record.gas_cost_wei, deadline_block=trade.call.deadline_block if trade.call else None,
         sized_on=sized_on(trade.opportunity.route),
+        sent_tip_wei=trade.signed.max_priority_fee_per_gas if trade.signed else 0,
+        sent_max_fee_wei=trade.signed.max_fee_per_gas if trade.signed else 0,
     )
 
 
@@ -221,7 +226,7 @@ def cancellation_fees(s: PipelineState, trade: Trade, cfg: PipelineConfig) -> tu
     """(max_fee, tip) that outbid the stuck transaction and today's floor."""
     assert trade.signed is not None
     nonce = trade.signed.nonce
-    floor_max, floor_tip = fee_caps(s.base_fee_wei, tip_of(s, cfg))
+    floor_max, floor_tip = fees_of(s, cfg)
     if nonce in s.nonces.in_flight:
         return s.nonces.replacement_fees(nonce, floor_max, floor_tip)
     # e.g. a trade taken over at a restart whose nonce a resync settled: outbid its own fees

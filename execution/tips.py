@@ -1,21 +1,46 @@
-"""The tip we bid, raised when a rival's higher tip ordered its swap on our pools ahead of our trade.
+"""What we bid for a place in the block, raised when a rival's swap on our pools was ordered ahead of us.
 
-A trade sized on block N's reserves lands in a later block behind every transaction with a higher
-priority fee: if one of those swaps our pools, the trade runs on moved prices and usually reverts
-(execution.revert_cause: late_to_market_swap). Block builders (and anvil) order by tip, so the only
-way to go first is to bid above the flow we compete with. The rival's tip is read from the block we
-lost in; later trades bid it plus one replacement step (12.5 %) and 1 wei, never more than the policy's
-cap. The profitability checks price gas at the tip actually bid (execution.profitability), so a trade
-whose profit cannot pay the higher tip is simply not sent.
+A trade sized on block N's reserves lands in a later block behind every transaction the block's
+builder orders first: if one of those swaps our pools, the trade runs on moved prices and usually
+reverts (execution.revert_cause: late_to_market_swap). What orders a block differs by node: block
+builders order by the tip actually paid; anvil (the devnet and the benchmarks) by maxFeePerGas. The
+rival's fees are read from the block we lost in, and each loss raises the cheapest component that
+was not already above the rival's, by one replacement step (12.5 %) and 1 wei:
+
+- our maxFeePerGas, if it was not above the rival's: free on every chain (a transaction pays the base
+  fee plus its tip; the max fee only caps that), so it is always raised first;
+- else our tip, if it was not above the rival's: this one costs, and the profitability checks price
+  gas at the tip actually bid (execution.profitability), so a trade that cannot pay it is not sent;
+- else nothing: we outbid it on both and were still ordered after (arrival order, a private flow).
+
+Both are capped by the execution policy; a configured tip or fee is never lowered.
 """
 
 from __future__ import annotations
 
+import msgspec
+
 OUTBID_NUMERATOR, OUTBID_DENOMINATOR = 9, 8  # +12.5 %: as a replacement transaction's minimum bump
 
 
-def outbid(rival_tip_wei: int, current_tip_wei: int, cap_wei: int) -> int:
-    """The tip to bid from now on: above the rival's, never below the current one, never above the cap
-    (unless the current tip already is: a configured tip is not lowered)."""
-    wanted = rival_tip_wei * OUTBID_NUMERATOR // OUTBID_DENOMINATOR + 1
-    return max(current_tip_wei, min(cap_wei, wanted))
+class Bid(msgspec.Struct, frozen=True):
+    """What we learned to bid: a tip, and a floor under maxFeePerGas (0: the policy's defaults)."""
+
+    tip_wei: int = 0
+    max_fee_floor_wei: int = 0
+
+
+def above(fee_wei: int) -> int:
+    return fee_wei * OUTBID_NUMERATOR // OUTBID_DENOMINATOR + 1
+
+
+def outbid(bid: Bid, *, sent_tip_wei: int, sent_max_fee_wei: int, rival_tip_wei: int, rival_max_fee_wei: int,
+           max_tip_wei: int, max_fee_cap_wei: int) -> Bid:
+    """The bid after losing to a rival whose fees were (rival_tip, rival_max_fee) while ours were
+    (sent_tip, sent_max_fee): the cheapest component that did not beat the rival's, raised above it."""
+    if sent_max_fee_wei <= rival_max_fee_wei:
+        floor = min(max_fee_cap_wei, above(rival_max_fee_wei))
+        return msgspec.structs.replace(bid, max_fee_floor_wei=max(bid.max_fee_floor_wei, floor))
+    if sent_tip_wei <= rival_tip_wei:
+        return msgspec.structs.replace(bid, tip_wei=max(bid.tip_wei, min(max_tip_wei, above(rival_tip_wei))))
+    return bid

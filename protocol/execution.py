@@ -51,6 +51,7 @@ class ExecutionPolicy(msgspec.Struct, frozen=True):
     deadline_blocks: int = 2  # deadlineBlock = current block + this
     stuck_after_blocks: int = 3  # a public transaction unmined this long (past its deadline) is cancelled
     max_priority_fee_wei: int = 20 * 10**9  # the most the tip may rise to when outbidding a rival (execution.tips)
+    max_fee_cap_wei: int = 500 * 10**9  # the most maxFeePerGas may rise to when outbidding a rival (execution.tips)
     follow_interval_s: float = 0.02  # receipts of in-flight trades are looked up this often (one batch)
 
 
@@ -152,7 +153,8 @@ class ExecutorSnapshot(msgspec.Struct, frozen=True):
     parked: int = 0  # opportunities waiting for our own in-flight trade on their pools to be final
     stopped: str = ""  # the emergency stop's reason while one is active: nothing is signed or sent
     reverts_by_cause: dict[str, int] = {}  # reverted trades per RevertCause value, since the first incarnation
-    priority_fee_wei: int = 0  # the tip trades are sent with now (raised after losing to a rival's tip)
+    priority_fee_wei: int = 0  # the tip trades are sent with now (raised after losing to a rival's, execution.tips)
+    max_fee_floor_wei: int = 0  # the floor under maxFeePerGas learned the same way (0: none)
 
 
 class RouteFailed(msgspec.Struct, frozen=True, tag=True):
@@ -283,6 +285,8 @@ class RevertProbe(msgspec.Struct, frozen=True):
     gas_cost_wei: int
     deadline_block: int | None  # None: not known (a trade taken over at a restart)
     sized_on: dict[str, tuple[int, int]]
+    sent_tip_wei: int = 0  # the fees the reverted transaction was sent with
+    sent_max_fee_wei: int = 0
 
 
 class PoolTouch(msgspec.Struct, frozen=True):
@@ -292,7 +296,8 @@ class PoolTouch(msgspec.Struct, frozen=True):
     tx_hash: str
     sender: str
     pool: str
-    tip_wei: int = 0  # the priority fee it paid per gas (what ordered it in the block)
+    tip_wei: int = 0  # the priority fee it paid per gas (what builders order by)
+    max_fee_wei: int = 0  # its maxFeePerGas (gas price if legacy): what anvil orders by
 
 
 class RevertEvidence(msgspec.Struct, frozen=True, tag=True):

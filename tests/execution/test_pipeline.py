@@ -43,12 +43,14 @@ from execution.pipeline_state import (
     RetryStartupAfter,
     Simulate,
     committed,
+    fees_of,
     initial_state,
     snapshot,
     tip_of,
 )
 from execution.profitability import gas_bid_wei, gas_floor, gas_used_bound
 from execution.resume import resume
+from execution.tips import outbid
 from execution.transaction import SignedTx, WrongChain
 from protocol.execution import (
     Assessed,
@@ -98,7 +100,7 @@ def fake_sign(tx: dict[str, object]) -> SignedTx:
 
 #: No tip: gas at the bid is base fee 7 * 113 % = 7 wei/gas, and 10**7 wei of gas is 1 token wei (the
 #: opportunities' rate), so a 240k-gas trade costs 1 token wei and a 10**7-gas one 8.
-POLICY = ExecutionPolicy(priority_fee_wei=0, min_net_profit_wei=1, max_priority_fee_wei=40)
+POLICY = ExecutionPolicy(priority_fee_wei=0, min_net_profit_wei=1, max_priority_fee_wei=40, max_fee_cap_wei=500)
 #: Anything a node or a proxy may decode to (JSON values), for answers that should have been something else.
 JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=8)
                     | st.sampled_from(["0x", "0x1", "0xzz", "0x" + "00" * 32]),
@@ -334,18 +336,17 @@ class PipelineMachine(RuleBasedStateMachine):
 
     @precondition(lambda self: self.explains)
     @rule(pick=st.integers(0, 50), answer=st.sampled_from(["rival", "ours", "none", "error"]),
-          rival_tip=st.integers(0, 10**11))
-    def answer_revert_explanation(self, pick: int, answer: str, rival_tip: int) -> None:
-        """The reverted trade's block: a rival's swap with its tip went first, our own did, nothing, or no
-        answer. A rival's tip is outbid from then on, up to the cap."""
+          rival_tip=st.integers(0, 60), rival_max_fee=st.integers(0, 10**3))
+    def answer_revert_explanation(self, pick: int, answer: str, rival_tip: int, rival_max_fee: int) -> None:
+        """The reverted trade's block: a rival's swap went first, our own did, nothing, or no answer. A rival
+        is outbid from then on (execution.tips.outbid), within the caps; the fees signed follow the bid."""
         probe = self.explains.pop(pick % len(self.explains)).probe
         pool = next(iter(probe.sized_on))
-        touches = {"rival": (PoolTouch(0, "0xr", "0x" + "3c" * 20, pool, rival_tip),),
+        touches = {"rival": (PoolTouch(0, "0xr", "0x" + "3c" * 20, pool, rival_tip, rival_max_fee),),
                    "ours": (PoolTouch(0, "0xo", ACCOUNT, pool),), "none": (), "error": ()}[answer]
         result: object = Boom("no block") if answer == "error" else RevertEvidence(touches, dict(probe.sized_on))
-        before = self.state.reverts_by_cause.get
-        counts = {c: before(c.value, 0) for c in RevertCause}
-        tip = tip_of(self.state, CONFIG)
+        counts = {c: self.state.reverts_by_cause.get(c.value, 0) for c in RevertCause}
+        bid = self.state.bid
         self.feed(RevertExplained(probe, result))
         cause = {"rival": RevertCause.LATE_TO_MARKET_SWAP, "ours": RevertCause.SELF_INTERFERENCE,
                  "none": RevertCause.UNKNOWN, "error": RevertCause.UNKNOWN}[answer]
@@ -354,10 +355,18 @@ class PipelineMachine(RuleBasedStateMachine):
         elif probe.deadline_block is not None and probe.block > probe.deadline_block:
             cause = RevertCause.DEADLINE_PASSED
         assert self.state.reverts_by_cause.get(cause.value, 0) == counts[cause] + 1
-        now = tip_of(self.state, CONFIG)
-        assert tip <= now <= max(tip, POLICY.max_priority_fee_wei)
         if cause is RevertCause.LATE_TO_MARKET_SWAP:
-            assert now == max(tip, min(POLICY.max_priority_fee_wei, rival_tip * 9 // 8 + 1))
+            assert self.state.bid == outbid(bid, sent_tip_wei=probe.sent_tip_wei,
+                                            sent_max_fee_wei=probe.sent_max_fee_wei, rival_tip_wei=rival_tip,
+                                            rival_max_fee_wei=rival_max_fee, max_tip_wei=POLICY.max_priority_fee_wei,
+                                            max_fee_cap_wei=POLICY.max_fee_cap_wei)
+        else:
+            assert self.state.bid == bid
+        assert self.state.bid.tip_wei <= POLICY.max_priority_fee_wei
+        assert self.state.bid.max_fee_floor_wei <= POLICY.max_fee_cap_wei
+        max_fee, tip = fees_of(self.state, CONFIG)
+        assert tip == max(POLICY.priority_fee_wei, self.state.bid.tip_wei)
+        assert max_fee >= self.state.bid.max_fee_floor_wei
 
     @precondition(lambda self: self.sims)
     @rule(pick=st.integers(0, 50), answer=st.sampled_from(["ok", "ok", "revert", "pool fault", "malformed",
