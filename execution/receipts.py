@@ -83,7 +83,7 @@ def revert_reason(error: Mapping[str, Any] | None) -> str:
     data = error.get("data")
     if isinstance(data, dict):
         data = data.get("data")
-    if isinstance(data, str) and data.startswith("0x") and bytes.fromhex(data[2:10] or "00") == ERROR_SELECTOR:
+    if isinstance(data, str) and data.lower().startswith("0x" + ERROR_SELECTOR.hex()):
         try:
             (reason,) = eth_abi.decode(["string"], bytes.fromhex(data[10:]))
             return str(reason)
