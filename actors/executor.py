@@ -202,8 +202,8 @@ class Executor(SupervisedActor):
             case AskRisk(trade_id=trade_id, opportunity=opp, market=market):
                 future = self.risk.ask_future(AssessTrade(opp, market), timeout=RISK_TIMEOUT_S, trace_id=trade_id)
                 self.ctx.pipe(future, lambda result: Assessed(trade_id, result))
-            case Simulate(trade_id=trade_id, tx=tx, amount_in=amount):
-                self._pipe(chain.simulate(self.client, trade_id, tx, amount),
+            case Simulate(trade_id=trade_id, tx=tx, amount_in=amount, pairs=pairs):
+                self._pipe(chain.simulate(self.client, trade_id, tx, amount, pairs),
                            lambda result: Simulated(result, trade_id, amount))
             case Broadcast(trade_id=trade_id, signed=signed, bundle_block=block, cancellation=cancelling):
                 if block is not None:

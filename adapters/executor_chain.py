@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
 from adapters.chain_reads import log_of
-from execution.answers import BadAnswer, head_of, simulation_of
+from execution.answers import BadAnswer, head_of, simulation_of, uint_word
 from execution.receipts import revert_reason
 from execution.reserve_book import GET_RESERVES, SYNC_TOPIC, GarbageAnswer, decode_reserves
 from execution.revert_cause import pool_touches
@@ -17,6 +17,7 @@ from protocol.execution import Inclusion, RevertEvidence, RevertProbe, Sent, Sim
 from rpc.routing import is_nonce_too_low
 
 BALANCE_OF = "0x70a08231"  # balanceOf(address)
+PRICE0_CUMULATIVE_LAST = "0x5909c0d5"  # UniswapV2Pair.price0CumulativeLast()
 
 
 def balance_call(token: str, holder: str) -> tuple[str, list[Any]]:
@@ -49,16 +50,20 @@ def _balance(answer: Any) -> int:
         return 0
 
 
-async def simulate(client: Any, trade_id: str, tx: dict[str, object], amount_in: int) -> Simulation:
-    """eth_call (the profit execute returns) and eth_estimateGas, both at latest, sent concurrently.
+async def simulate(client: Any, trade_id: str, tx: dict[str, object], amount_in: int,
+                   pairs: Sequence[str] = ()) -> Simulation:
+    """eth_call (the profit execute returns) and eth_estimateGas, both at latest, sent concurrently, and
+    beside them one batch reading each pair's price0CumulativeLast (execution.profitability.gas_used_bound).
 
     Not one batch: a node answers a batch's calls one after the other, and estimateGas (a search
-    over gas limits) is the slow one; two requests run side by side on the node.
+    over gas limits) is the slow one; the requests run side by side on the node.
     """
     params = call_params(tx)
+    reads = [("eth_call", [{"to": pair, "data": PRICE0_CUMULATIVE_LAST}, "latest"]) for pair in pairs]
     try:
-        call, estimate = await asyncio.gather(client.acall("eth_call", [params, "latest"]),
-                                              client.acall("eth_estimateGas", [params, "latest"]))
+        call, estimate, *accumulators = await asyncio.gather(
+            client.acall("eth_call", [params, "latest"]), client.acall("eth_estimateGas", [params, "latest"]),
+            *([_unless_failed(client.abatch(reads))] if reads else []))
     except Exception as exc:  # no answer at all (node down): the trade is skipped, never sent blind
         return Simulation(trade_id, None, None, f"no answer: {type(exc).__name__}: {exc}", amount_in)
     if call.error is not None:
@@ -69,7 +74,29 @@ async def simulate(client: Any, trade_id: str, tx: dict[str, object], amount_in:
         profit, gas = simulation_of(call.result, estimate.result)
     except BadAnswer as exc:  # a malformed answer is no simulation: the trade is skipped with what was wrong
         return Simulation(trade_id, None, None, f"unreadable answer: {exc}", amount_in)
-    return Simulation(trade_id, profit, gas, "", amount_in)
+    return Simulation(trade_id, profit, gas, "", amount_in,
+                      accumulating(accumulators[0]) if accumulators and accumulators[0] is not None else None)
+
+
+async def _unless_failed(read: Awaitable[Any]) -> Any:
+    """The read's answer, or None if it failed: the accumulators only tighten a bound, never block a trade."""
+    try:
+        return await read
+    except Exception:
+        return None
+
+
+def accumulating(answers: Sequence[Any]) -> int | None:
+    """How many pairs' price0CumulativeLast is non-zero; None if any answer is missing or malformed."""
+    count = 0
+    for answer in answers:
+        try:
+            count += answer.error is None and uint_word(answer.result, "price0CumulativeLast") > 0
+        except BadAnswer:
+            return None
+        if answer.error is not None:
+            return None
+    return count
 
 
 def _error_dict(error: Any) -> dict[str, Any]:

@@ -252,6 +252,7 @@ class Bench:
         for r in mined:
             per_block[r.included_block or 0] = per_block.get(r.included_block or 0, 0) + 1
         shared = [r for r in mined if per_block[r.included_block or 0] > 1]
+        over = [r.gas_used - r.simulated_gas for r in mined if r.simulated_gas is not None]
         realized = sum(r.realized_profit or 0 for r in mined)
         gas_cost = sum(r.gas_cost_wei for r in records)
         exact = sum(1 for r in mined if r.realized_profit == r.simulated_profit)
@@ -278,6 +279,10 @@ class Bench:
             "net_negative_sent": sum(1 for r in sent if r.simulated_net_profit is None or r.simulated_net_profit <= 0),
             # mined trades sharing their block with another of ours, and how many of those earned != simulated
             "mined_sharing_a_block": len(shared),
+            # the profit token is WETH here: a mined trade is net-negative if it earned less than its gas
+            "mined_net_negative": sum(1 for r in mined if (r.realized_profit or 0) < r.gas_cost_wei),
+            # gas used above eth_estimateGas at latest (the accumulators a pair writes in a later block)
+            "gas_over_estimate": {"max": max(over, default=None), "median": _q(sorted(over), 0.5)},
             "sharing_realized_not_simulated": sum(1 for r in shared if r.realized_profit != r.simulated_profit),
             "realized_gross_wei": realized,
             "gas_cost_wei": gas_cost,

@@ -286,7 +286,7 @@ def sized(s: PipelineState, trade: Trade, wanted: int, cfg: PipelineConfig, out:
         return skip(s, trade, str(exc), out)
     trade = dataclasses.replace(trade, call=call, simulation=None)
     trade = trade.at(trade.record.stage, amount_in=amount, min_profit=call.min_profit, expected_profit=expected)
-    out.append(Simulate(opp.id, tx_for(s, cfg, call.calldata(), nonce=0, gas=0), amount))
+    out.append(Simulate(opp.id, tx_for(s, cfg, call.calldata(), nonce=0, gas=0), amount, call.pairs))
     return put(s, trade)
 
 
@@ -352,14 +352,15 @@ def proceed(s: PipelineState, trade_id: str, cfg: PipelineConfig, out: list[Acti
     opp = trade.opportunity
     hops = len(opp.route)
     limit = gas_limit(result.gas, hops)
-    gas = gas_used_bound(result.gas, hops)
+    gas = gas_used_bound(result.gas, hops, result.accumulating)
     bid = bid_of(s, cfg)
     try:
         net = net_of_gas(opp, result.profit, gas, bid)
         need = gas_floor(opp, gas, bid, cfg.policy.min_net_profit_wei)
     except GasUnpriceable as exc:
         return skip(s, trade, str(exc), out)
-    trade = trade.at(TradeStage.SIMULATED, simulated_profit=result.profit, simulated_net_profit=net, gas_limit=limit)
+    trade = trade.at(TradeStage.SIMULATED, simulated_profit=result.profit, simulated_net_profit=net, gas_limit=limit,
+                     simulated_gas=result.gas)
     if result.profit < need:
         return skip(s, trade, f"net-negative at the size sent: simulated profit {result.profit}, gas {gas} at {bid} "
                               f"wei/gas plus the minimum {need} ({opp.token_symbol} wei): net {net}", out)

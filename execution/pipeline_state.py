@@ -96,11 +96,13 @@ class AskRisk(msgspec.Struct, frozen=True, tag=True):
 
 
 class Simulate(msgspec.Struct, frozen=True, tag=True):
-    """eth_call + eth_estimateGas of `tx` at latest; comes back as Simulated."""
+    """eth_call + eth_estimateGas of `tx` at latest, and each route pair's price accumulator (whether it
+    is still zero prices the gas the next block adds: execution.profitability); comes back as Simulated."""
 
     trade_id: str
     tx: dict[str, object]
     amount_in: int
+    pairs: tuple[str, ...] = ()
 
 
 class Broadcast(msgspec.Struct, frozen=True, tag=True):

@@ -89,6 +89,7 @@ class TradeRecord(msgspec.Struct, frozen=True):
     simulated_net_profit: int | None = None  # simulated_profit less the simulated gas at the bid (profit token)
     realized_profit: int | None = None
     gas_limit: int = 0
+    simulated_gas: int | None = None  # eth_estimateGas of the exact call at latest
     gas_used: int = 0
     gas_cost_wei: int = 0
     tx_hash: str | None = None
@@ -256,6 +257,7 @@ class Simulation(msgspec.Struct, frozen=True, tag=True):
     gas: int | None
     error: str = ""
     amount_in: int = 0  # the size simulated: a result for a size since changed is ignored
+    accumulating: int | None = None  # route pairs whose price accumulators are already non-zero (None: unknown)
 
 
 class RevertCause(StrEnum):

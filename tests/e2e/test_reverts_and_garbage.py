@@ -143,3 +143,4 @@ def test_garbage_receipts_are_not_taken_for_a_settlement(isolated: Devnet, warni
     assert mined.realized_profit == mined.simulated_profit and mined.gas_used > 0
     assert sum("unreadable receipt" in w for w in warnings) >= 1
     assert snap.incarnation == 1
+

@@ -525,6 +525,16 @@ class PipelineMachine(RuleBasedStateMachine):
             assert total <= s.inventory.get(token, 0), f"{total} of {token} committed, {s.inventory} held"
 
     @invariant()
+    def trades_that_can_share_a_block_touch_disjoint_pools(self) -> None:
+        """Issue 13 item 3: no two of our trades deciding or in flight share a pool, so none can land on
+        prices another of ours moved (an opportunity on a busy pool is parked until that trade is final)."""
+        seen: dict[str, str] = {}
+        for oid, trade in self.state.active.items():
+            for pool in trade.pools:
+                assert pool not in seen, f"{oid} and {seen[pool]} both on pool {pool}"
+                seen[pool] = oid
+
+    @invariant()
     def finished_trades_left_the_pipeline(self) -> None:
         active: dict[str, Trade] = dict(self.state.active)
         assert not any(self.finished[o] for o in (*active, *self.state.parked))
