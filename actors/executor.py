@@ -43,6 +43,7 @@ from execution.pipeline_state import (
     Publish,
     ReadInclusion,
     ReadNonce,
+    ReadRivals,
     ReadStartup,
     Report,
     RetryStartupAfter,
@@ -64,6 +65,7 @@ from protocol.execution import (
     NonceSynced,
     RetryStartup,
     RevertExplained,
+    RivalsRead,
     Simulated,
     Started,
     StopChanged,
@@ -219,6 +221,8 @@ class Executor(SupervisedActor):
                 self._pipe(chain.pending_nonce(self.client, self.account), lambda r: NonceSynced(r, retry))
             case ReadInclusion(hashes=hashes):
                 self._pipe(chain.follow(self.client, hashes), Followed)
+            case ReadRivals(block=block, pools=pools):
+                self._pipe(chain.rivals(self.client, block, pools), RivalsRead)
             case ExplainRevert(probe=probe):
                 self._pipe(chain.revert_evidence(self.client, probe), functools.partial(RevertExplained, probe))
             case ReadStartup(account=account):

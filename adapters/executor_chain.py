@@ -13,7 +13,7 @@ from execution.receipts import revert_reason
 from execution.reserve_book import GET_RESERVES, SYNC_TOPIC, GarbageAnswer, decode_reserves
 from execution.revert_cause import pool_touches
 from execution.transaction import call_params, decode_uint
-from protocol.execution import Inclusion, RevertEvidence, RevertProbe, Sent, Simulation, Startup
+from protocol.execution import Inclusion, PoolTouch, RevertEvidence, RevertProbe, Sent, Simulation, Startup
 from rpc.routing import is_nonce_too_low
 
 BALANCE_OF = "0x70a08231"  # balanceOf(address)
@@ -141,6 +141,17 @@ async def revert_evidence(client: Any, probe: RevertProbe) -> RevertEvidence:
                 continue  # left out: the classifier names the pools it could not check
     return RevertEvidence(touches=pool_touches(block, logs), reserves_before=reserves,
                           reason=await _revert_reason(client, probe.tx_hash))
+
+
+async def rivals(client: Any, block: int, pools: Sequence[str]) -> tuple[PoolTouch, ...]:
+    """Who moved these pools in `block` (their Sync logs, with each transaction's sender and fees)."""
+    answers = await client.abatch([
+        ("eth_getBlockByNumber", [hex(block), True]),
+        ("eth_getLogs", [{"fromBlock": hex(block), "toBlock": hex(block), "address": sorted(pools),
+                          "topics": [[SYNC_TOPIC]]}]),
+    ])
+    logs = [log_of(raw) for raw in answers[1].unwrap("eth_getLogs")]
+    return pool_touches(answers[0].unwrap("eth_getBlockByNumber"), logs)
 
 
 async def _revert_reason(client: Any, tx_hash: str) -> str:

@@ -45,6 +45,7 @@ from execution.pipeline_state import (
     Note,
     PipelineConfig,
     PipelineState,
+    ReadRivals,
     ReadStartup,
     Report,
     RetryStartupAfter,
@@ -52,6 +53,7 @@ from execution.pipeline_state import (
     Simulate,
     busy_pools,
     committed,
+    fees_of,
     finish,
     put,
     skip,
@@ -72,10 +74,12 @@ from protocol.execution import (
     Followed,
     FollowTick,
     NonceSynced,
+    PoolTouch,
     RetryStartup,
     RevertEvidence,
     RevertExplained,
     RevertProbe,
+    RivalsRead,
     RouteFailed,
     Sent,
     Simulated,
@@ -97,7 +101,7 @@ class Resumed:
 
 
 Event = (Resumed | Started | RetryStartup | ExecuteOpportunity | Assessed | Simulated | Sent | NonceSynced
-         | FollowTick | Followed | RevertExplained | ChainHead | StopChanged | CancelInFlight)
+         | FollowTick | Followed | RevertExplained | RivalsRead | ChainHead | StopChanged | CancelInFlight)
 
 
 def step(state: PipelineState, event: Event, cfg: PipelineConfig) -> tuple[PipelineState, list[Action]]:
@@ -122,6 +126,8 @@ def step(state: PipelineState, event: Event, cfg: PipelineConfig) -> tuple[Pipel
             s = follow(s, out)
         case RevertExplained(probe=probe, result=result):
             s = revert_explained(s, probe, result, cfg, out)
+        case RivalsRead(result=result):
+            s = rivals_read(s, result, cfg, out)
         case ChainHead(number=number, base_fee_wei=base_fee):
             s = new_head(s, number, base_fee, out)
         case Started(result=result):
@@ -222,6 +228,32 @@ def revert_explained(s: PipelineState, probe: RevertProbe, result: Any, cfg: Pip
     return s
 
 
+def rivals_read(s: PipelineState, result: Any, cfg: PipelineConfig, out: list[Action]) -> PipelineState:
+    """The first opportunity's block has been read: bid above whoever else moved its pools (execution.tips).
+
+    Those swaps opened the gap, and the same flow tends to move the same pools again in the block our
+    trade lands in; bidding above it from the first trade on is what keeps the first trade from reverting.
+    Whatever the answer, sending resumes (a failed read leaves the bid to be learned from reverts)."""
+    if s.rivals != "reading":
+        return s
+    s = msgspec.structs.replace(s, rivals="read")
+    if not isinstance(result, tuple) or not all(isinstance(t, PoolTouch) for t in result):
+        out.append(Note("DEBUG", f"rivals unread ({result}); bidding the policy's fees"))
+        return s
+    bid = s.bid
+    for rival in (t for t in result if t.sender.lower() != cfg.account.lower()):
+        max_fee, tip = fees_of(msgspec.structs.replace(s, bid=bid), cfg)
+        bid = outbid(bid, sent_tip_wei=tip, sent_max_fee_wei=max_fee, rival_tip_wei=rival.tip_wei,
+                     rival_max_fee_wei=rival.max_fee_wei, max_tip_wei=cfg.policy.max_priority_fee_wei,
+                     max_fee_cap_wei=cfg.policy.max_fee_cap_wei)
+    if bid != s.bid:
+        out.append(Note("INFO", f"rivals on our pools bid up to {max(t.max_fee_wei for t in result)} wei/gas max fee: "
+                                f"trades tip {max(cfg.policy.priority_fee_wei, bid.tip_wei)} with a max fee of at "
+                                f"least {bid.max_fee_floor_wei} wei/gas"))
+        out.append(PUBLISH)
+    return msgspec.structs.replace(s, bid=bid)
+
+
 # --- admission, sizing, assessment, simulation -----------------------------------------------------------
 
 
@@ -245,6 +277,10 @@ def consider(s: PipelineState, trade: Trade, cfg: PipelineConfig, out: list[Acti
         reason = f"no inventory of {opp.token_symbol}"
     if reason:
         return skip(s, trade, reason, out)
+    if s.rivals == "unread" and s.mode is not SubmitMode.PAPER:
+        # before our first send: who moved these pools in the block that opened the gap, to bid above them
+        out.append(ReadRivals(opp.block_number, tuple(sorted(trade.pools))))
+        s = msgspec.structs.replace(s, rivals="reading")
     # The risk book and the node work at the same time: the simulation starts at the full size and is
     # redone only if the book sizes the trade down (the simulation must be of the exact signed call).
     s = sized(s, trade, opp.amount_in, cfg, out)

@@ -78,6 +78,7 @@ class PipelineState(msgspec.Struct, frozen=True):
     stopped: str | None = None  # the emergency stop's reason while one is active: nothing is signed or sent
     reverts_by_cause: Mapping[str, int] = {}  # RevertCause value -> reverted trades explained so far
     bid: Bid = Bid()  # the tip and max-fee floor learned by losing races (execution.tips); the policy's when lower
+    rivals: str = "unread"  # the first trade's rivals: "unread", "reading" (nothing is sent meanwhile), "read"
 
 
 def initial_state(mode: SubmitMode, account: str) -> PipelineState:
@@ -143,6 +144,13 @@ class ExplainRevert(msgspec.Struct, frozen=True, tag=True):
     probe: RevertProbe
 
 
+class ReadRivals(msgspec.Struct, frozen=True, tag=True):
+    """Read who moved `pools` in `block` (the first opportunity's), to bid above them; comes back as RivalsRead."""
+
+    block: int
+    pools: tuple[str, ...]
+
+
 class RevertClassified(msgspec.Struct, frozen=True, tag=True):
     """A revert's cause is known: count it (arbiter_trade_reverts_total{cause}) and log `line` as a WARNING."""
 
@@ -184,7 +192,7 @@ class Publish(msgspec.Struct, frozen=True, tag=True):
 PUBLISH = Publish()
 
 Action = (AskRisk | Simulate | Broadcast | ReadNonce | ReadInclusion | ReadStartup | RetryStartupAfter | ExplainRevert
-          | RevertClassified | Finished | Report | BlameRoute | Note | Publish)
+          | ReadRivals | RevertClassified | Finished | Report | BlameRoute | Note | Publish)
 
 
 # Helpers over the state ----------------------------------------------------------------------------------

@@ -42,7 +42,7 @@ from protocol.execution import Inclusion, NonceSynced, RevertProbe, Sent, Submit
 
 def pump(s: PipelineState, cfg: PipelineConfig, out: list[Action]) -> PipelineState:
     """Sign and send the next queued trade once the previous send is answered (the same state if idle)."""
-    while s.sending is None and s.send_queue and s.stopped is None:
+    while s.sending is None and s.send_queue and s.stopped is None and s.rivals != "reading":
         trade_id, rest = s.send_queue[0], s.send_queue[1:]
         s = msgspec.structs.replace(s, send_queue=rest)
         trade = s.active.get(trade_id)

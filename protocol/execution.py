@@ -314,6 +314,12 @@ class RevertEvidence(msgspec.Struct, frozen=True, tag=True):
     reason: str = ""
 
 
+class RivalsRead(msgspec.Struct, frozen=True, tag=True):
+    """Who moved the first trade's pools in its detection block (PoolTouch tuple), or the error."""
+
+    result: Any
+
+
 class RevertExplained(msgspec.Struct, frozen=True, tag=True):
     probe: RevertProbe
     result: Any  # RevertEvidence or the error that kept the chain from answering

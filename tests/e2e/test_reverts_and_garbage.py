@@ -20,7 +20,7 @@ from supervision import Handle, introspect
 from supervision.io_loop import io_loop
 from tests.e2e.conftest import EXECUTOR, STRATEGY, manual_mining, start_bot
 from tests.execution.garbage_node import KEEP, GarbageNode
-from tests.execution.helpers import market_swap
+from tests.execution.helpers import COMPETITOR_MAX_FEE, market_swap
 from tests.waiting import wait_until
 
 LATE = "late_to_market_swap"
@@ -52,8 +52,10 @@ def test_a_trade_behind_a_market_swap_is_explained_counted_logged_and_outbid(
     with manual_mining(devnet):
         market_swap(devnet.w3, devnet.world, pool.address, True, 20_000, mine=lambda: devnet.node.mine(1))
         bot.wait_executor(lambda s: s.in_flight >= 1, "our trade in the mempool")
-        # the market swaps back in the block our trade lands in; its 100 gwei max fee orders it first on anvil
-        block = market_swap(devnet.w3, devnet.world, pool.address, False, 20_000, mine=lambda: devnet.node.mine(1))
+        # a competitor swaps back in the block our trade lands in; its max fee, above ours (which the rival
+        # read already raised over the market's 100 gwei), orders it first on anvil
+        block = market_swap(devnet.w3, devnet.world, pool.address, False, 20_000, mine=lambda: devnet.node.mine(1),
+                            max_fee_wei=COMPETITOR_MAX_FEE)
         snap = bot.wait_executor(lambda s: s.reverts_by_cause.get(LATE, 0) >= 1, "the revert explained")
     reverted = next(r for r in records() if r.stage is TradeStage.REVERTED)
     assert reverted.included_block == block and reverted.tx_hash is not None
@@ -65,7 +67,7 @@ def test_a_trade_behind_a_market_swap_is_explained_counted_logged_and_outbid(
                  MARKET_TRADER.address.lower()):
         assert part in line, (part, line)
     # the rival's max fee (what anvil orders by) is outbid from now on; the tip, which costs, stays
-    assert snap.max_fee_floor_wei > 100 * 10**9 and snap.priority_fee_wei == 10**9
+    assert snap.max_fee_floor_wei > COMPETITOR_MAX_FEE and snap.priority_fee_wei == 10**9
     # the evidence as read from the chain: the market's Sync first, and the node's revert reason
     receipt = devnet.w3.eth.get_transaction_receipt(reverted.tx_hash)  # type: ignore[arg-type]
     probe = RevertProbe(trade_id=reverted.opportunity_id, tx_hash=reverted.tx_hash, block=block,

@@ -38,6 +38,7 @@ from execution.pipeline_state import (
     Publish,
     ReadInclusion,
     ReadNonce,
+    ReadRivals,
     ReadStartup,
     Report,
     RetryStartupAfter,
@@ -68,6 +69,7 @@ from protocol.execution import (
     RevertCause,
     RevertEvidence,
     RevertExplained,
+    RivalsRead,
     Sent,
     Simulated,
     Simulation,
@@ -165,6 +167,7 @@ class PipelineMachine(RuleBasedStateMachine):
         self.nonce_reads: list[ReadNonce] = []
         self.inclusion_reads: list[ReadInclusion] = []
         self.explains: list[ExplainRevert] = []
+        self.rival_reads: list[ReadRivals] = []
         self.startup_reads = 0
         # what the checks remember
         self.received: set[str] = set()
@@ -225,6 +228,8 @@ class PipelineMachine(RuleBasedStateMachine):
                 pass
             case ExplainRevert():
                 self.explains.append(action)
+            case ReadRivals():
+                self.rival_reads.append(action)
 
     def check_worth_its_gas(self, trade: Trade) -> None:
         """What is sent was simulated at the size sent and clears its gas at the bid: net > 0, and the
@@ -286,7 +291,7 @@ class PipelineMachine(RuleBasedStateMachine):
         for send in self.sends:  # the io loop outlives the actor: what it was sending still reaches the node
             self.node_answer(send, fail=False)
         self.asks, self.sims, self.sends, self.nonce_reads, self.inclusion_reads = [], [], [], [], []
-        self.explains = []
+        self.explains, self.rival_reads = [], []
         self.startup_reads = 0
         self.state = initial_state(self.mode, ACCOUNT)
         if self.stopped:  # the new incarnation reads the book's published stop before its first step
@@ -333,6 +338,24 @@ class PipelineMachine(RuleBasedStateMachine):
         trade = self.state.active.get(sim.trade_id)
         assert trade is None or trade.simulation is None or trade.call is None or \
             trade.call.amount_in != sim.amount_in, "garbage taken for a simulation"
+
+    @precondition(lambda self: self.rival_reads)
+    @rule(answer=st.sampled_from(["rivals", "ours", "error", "garbage"]), tip=st.integers(0, 60),
+          max_fee=st.integers(0, 10**3))
+    def answer_rivals(self, answer: str, tip: int = 0, max_fee: int = 0) -> None:
+        """Who moved the first trade's pools: nothing is sent until this answer, whatever it is."""
+        read = self.rival_reads.pop(0)
+        assert self.state.rivals == "reading" and not self.state.sending
+        result: object = {"rivals": (PoolTouch(0, "0xr", "0x" + "3c" * 20, read.pools[0], tip, max_fee),),
+                          "ours": (PoolTouch(0, "0xo", ACCOUNT, read.pools[0], 10**6, 10**6),),
+                          "error": Boom("no block"), "garbage": {"transactions": 7}}[answer]
+        bid = self.state.bid
+        self.feed(RivalsRead(result))
+        assert self.state.rivals == "read"
+        if answer != "rivals":
+            assert self.state.bid == bid  # our own trades and failed reads teach nothing
+        assert self.state.bid.tip_wei <= POLICY.max_priority_fee_wei
+        assert self.state.bid.max_fee_floor_wei <= POLICY.max_fee_cap_wei
 
     @precondition(lambda self: self.explains)
     @rule(pick=st.integers(0, 50), answer=st.sampled_from(["rival", "ours", "none", "error"]),
@@ -548,6 +571,8 @@ class PipelineMachine(RuleBasedStateMachine):
         for _ in range(60):
             while self.startup_reads:
                 self.answer_startup(True)
+            while self.rival_reads:
+                self.answer_rivals("rivals")
             while self.asks:
                 self.answer_risk(0, "approve")
             while self.sims:
