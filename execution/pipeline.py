@@ -38,6 +38,7 @@ from execution.halting import cancel_in_flight, stop_changed
 from execution.ledger import Trade, blames_pools, new_trade, outcome_of
 from execution.pipeline_state import (
     PUBLISH,
+    STARTUP_RETRY_MAX_S,
     STARTUP_RETRY_S,
     Action,
     AskRisk,
@@ -184,11 +185,21 @@ def resumed(s: PipelineState, taken: Resume, cfg: PipelineConfig, out: list[Acti
     return s
 
 
+def startup_retry_delay(failures: int) -> float:
+    """Seconds before the next startup read after `failures` in a row: 1, 2, 4, ... capped at 30."""
+    return min(STARTUP_RETRY_MAX_S, STARTUP_RETRY_S * 2 ** min(max(failures - 1, 0), 16))
+
+
 def started(s: PipelineState, result: Any, cfg: PipelineConfig, out: list[Action]) -> PipelineState:
     if not isinstance(result, Startup):
-        out.append(Note("WARNING", f"startup read failed ({result}); retrying"))
-        out.append(RetryStartupAfter(STARTUP_RETRY_S))
-        return s
+        failures = s.startup_failures + 1
+        delay = startup_retry_delay(failures)
+        out.append(Note("WARNING", f"startup read failed ({type(result).__name__}: {result}), {failures} in a row; "
+                                   f"next attempt in {delay:g}s"))
+        out.append(RetryStartupAfter(delay))
+        return msgspec.structs.replace(s, startup_failures=failures)
+    if s.startup_failures:
+        out.append(Note("INFO", f"startup read answered after {s.startup_failures} failure(s)"))
     mode = s.mode
     if result.chain_id != cfg.chain_id:
         out.append(Note("ERROR", f"node is on chain {result.chain_id}, configured {cfg.chain_id}: paper mode, "
@@ -196,7 +207,7 @@ def started(s: PipelineState, result: Any, cfg: PipelineConfig, out: list[Action
         mode = SubmitMode.PAPER
     nonces = s.nonces.synced(result.pending_nonce) if result.pending_nonce is not None else s.nonces
     out.append(PUBLISH)
-    return msgspec.structs.replace(s, mode=mode, nonces=nonces, head=max(s.head, result.head),
+    return msgspec.structs.replace(s, mode=mode, nonces=nonces, head=max(s.head, result.head), startup_failures=0,
                                    base_fee_wei=result.base_fee_wei, inventory=dict(result.inventory), ready=True)
 
 

@@ -36,7 +36,10 @@ from protocol.trading import Opportunity, TradeOutcome
 
 MAX_SEND_ATTEMPTS = 2  # the first send and one after a "nonce too low" resync
 MAX_UNASSESSED = 256  # trades that failed before the risk book answered, kept to release its reservation
+#: The startup read (chain id, head, nonce, inventory) is retried after 1 s, doubling per failure in a row up
+#: to 30 s: endpoints down at start are waited for visibly (each failure's line names the next attempt).
 STARTUP_RETRY_S = 1.0
+STARTUP_RETRY_MAX_S = 30.0
 ZERO_ADDRESS = "0x" + "00" * 20
 
 #: Signs a transaction dict for the configured chain (execution.transaction.sign with the executor's
@@ -78,6 +81,7 @@ class PipelineState(msgspec.Struct, frozen=True):
     stopped: str | None = None  # the emergency stop's reason while one is active: nothing is signed or sent
     reverts_by_cause: Mapping[str, int] = {}  # RevertCause value -> reverted trades explained so far
     bid: Bid = Bid()  # the tip and max-fee floor learned by losing races (execution.tips); the policy's when lower
+    startup_failures: int = 0  # startup reads failed in a row (the retry delay doubles with each)
     rivals: str = "unread"  # the first trade's rivals: "unread", "reading" (nothing is sent meanwhile), "read"
 
 
