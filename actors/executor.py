@@ -167,6 +167,12 @@ class Executor(SupervisedActor):
             self._step(stop)  # the book's stop first: no step after it is published may send
         self._step(event)
 
+    def _chain_head(self) -> int:
+        """The freshest head known without a round trip: ours, or the strategy's last scan (read from the
+        io loop just before a send, as the stop is)."""
+        scanned = getattr(self.strategy.snapshot(), "scanned_block", 0) if self.strategy is not None else 0
+        return max(self.state.head, scanned or 0)
+
     def _book_stop(self) -> StopChanged:
         """The risk book's emergency stop, from its published snapshot (no mailbox hop)."""
         stop = getattr(self.risk.snapshot(), "emergency_stop", None)
@@ -207,7 +213,8 @@ class Executor(SupervisedActor):
             case Simulate(trade_id=trade_id, tx=tx, amount_in=amount, pairs=pairs):
                 self._pipe(chain.simulate(self.client, trade_id, tx, amount, pairs),
                            lambda result: Simulated(result, trade_id, amount))
-            case Broadcast(trade_id=trade_id, signed=signed, bundle_block=block, cancellation=cancelling):
+            case Broadcast(trade_id=trade_id, signed=signed, bundle_block=block, cancellation=cancelling,
+                           deadline_block=deadline):
                 if block is not None:
                     assert self.relay is not None
                     send = functools.partial(self.relay.send_bundle, [signed.raw], block)
@@ -215,8 +222,8 @@ class Executor(SupervisedActor):
                     send = functools.partial(chain.send_raw, self.client, signed.raw)
                 # a cancellation is what an operator asks for during a stop; anything else is held by one
                 stopped = None if cancelling else (lambda: self._book_stop().active)
-                self._pipe(chain.unless_stopped(send, stopped), chain.sent(trade_id, signed.tx_hash,
-                                                                          cancellation=cancelling))
+                self._pipe(chain.unless_stopped(send, stopped, self._chain_head, deadline),
+                           chain.sent(trade_id, signed.tx_hash, cancellation=cancelling))
             case ReadNonce(retry=retry):
                 self._pipe(chain.pending_nonce(self.client, self.account), lambda r: NonceSynced(r, retry))
             case ReadInclusion(hashes=hashes):

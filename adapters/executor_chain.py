@@ -175,13 +175,21 @@ class HeldByStop(Exception):
     """A send not started: the risk book's emergency stop was active when it was about to leave."""
 
 
-async def unless_stopped(send: Callable[[], Awaitable[Any]], stopped: Callable[[], bool] | None) -> Any:
-    """`send()`, unless `stopped()` says an emergency stop is active at the last moment before it starts.
+class TooLate(Exception):
+    """A send not started: the chain's head had reached the trade's deadline block, so it could only revert."""
 
-    The executor checks the stop before each step too; this check closes the gap between the step that
+
+async def unless_stopped(send: Callable[[], Awaitable[Any]], stopped: Callable[[], bool] | None,
+                         head: Callable[[], int] | None = None, deadline_block: int | None = None) -> Any:
+    """`send()`, unless `stopped()` says an emergency stop is active at the last moment before it starts, or
+    the freshest head known (`head()`) has reached `deadline_block` (the trade would land after it: a revert).
+
+    The executor checks both before each step too; these checks close the gap between the step that
     signed a transaction and the io loop starting to send it."""
     if stopped is not None and stopped():
         raise HeldByStop("emergency stop active: not sent")
+    if head is not None and deadline_block is not None and (now := head()) >= deadline_block:
+        raise TooLate(f"head {now} reached the deadline block {deadline_block} before it was sent")
     return await send()
 
 
@@ -190,6 +198,7 @@ def sent(trade_id: str, tx_hash: str, *, cancellation: bool = False) -> Callable
 
     def wrap(result: Any) -> Sent:
         too_low = isinstance(result, BaseException) and is_nonce_too_low(str(result))
-        return Sent(trade_id, tx_hash, result, cancellation, too_low, held=isinstance(result, HeldByStop))
+        return Sent(trade_id, tx_hash, result, cancellation, too_low, held=isinstance(result, HeldByStop),
+                    late=isinstance(result, TooLate))
 
     return wrap

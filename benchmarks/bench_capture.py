@@ -64,7 +64,7 @@ from protocol.market import WatchedPool
 from protocol.network import EndpointRoute, RoutingTable
 from protocol.secrets import Secret
 from rpc.client import RpcClient
-from supervision import ChildSpec, Handle, RestartStrategy, introspect, stop_tree, supervisor_spec
+from supervision import ChildSpec, Handle, RestartStrategy, introspect, registry, stop_tree, supervisor_spec
 from supervision.tree import start_tree
 
 INVENTORY_WEI = 500 * 10**18
@@ -356,6 +356,10 @@ def run(blocks: int, seed: int, block_s: float, modes: tuple[str, ...]) -> dict[
                 result["elapsed_s"] = time.perf_counter() - started
             finally:
                 stop_tree(10.0)
+                # published snapshots outlive their actors: without this, the next mode's executor (same chain
+                # id, same account, a new chain) would resume this one's in-flight trades, counters and bid,
+                # and wait forever on transactions its chain never saw (the lockstep "deadlock" of issue 13)
+                registry.clear()
                 bench.client.close()
         results[mode] = result
     race, lockstep = results.get("race"), results.get("lockstep")

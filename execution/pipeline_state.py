@@ -117,6 +117,7 @@ class Broadcast(msgspec.Struct, frozen=True, tag=True):
     signed: SignedTx
     bundle_block: int | None = None
     cancellation: bool = False
+    deadline_block: int | None = None  # not sent if the chain's head reached it by the time it would leave
 
 
 class ReadNonce(msgspec.Struct, frozen=True, tag=True):

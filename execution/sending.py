@@ -57,7 +57,7 @@ def send_done(s: PipelineState, trade_id: str) -> PipelineState:
 
 def sign_and_send(s: PipelineState, trade: Trade, cfg: PipelineConfig, out: list[Action]) -> PipelineState:
     assert trade.call is not None and cfg.sign is not None
-    trade_id = trade.opportunity.id
+    trade_id, deadline = trade.opportunity.id, trade.call.deadline_block
     if s.stopped is not None:  # e.g. a nonce read that came back after the stop
         return send_done(skip(s, trade, f"emergency stop ({s.stopped}): cancelled before sending", out), trade_id)
     if s.head >= trade.call.deadline_block:  # it would land in head + 1 at best, past its deadline: a sure revert
@@ -81,7 +81,7 @@ def sign_and_send(s: PipelineState, trade: Trade, cfg: PipelineConfig, out: list
                                 send_attempts=trade.send_attempts + 1)
     trade = trade.at(trade.record.stage, tx_hash=signed.tx_hash, nonce=nonce, target_block=bundle)
     out.append(PUBLISH)  # the hash is out before the node answers: a restart must follow it
-    out.append(Broadcast(trade_id, signed, bundle_block=bundle))
+    out.append(Broadcast(trade_id, signed, bundle_block=bundle, deadline_block=deadline))
     return put(msgspec.structs.replace(s, nonces=nonces), trade)
 
 
@@ -110,7 +110,8 @@ def sent(s: PipelineState, msg: Sent, cfg: PipelineConfig, out: list[Action]) ->
             out.append(ReadNonce(retry=msg.trade_id))
             return msgspec.structs.replace(s, nonces=NonceBook(cfg.account))  # forget the count: the chain decides
         s = _released(s, nonce, out)
-        reason = f"emergency stop: held before sending ({text})" if msg.held else f"send failed: {text}"
+        reason = f"emergency stop: held before sending ({text})" if msg.held else (
+            f"stale: {text}" if msg.late else f"send failed: {text}")
         return send_done(skip(s, trade, reason, out), msg.trade_id)
     tx = trade.signed
     nonces = s.nonces.sent(InFlight(nonce, tx.tx_hash, tx.max_fee_per_gas, tx.max_priority_fee_per_gas, s.head))

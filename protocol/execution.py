@@ -206,6 +206,7 @@ class Sent(msgspec.Struct, frozen=True, tag=True):
     cancellation: bool = False
     nonce_too_low: bool = False  # the error says the nonce is used (classified at the I/O edge, rpc.routing)
     held: bool = False  # never left: an emergency stop was active when the send was about to start
+    late: bool = False  # never left: the chain's head had reached the trade's deadline block (a sure revert)
 
 
 class StopChanged(msgspec.Struct, frozen=True, tag=True):

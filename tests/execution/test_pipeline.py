@@ -429,12 +429,18 @@ class PipelineMachine(RuleBasedStateMachine):
         return Sent(send.trade_id, send.signed.tx_hash, send.signed.tx_hash, send.cancellation)
 
     @precondition(lambda self: self.sends)
-    @rule(pick=st.integers(0, 50), fail=st.sampled_from([False, False, False, True]))
-    def answer_send(self, pick: int, fail: bool) -> None:
+    @rule(pick=st.integers(0, 50), fail=st.sampled_from([False, False, False, True]),
+          late=st.sampled_from([False, False, False, False, True]))
+    def answer_send(self, pick: int, fail: bool, late: bool = False) -> None:
         send = self.sends.pop(pick % len(self.sends))
         if self.stopped and not send.cancellation and (fail or send.trade_id not in self.sent_while_stopped):
             # the io loop read the stop just before sending: it never left
             self.feed(Sent(send.trade_id, send.signed.tx_hash, Boom("emergency stop active"), held=True))
+            return
+        if late and not send.cancellation and send.deadline_block is not None:
+            # the io loop saw the head at the trade's deadline block just before sending: it never left
+            self.feed(Sent(send.trade_id, send.signed.tx_hash, Boom("head reached the deadline block"), late=True))
+            assert self.stage.get(send.trade_id) is TradeStage.SKIPPED
             return
         self.feed(self.node_answer(send, fail))
 
