@@ -16,7 +16,8 @@ in execution.pipeline_state. A trade: RECEIVED -> ASSESSED -> SIMULATED -> SUBMI
         Sent / NonceSynced       execution.sending: submitted, or nonce recovery, or the trade ends
         FollowTick / Followed    execution.sending: receipts, bundles not included, stuck txs cancelled; a
                                  reverted trade's block is read (ExplainRevert)
-        RevertExplained          execution.revert_cause: the revert's cause, counted and logged
+        RevertExplained          execution.reverts: the revert's cause, counted and logged; a rival outbid
+        RivalsRead               execution.reverts: the first trade bids above who moved its pools
         ChainHead                a newer head and base fee
         StopChanged              execution.halting: an emergency stop ends every unsent trade; nothing is sent
         CancelInFlight           execution.halting: the operator replaces the trades in the mempool with cancels
@@ -50,11 +51,9 @@ from execution.pipeline_state import (
     ReadStartup,
     Report,
     RetryStartupAfter,
-    RevertClassified,
     Simulate,
     busy_pools,
     committed,
-    fees_of,
     finish,
     put,
     skip,
@@ -63,9 +62,9 @@ from execution.pipeline_state import (
 )
 from execution.profitability import GasUnpriceable, gas_bid_wei, gas_floor, gas_used_bound, net_of_gas
 from execution.resume import Resume, nonce_book
-from execution.revert_cause import revert_cause, revert_line
+from execution.reverts import revert_explained, rivals_read
 from execution.sending import follow, followed, new_head, nonce_synced, pump, sent
-from execution.tips import Bid, outbid
+from execution.tips import Bid
 from execution.transaction import BadRoute, execute_call, expected_profit, gas_limit
 from protocol.execution import (
     Assessed,
@@ -75,11 +74,8 @@ from protocol.execution import (
     Followed,
     FollowTick,
     NonceSynced,
-    PoolTouch,
     RetryStartup,
-    RevertEvidence,
     RevertExplained,
-    RevertProbe,
     RivalsRead,
     RouteFailed,
     Sent,
@@ -209,60 +205,6 @@ def started(s: PipelineState, result: Any, cfg: PipelineConfig, out: list[Action
     out.append(PUBLISH)
     return msgspec.structs.replace(s, mode=mode, nonces=nonces, head=max(s.head, result.head), startup_failures=0,
                                    base_fee_wei=result.base_fee_wei, inventory=dict(result.inventory), ready=True)
-
-
-def revert_explained(s: PipelineState, probe: RevertProbe, result: Any, cfg: PipelineConfig,
-                     out: list[Action]) -> PipelineState:
-    """A reverted trade's block has been read (or could not be): its cause, counted and logged. Lost to a
-    rival's higher bid, later trades outbid it (execution.tips.outbid)."""
-    if isinstance(result, RevertEvidence):
-        verdict = revert_cause(probe, result)
-    else:
-        verdict = revert_cause(probe, None, f"{type(result).__name__}: {result}")
-    cause = verdict.cause.value
-    out.append(RevertClassified(probe.trade_id, verdict.cause, revert_line(probe, verdict)))
-    out.append(PUBLISH)
-    s = msgspec.structs.replace(s, reverts_by_cause={**s.reverts_by_cause, cause: s.reverts_by_cause.get(cause, 0) + 1})
-    rival = verdict.rival
-    if rival is not None:
-        policy = cfg.policy
-        bid = outbid(s.bid, sent_tip_wei=probe.sent_tip_wei, sent_max_fee_wei=probe.sent_max_fee_wei,
-                     rival_tip_wei=rival.tip_wei, rival_max_fee_wei=rival.max_fee_wei,
-                     max_tip_wei=policy.max_priority_fee_wei, max_fee_cap_wei=policy.max_fee_cap_wei)
-        if bid != s.bid:
-            tip = max(policy.priority_fee_wei, bid.tip_wei)
-            out.append(Note("WARNING", f"ordered behind a rival on our pools (tip {rival.tip_wei}, max fee "
-                                       f"{rival.max_fee_wei} wei/gas; ours were {probe.sent_tip_wei} and "
-                                       f"{probe.sent_max_fee_wei}): trades now tip {tip} with a max fee of at "
-                                       f"least {bid.max_fee_floor_wei} wei/gas"))
-            s = msgspec.structs.replace(s, bid=bid)
-    return s
-
-
-def rivals_read(s: PipelineState, result: Any, cfg: PipelineConfig, out: list[Action]) -> PipelineState:
-    """The first opportunity's block has been read: bid above whoever else moved its pools (execution.tips).
-
-    Those swaps opened the gap, and the same flow tends to move the same pools again in the block our
-    trade lands in; bidding above it from the first trade on is what keeps the first trade from reverting.
-    Whatever the answer, sending resumes (a failed read leaves the bid to be learned from reverts)."""
-    if s.rivals != "reading":
-        return s
-    s = msgspec.structs.replace(s, rivals="read")
-    if not isinstance(result, tuple) or not all(isinstance(t, PoolTouch) for t in result):
-        out.append(Note("DEBUG", f"rivals unread ({result}); bidding the policy's fees"))
-        return s
-    bid = s.bid
-    for rival in (t for t in result if t.sender.lower() != cfg.account.lower()):
-        max_fee, tip = fees_of(msgspec.structs.replace(s, bid=bid), cfg)
-        bid = outbid(bid, sent_tip_wei=tip, sent_max_fee_wei=max_fee, rival_tip_wei=rival.tip_wei,
-                     rival_max_fee_wei=rival.max_fee_wei, max_tip_wei=cfg.policy.max_priority_fee_wei,
-                     max_fee_cap_wei=cfg.policy.max_fee_cap_wei)
-    if bid != s.bid:
-        out.append(Note("INFO", f"rivals on our pools bid up to {max(t.max_fee_wei for t in result)} wei/gas max fee: "
-                                f"trades tip {max(cfg.policy.priority_fee_wei, bid.tip_wei)} with a max fee of at "
-                                f"least {bid.max_fee_floor_wei} wei/gas"))
-        out.append(PUBLISH)
-    return msgspec.structs.replace(s, bid=bid)
 
 
 # --- admission, sizing, assessment, simulation -----------------------------------------------------------
