@@ -29,21 +29,25 @@ from typing import Any
 from adapters import executor_chain as chain
 from adapters.relay_client import RelayClient
 from execution.ledger import Trade
+from execution.metrics import TRADE_REVERTS
 from execution.pipeline import Event, Resumed, step
 from execution.pipeline_state import (
     Action,
     AskRisk,
     BlameRoute,
     Broadcast,
+    ExplainRevert,
     Finished,
     Note,
     PipelineConfig,
     Publish,
     ReadInclusion,
     ReadNonce,
+    ReadRivals,
     ReadStartup,
     Report,
     RetryStartupAfter,
+    RevertClassified,
     Simulate,
     initial_state,
     snapshot,
@@ -60,6 +64,8 @@ from protocol.execution import (
     GetTrades,
     NonceSynced,
     RetryStartup,
+    RevertExplained,
+    RivalsRead,
     Simulated,
     Started,
     StopChanged,
@@ -76,7 +82,7 @@ from supervision.io_loop import io_loop
 RISK_TIMEOUT_S = 1.0
 MAX_RECORDS = 1000  # trade records kept for GetTrades and the console
 _EVENTS = typing.get_args(Event)
-_TELLS = (Finished, Report, BlameRoute, Note)
+_TELLS = (Finished, Report, BlameRoute, Note, RevertClassified)
 
 
 class Executor(SupervisedActor):
@@ -149,7 +155,9 @@ class Executor(SupervisedActor):
     def status(self) -> dict[str, Any]:
         s = self.state
         return {"mode": s.mode.value, "in_flight": len(s.active), "parked": len(s.parked),
-                "next_nonce": s.nonces.next_nonce, "following": s.following, "stopped": s.stopped or "no"}
+                "next_nonce": s.nonces.next_nonce, "following": s.following, "stopped": s.stopped or "no",
+                "mined": s.tally.get(TradeStage.MINED, 0), "reverted": s.tally.get(TradeStage.REVERTED, 0),
+                "reverts_by_cause": dict(s.reverts_by_cause)}
 
     # --- the shell: one event in, its actions out -------------------------------------------------------
 
@@ -158,6 +166,12 @@ class Executor(SupervisedActor):
         if stop.active != (self.state.stopped is not None):
             self._step(stop)  # the book's stop first: no step after it is published may send
         self._step(event)
+
+    def _chain_head(self) -> int:
+        """The freshest head known without a round trip: ours, or the strategy's last scan (read from the
+        io loop just before a send, as the stop is)."""
+        scanned = getattr(self.strategy.snapshot(), "scanned_block", 0) if self.strategy is not None else 0
+        return max(self.state.head, scanned or 0)
 
     def _book_stop(self) -> StopChanged:
         """The risk book's emergency stop, from its published snapshot (no mailbox hop)."""
@@ -187,16 +201,20 @@ class Executor(SupervisedActor):
                 self._tell(self.strategy, failed)
             case Note(level=level, text=text, trace_id=trace_id):
                 (self.log.bind(trace_id=trace_id) if trace_id else self.log).log(level, text)
+            case RevertClassified(trade_id=trade_id, cause=cause, line=line):
+                TRADE_REVERTS.labels(cause=cause.value).inc()
+                self.log.bind(trace_id=trade_id).warning("{}", line)
 
     def _start(self, action: Action) -> None:
         match action:
             case AskRisk(trade_id=trade_id, opportunity=opp, market=market):
                 future = self.risk.ask_future(AssessTrade(opp, market), timeout=RISK_TIMEOUT_S, trace_id=trade_id)
                 self.ctx.pipe(future, lambda result: Assessed(trade_id, result))
-            case Simulate(trade_id=trade_id, tx=tx, amount_in=amount):
-                self._pipe(chain.simulate(self.client, trade_id, tx, amount),
+            case Simulate(trade_id=trade_id, tx=tx, amount_in=amount, pairs=pairs):
+                self._pipe(chain.simulate(self.client, trade_id, tx, amount, pairs),
                            lambda result: Simulated(result, trade_id, amount))
-            case Broadcast(trade_id=trade_id, signed=signed, bundle_block=block, cancellation=cancelling):
+            case Broadcast(trade_id=trade_id, signed=signed, bundle_block=block, cancellation=cancelling,
+                           deadline_block=deadline):
                 if block is not None:
                     assert self.relay is not None
                     send = functools.partial(self.relay.send_bundle, [signed.raw], block)
@@ -204,12 +222,16 @@ class Executor(SupervisedActor):
                     send = functools.partial(chain.send_raw, self.client, signed.raw)
                 # a cancellation is what an operator asks for during a stop; anything else is held by one
                 stopped = None if cancelling else (lambda: self._book_stop().active)
-                self._pipe(chain.unless_stopped(send, stopped), chain.sent(trade_id, signed.tx_hash,
-                                                                          cancellation=cancelling))
+                self._pipe(chain.unless_stopped(send, stopped, self._chain_head, deadline),
+                           chain.sent(trade_id, signed.tx_hash, cancellation=cancelling))
             case ReadNonce(retry=retry):
                 self._pipe(chain.pending_nonce(self.client, self.account), lambda r: NonceSynced(r, retry))
             case ReadInclusion(hashes=hashes):
                 self._pipe(chain.follow(self.client, hashes), Followed)
+            case ReadRivals(block=block, pools=pools):
+                self._pipe(chain.rivals(self.client, block, pools), RivalsRead)
+            case ExplainRevert(probe=probe):
+                self._pipe(chain.revert_evidence(self.client, probe), functools.partial(RevertExplained, probe))
             case ReadStartup(account=account):
                 self._pipe(chain.startup(self.client, account, self.config.executor_address, self.base_tokens),
                            Started)
