@@ -109,6 +109,12 @@ def exact(words: np.ndarray, i: int) -> int:
     return (int(words[i, 1]) << 64) | int(words[i, 0])
 
 
+def words_from_ints(values: list[int]) -> np.ndarray:
+    """(n, 2) [low, high] words of non-negative ints below 2**128."""
+    mask = (1 << 64) - 1
+    return np.array([[v & mask, v >> 64] for v in values], dtype=np.uint64).reshape(-1, 2)
+
+
 def words_from_float(values: np.ndarray) -> np.ndarray:
     """(n, 2) words of non-negative integer-valued float64s (exact: both halves are integers below 2**64)."""
     high = np.floor(values / WORD)

@@ -10,7 +10,8 @@ with numpy and driven by one numpy Generator seeded by `seed`:
   price). The quote token (USDC) is worth 1/ETH-in-USD ETH.
 - Competing arbitrageurs. In each block, with probability competitor_rate (per pool: a DEX where
   searchers are quicker has a higher rate), another searcher re-aligns the pool with the fair
-  price, leaving it anywhere within the fee band (+-fee). Between two re-alignments the pool does
+  price, leaving it anywhere within +-band_share * fee of it (searchers arbitrage pools against
+  each other, so two pools of a pair stay within about one fee of each other). Between two re-alignments the pool does
   not follow the fair price: this lag, across two DEXes re-aligned at different times, is where
   arbitrage comes from (most of it right after a jump).
 - Noise flow. In each block, with probability noise_rate, an uninformed trade moves the pool's log
@@ -47,8 +48,8 @@ class SyntheticToken(msgspec.Struct, frozen=True):
     symbol: str
     decimals: int
     price_eth: float  # whole token in ETH at the start
-    sigma_annual: float = 0.9
-    jumps_per_day: float = 2.0
+    sigma_annual: float = 0.7
+    jumps_per_day: float = 1.0
     jump_sd: float = 0.04
 
 
@@ -65,16 +66,17 @@ class SyntheticSpec(msgspec.Struct, frozen=True):
         SyntheticToken("UNI", 18, 0.003),
         SyntheticToken("AAVE", 18, 0.08),
         SyntheticToken("MKR", 18, 0.6),
-        SyntheticToken("CRV", 18, 0.0002, 1.2, 3.0, 0.05),
-        SyntheticToken("LDO", 18, 0.0007, 1.1, 3.0, 0.05),
+        SyntheticToken("CRV", 18, 0.0002, 1.0, 2.0, 0.05),
+        SyntheticToken("LDO", 18, 0.0007, 0.9, 2.0, 0.05),
     )
     #: pairs besides every token's WETH pool: (symbol, symbol), each on both DEXes
     cross_pairs: tuple[tuple[str, str], ...] = (("WBTC", "USDC"), ("LINK", "USDC"), ("UNI", "USDC"), ("WBTC", "LINK"))
     dexes: tuple[str, ...] = ("uniswap", "sushiswap")
     depth_eth: tuple[float, ...] = (2_500.0, 900.0)  # ETH value of a pool's ETH-side reserve, per DEX
-    competitor_rate: tuple[float, ...] = (0.10, 0.06)  # per block, per DEX
-    noise_rate: float = 0.05
-    noise_sd: float = 0.003
+    competitor_rate: tuple[float, ...] = (0.25, 0.12)  # per block, per DEX
+    noise_rate: float = 0.03
+    noise_sd: float = 0.0015
+    band_share: float = 0.5  # competitors leave a pool within +-band_share * fee of the fair price
     fee_bps: int = 30
 
 
@@ -156,7 +158,7 @@ def generate(spec: SyntheticSpec = SyntheticSpec(), *, first_block: int = 20_000
             walk[noise] = rng.normal(0.0, spec.noise_sd, size=int(noise.sum()))
             walk = np.cumsum(walk)
             last = np.maximum.accumulate(np.where(realign, np.arange(n), 0))[event]
-            band = rng.uniform(-fee, fee, size=n)
+            band = rng.uniform(-spec.band_share * fee, spec.band_share * fee, size=n)
             pool_log_price = log_price[last] + band[last] + walk[event] - walk[last]
             r0 = np.floor(np.exp(log_liquidity - 0.5 * pool_log_price))
             r1 = np.floor(np.exp(log_liquidity + 0.5 * pool_log_price))
