@@ -38,10 +38,10 @@ from backtest.competition import CompetitionModel
 from backtest.history import History, exact
 from backtest.prescreen import PoolColumns, candidate_blocks
 from execution.profitability import GasUnpriceable, gas_bid_wei, gas_floor, gas_used_bound
-from protocol.risk import LimitHit, RiskLimits
+from protocol.risk import EmergencyStopTriggered, LimitHit, RiskLimits
 from protocol.trading import Opportunity, TradeOutcome, TradeStatus
 from risk.assess import assess
-from risk.book import apply_outcome, reserve, roll_day
+from risk.book import apply_outcome, reserve, reset_stop, roll_day
 from risk.state import RiskBookState, new_state
 
 #: Gas used by contracts/Executor.sol from inventory, measured on anvil against the real UniswapV2Pair
@@ -69,6 +69,10 @@ class BacktestOptions(msgspec.Struct, frozen=True, rename="camel"):
     mode: str = "public"  # public transactions (a lost race reverts and pays gas) or "bundle" (costs nothing)
     competition: CompetitionModel = CompetitionModel()
     monte_carlo_paths: int = 2_000
+    #: The live book stays stopped until an operator resets it. A backtest stands in for that operator:
+    #: it resets the stop (risk.book.reset_stop, with the reason on record) this long after it fired,
+    #: cooldown untouched; None leaves it stopped for the rest of the range.
+    operator_reset_after_s: float | None = 3_600.0
 
 
 class Trade(msgspec.Struct, frozen=True, rename="camel"):
@@ -103,6 +107,7 @@ class Replay:
     skipped: collections.Counter[str]
     limit_hits: collections.Counter[str]
     not_included: int
+    stops: int
     elapsed_s: float
     screen_s: float
 
@@ -170,7 +175,7 @@ def replay(
     eq_v: list[float] = []
     skipped: collections.Counter[str] = collections.Counter()
     hits: collections.Counter[str] = collections.Counter()
-    not_included = scanned = found = 0
+    not_included = scanned = found = stops = 0
     ci, last = 0, first_block - 1
     n_candidates = len(candidates)
     while True:
@@ -207,6 +212,11 @@ def replay(
             graph = graph.update(changed)
         now = float(history.timestamp[row])
         base_fee = int(history.base_fee_wei[row])
+        stop = state.emergency_stop
+        if stop.active and options.operator_reset_after_s is not None and stop.since is not None \
+                and now - stop.since >= options.operator_reset_after_s:
+            state, _ = reset_stop(state, f"backtest operator reset {options.operator_reset_after_s:g} s after the stop",
+                                  "backtest", now)
         eth_value = eth_value_in(graph, quote, quote_decimals)
         book = PriceBook(eth_value=eth_value, symbols=symbols)
         result = scan(graph, gas_policy, book, BlockContext(block, base_fee, now),
@@ -270,6 +280,7 @@ def replay(
             for event in events:
                 if isinstance(event, LimitHit):
                     hits[event.limit] += 1
+                stops += isinstance(event, EmergencyStopTriggered)
             if status is TradeStatus.MINED:
                 inventory += sized.gross_profit if sized.token == weth else 0
             fills += 1
@@ -287,5 +298,5 @@ def replay(
         trades=trades, equity_times=np.array(eq_t), equity_values=np.array(eq_v), start_equity=limits.initial_capital,
         final_state=state, blocks=history.blocks, events=history.events, candidate_blocks=n_candidates,
         scanned_blocks=scanned, opportunities=found, skipped=skipped, limit_hits=hits, not_included=not_included,
-        elapsed_s=time.perf_counter() - started, screen_s=screen_s,
+        stops=stops, elapsed_s=time.perf_counter() - started, screen_s=screen_s,
     )

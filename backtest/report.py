@@ -125,7 +125,8 @@ def to_html(report: BacktestReport) -> str:
     c = report.counts
     counts = _table([("blocks", c.blocks), ("events", c.events), ("blocks kept by the screen", c.candidate_blocks),
                      ("blocks scanned", c.scanned_blocks), ("opportunities found", c.opportunities),
-                     ("bundles not included", c.not_included), ("emergency stop", c.emergency_stop)]
+                     ("bundles not included", c.not_included), ("emergency stops", c.emergency_stops),
+                     ("emergency stop at the end", c.emergency_stop)]
                     + [(f"skipped: {k}", v) for k, v in c.skipped.items()]
                     + [(f"limit hit: {k}", v) for k, v in c.limit_hits.items()])
     mc = ""

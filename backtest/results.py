@@ -34,7 +34,8 @@ class ReplayCounts(msgspec.Struct, frozen=True, rename="camel"):
     not_included: int
     skipped: dict[str, int]
     limit_hits: dict[str, int]
-    emergency_stop: str | None
+    emergency_stops: int
+    emergency_stop: str | None  # still active at the end: its reason
 
 
 class BacktestReport(msgspec.Struct, frozen=True, rename="camel"):
@@ -107,7 +108,7 @@ def build_report(
         blocks=replay.blocks, events=replay.events, candidate_blocks=replay.candidate_blocks,
         scanned_blocks=replay.scanned_blocks, opportunities=replay.opportunities, not_included=replay.not_included,
         skipped=dict(sorted(replay.skipped.items())), limit_hits=dict(sorted(replay.limit_hits.items())),
-        emergency_stop=stop.reason if stop.active else None
+        emergency_stops=replay.stops, emergency_stop=stop.reason if stop.active else None
     )
     synthetic = history.meta.synthetic
     return BacktestReport(

@@ -118,10 +118,14 @@ def test_a_lost_race_costs_the_revert_gas_in_public_mode_and_nothing_in_bundles(
 def test_the_live_emergency_stop_ends_trading():
     history = generate(SyntheticSpec(seed=2, days=0.5))
     strategy = StrategyParams(limits=msgspec.structs.replace(StrategyParams().limits, max_consecutive_losses=2))
-    result = replay(history, strategy, BacktestOptions(competition=ALWAYS_LOSE))
+    result = replay(history, strategy, BacktestOptions(competition=ALWAYS_LOSE, operator_reset_after_s=None))
     assert len(result.trades) == 2
     assert result.final_state.emergency_stop.active and result.limit_hits["max_consecutive_losses"] == 1
     assert any(k.startswith("risk: emergency stop active") for k in result.skipped)
+    # the backtest stands in for the operator: it resets the stop (the live reset_stop) 10 minutes later, and trading
+    # resumes (and stops again)
+    reset = replay(history, strategy, BacktestOptions(competition=ALWAYS_LOSE, operator_reset_after_s=600.0))
+    assert reset.stops >= 2 and len(reset.trades) > 2
 
 
 def test_same_seed_same_report_other_seed_other_draws(tmp_path):
