@@ -19,6 +19,7 @@ scanned blocks, not at every block.
 
 from __future__ import annotations
 
+import bisect
 import collections
 import re
 import time
@@ -164,6 +165,10 @@ def replay(
     first_block = int(history.block_number[0])
     inventory = int(strategy.inventory_eth * 10**18)
     index_of = {p.address: i for i, p in enumerate(meta.pools)}
+    event_blocks = [columns.blocks[p].tolist() for p in range(n_pools)]  # bisect on lists: no numpy call per pool
+
+    def latest(pool: int, block: int) -> int:
+        return bisect.bisect_right(event_blocks[pool], block) - 1
 
     graph: MarketGraph | None = None
     graph_key: list[tuple[str, int] | None] = [None] * n_pools  # what the graph holds for each pool
@@ -195,7 +200,7 @@ def replay(
         # --- the block's pools: recorded reserves, or our fill's until the pool's next Sync ----------
         changed: list[PoolSnapshot] = []
         for p in present:
-            position = int(columns.latest(p, np.array([block]))[0])
+            position = latest(p, block)
             if position < 0:
                 continue
             held = overlay.get(p)
@@ -286,7 +291,7 @@ def replay(
             fills += 1
             for pool in _after_fill(graph, sized):  # ours, or the winner's same trade
                 p = index_of[pool.address]
-                overlay[p] = (int(columns.latest(p, np.array([block]))[0]), pool, fills)
+                overlay[p] = (latest(p, block), pool, fills)
             if status is not TradeStatus.NOT_INCLUDED:
                 trades.append(Trade(block + 1, int(outcome_at), sized.id, status.value, hops, sized.amount_in,
                                     gross, gas_used if gas_cost else 0, gas_cost, pnl_wei, pnl_value, lose))
