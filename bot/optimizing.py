@@ -8,14 +8,22 @@ maximising the training window's total return and minimising its max drawdown. F
 Pareto front the trial with the best return per unit of drawdown is taken, then replayed on the next
 window, which the search never saw (backtest.walkforward). Printed: the last fold's parameters, the
 walk-forward (out-of-sample) score and the overfitting gap = mean in-sample - mean out-of-sample score.
-Score = total return / max(max drawdown, 1 %). The search runs in one process; parallel trials (local
-processes, Ray) are not built yet.
+Score = total return / max(max drawdown, 1 %).
+
+Each generation's population is asked from the sampler at once and replayed in parallel: in this
+process (--workers 1), over local processes (--workers N, concurrent.futures), or over Ray when
+--ray-address is given (`local` starts a local instance; Ray is the optional `ray` extra). The
+results are told back in trial order, so the search is the same, trial for trial, however it runs.
 """
 
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
+import contextlib
+import multiprocessing
 import sys
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import msgspec
@@ -75,9 +83,59 @@ def score(total_return: float, max_drawdown: float) -> float:
     return total_return / max(max_drawdown, MIN_DRAWDOWN)
 
 
+Batch = Callable[[list[dict[str, Any]]], list[tuple[float, float]]]
+_WINDOW: tuple[History, StrategyParams, BacktestOptions] | None = None  # a worker process's training window
+
+
+def _init_worker(history: History, base: StrategyParams, options: BacktestOptions) -> None:
+    global _WINDOW
+    _WINDOW = (history, base, options)
+
+
+def _evaluate_in_worker(params: dict[str, Any]) -> tuple[float, float]:
+    assert _WINDOW is not None
+    history, base, options = _WINDOW
+    return evaluate(history, strategy_from(params, base), options)
+
+
+@contextlib.contextmanager
+def evaluator(history: History, base: StrategyParams, options: BacktestOptions, *, workers: int = 1,
+              ray_address: str | None = None) -> Iterator[Batch]:
+    """A function replaying a batch of parameter sets on `history`, results in order."""
+    if ray_address is not None:
+        import ray
+
+        started = not ray.is_initialized()
+        if started:
+            ray.init(address=None if ray_address == "local" else ray_address,
+                     num_cpus=workers if ray_address == "local" else None, include_dashboard=False,
+                     log_to_driver=False)
+        window = ray.put((history, base, options))
+        remote = ray.remote(_evaluate_remote)
+        try:
+            yield lambda batch: ray.get([remote.remote(window, p) for p in batch])
+        finally:
+            if started:
+                ray.shutdown()
+    elif workers > 1:
+        context = multiprocessing.get_context("spawn")  # no fork of a process that may hold threads
+        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
+                                                    initargs=(history, base, options)) as pool:
+            yield lambda batch: list(pool.map(_evaluate_in_worker, batch))
+    else:
+        yield lambda batch: [evaluate(history, strategy_from(p, base), options) for p in batch]
+
+
+def _evaluate_remote(window: tuple[History, StrategyParams, BacktestOptions],
+                     params: dict[str, Any]) -> tuple[float, float]:
+    history, base, options = window
+    return evaluate(history, strategy_from(params, base), options)
+
+
 def optimise(history: History, *, fold_count: int = 2, population: int = 8, generations: int = 3, seed: int = 0,
              base: StrategyParams = StrategyParams(), options: BacktestOptions = BacktestOptions(),  # noqa: B008
-             windows_seen: list[tuple[str, int, int]] | None = None) -> Optimisation:
+             windows_seen: list[tuple[str, int, int]] | None = None, workers: int = 1,
+             ray_address: str | None = None) -> Optimisation:
     """Walk-forward NSGA-II; windows_seen (if given) records every (role, first, last) block window replayed."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     options = msgspec.structs.replace(options, monte_carlo_paths=10)  # the search reads the summary only
@@ -86,14 +144,16 @@ def optimise(history: History, *, fold_count: int = 2, population: int = 8, gene
         train = history.window(fold.train_first, fold.train_last)
         test = history.window(fold.test_first, fold.test_last)
 
-        def objective(trial: optuna.Trial, train: History = train, fold: Fold = fold) -> tuple[float, float]:
-            if windows_seen is not None:
-                windows_seen.append(("train", fold.train_first, fold.train_last))
-            return evaluate(train, strategy_from(suggest(trial), base), options)
-
         sampler = optuna.samplers.NSGAIISampler(population_size=population, seed=seed + k)
         study = optuna.create_study(directions=["maximize", "minimize"], sampler=sampler)
-        study.optimize(objective, n_trials=population * generations)
+        with evaluator(train, base, options, workers=workers, ray_address=ray_address) as run_batch:
+            for _generation in range(generations):
+                trials = [study.ask() for _ in range(population)]
+                batch = [suggest(t) for t in trials]
+                if windows_seen is not None:
+                    windows_seen.extend(("train", fold.train_first, fold.train_last) for _ in batch)
+                for trial, values in zip(trials, run_batch(batch)):
+                    study.tell(trial, values)
         best = max(study.best_trials, key=lambda t: (score(*t.values), -t.number))
         if windows_seen is not None:
             windows_seen.append(("test", fold.test_first, fold.test_last))
@@ -115,12 +175,15 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--population", type=int, default=8)
     parser.add_argument("--generations", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--workers", type=int, default=1, help="parallel replays (local processes, or Ray CPUs)")
+    parser.add_argument("--ray-address", help="a Ray cluster address, or `local` to start a local Ray instance")
     args = parser.parse_args(argv)
     try:
         history = history_for(BacktestRequest(synthetic=args.synthetic or (None if args.history else "8d"),
                                               history=args.history, synthetic_seed=args.seed, out=None))
         result = optimise(history, fold_count=args.folds, population=args.population,
-                          generations=args.generations, seed=args.seed)
+                          generations=args.generations, seed=args.seed, workers=args.workers,
+                          ray_address=args.ray_address)
     except (BacktestSetupError, ValueError, OSError) as exc:
         print(f"run.py optimize: {exc}", file=sys.stderr)
         return 2

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -41,4 +42,15 @@ def test_the_search_never_scores_on_what_it_trained_on_and_is_reproducible():
     assert {(lo, hi) for role, lo, hi in seen if role == "train"} == fold_windows
     b = optimise(history, fold_count=2, population=4, generations=2, seed=3)
     assert a == b
+    # the same search over two local processes: trial for trial the same result
+    assert optimise(history, fold_count=2, population=4, generations=2, seed=3, workers=2) == a
     assert a.overfitting_gap == a.in_sample_score - a.walk_forward_score
+
+
+@pytest.mark.timeout(240)
+def test_the_search_over_a_local_ray_instance_is_the_same_search():
+    pytest.importorskip("ray")  # the optional `ray` extra
+    history = generate(SyntheticSpec(seed=6, days=0.3))
+    inline = optimise(history, fold_count=1, population=4, generations=2, seed=1)
+    assert optimise(history, fold_count=1, population=4, generations=2, seed=1, workers=2,
+                    ray_address="local") == inline
