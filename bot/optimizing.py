@@ -132,6 +132,20 @@ def _evaluate_remote(window: tuple[History, StrategyParams, BacktestOptions],
     return evaluate(history, strategy_from(params, base), options)
 
 
+def search(history: History, *, population: int, generations: int, seed: int, base: StrategyParams,
+           options: BacktestOptions, workers: int = 1, ray_address: str | None = None) -> optuna.Study:
+    """NSGA-II on one window: `generations` batches of `population` replays, told back in trial order."""
+    sampler = optuna.samplers.NSGAIISampler(population_size=population, seed=seed)
+    study = optuna.create_study(directions=["maximize", "minimize"], sampler=sampler)
+    with evaluator(history, base, options, workers=workers, ray_address=ray_address) as run_batch:
+        for _generation in range(generations):
+            trials = [study.ask() for _ in range(population)]
+            batch = [suggest(t) for t in trials]
+            for trial, values in zip(trials, run_batch(batch)):
+                study.tell(trial, values)
+    return study
+
+
 def optimise(history: History, *, fold_count: int = 2, population: int = 8, generations: int = 3, seed: int = 0,
              base: StrategyParams = StrategyParams(), options: BacktestOptions = BacktestOptions(),  # noqa: B008
              windows_seen: list[tuple[str, int, int]] | None = None, workers: int = 1,
@@ -144,16 +158,10 @@ def optimise(history: History, *, fold_count: int = 2, population: int = 8, gene
         train = history.window(fold.train_first, fold.train_last)
         test = history.window(fold.test_first, fold.test_last)
 
-        sampler = optuna.samplers.NSGAIISampler(population_size=population, seed=seed + k)
-        study = optuna.create_study(directions=["maximize", "minimize"], sampler=sampler)
-        with evaluator(train, base, options, workers=workers, ray_address=ray_address) as run_batch:
-            for _generation in range(generations):
-                trials = [study.ask() for _ in range(population)]
-                batch = [suggest(t) for t in trials]
-                if windows_seen is not None:
-                    windows_seen.extend(("train", fold.train_first, fold.train_last) for _ in batch)
-                for trial, values in zip(trials, run_batch(batch)):
-                    study.tell(trial, values)
+        if windows_seen is not None:
+            windows_seen.extend(("train", fold.train_first, fold.train_last) for _ in range(population * generations))
+        study = search(train, population=population, generations=generations, seed=seed + k, base=base,
+                       options=options, workers=workers, ray_address=ray_address)
         best = max(study.best_trials, key=lambda t: (score(*t.values), -t.number))
         if windows_seen is not None:
             windows_seen.append(("test", fold.test_first, fold.test_last))
