@@ -82,6 +82,21 @@ class Phase4Manager:
     def reset_emergency_stop(self, reason: str, by: str = "operator") -> EmergencyStop:
         return _accepted(RISK_BOOK.ask(ResetEmergencyStop(reason, by), timeout=CALL_TIMEOUT_S))
 
+    # --- backtesting -------------------------------------------------------------------------------
+
+    def run_backtest(self, strategy: Any = None, options: Any = None) -> Any:
+        """Replay the live strategy and risk rules on history; returns a BacktestReport (report.summary.totalReturn
+        is summary.total_return in the JSON's camelCase, likewise sharpeRatio and maxDrawdown).
+
+        strategy: backtest.engine.StrategyParams or a dict of its camelCase fields; options: BacktestOptions,
+        or a dict of its fields and bot.backtesting.BacktestRequest's (synthetic, history, firstBlock, lastBlock,
+        syntheticSeed, out). Runs in the caller's thread and needs no running tree.
+        """
+        from bot.backtesting import run, settings_from
+
+        params, opts, request = settings_from(strategy, options)
+        return run(params, opts, request)
+
     # --- status ----------------------------------------------------------------------------------
 
     def get_system_status(self) -> dict[str, Any]:
