@@ -25,9 +25,10 @@ MAX_FINGERPRINTS = 1000  # the book forgets the least recently seen beyond this
 _NORMALISE = (
     (re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I), "<uuid>"),
     (re.compile(r"0x[0-9a-f]+", re.I), "<hex>"),
+    (re.compile(r"\d+\.\d+(?:e[+-]?\d+)?", re.I), "<n>"),  # decimals before ids: their digits are not hex ids
     (re.compile(r"\b[0-9a-f]{16,}\b", re.I), "<id>"),
     (re.compile(r"'[^']*'|\"[^\"]*\""), "<str>"),
-    (re.compile(r"\d+(?:\.\d+)?"), "<n>"),
+    (re.compile(r"\d+(?:\.\d+)?(?:e[+-]?\d+)?", re.I), "<n>"),
 )
 
 

@@ -25,6 +25,8 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
+from protocol.secrets import redact
+
 DEFAULT_MAX_TRACES = 10_000
 #: The stages of an opportunity, in order; a trace ends in one of the last three.
 STAGES = ("detected", "assessed", "simulated", "signed", "sent", "included", "failed", "skipped")
@@ -177,13 +179,22 @@ def store() -> TraceStore | None:
     return _store
 
 
+def _attribute(value: Any) -> Any:
+    """An attribute value as OTel takes it, with any secret in its text masked (spans are exported)."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, list | tuple):
+        return [redact(v) if isinstance(v, str) else v for v in value]
+    return value
+
+
 def stage(trace_id: str, name: str, start_ns: int, end_ns: int, attributes: Mapping[str, Any],
           error: str | None = None) -> None:
     """Record one finished stage of the opportunity `trace_id` (a no-op with tracing off)."""
     if not enabled():
         return
     span = _tracer.start_span(name, context=stage_context(trace_id), start_time=start_ns,
-                              attributes={k: v for k, v in attributes.items() if v is not None})
+                              attributes={k: _attribute(v) for k, v in attributes.items() if v is not None})
     if error is not None:
-        span.set_status(trace.Status(trace.StatusCode.ERROR, error))
+        span.set_status(trace.Status(trace.StatusCode.ERROR, redact(error)))
     span.end(end_time=end_ns)

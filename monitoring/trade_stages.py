@@ -4,7 +4,8 @@ The executor tells `TradeStages` what it starts (an action of its pipeline) and 
 event); each stage span (assessed, simulated, signed, sent, then included / failed / skipped) is ended
 with its attributes through monitoring.tracing. Keyed by the trade id, which is the opportunity's
 trace id, so nothing rides on thread-locals. Bounded: a trade that never finishes (a restart took it)
-is forgotten after MAX_OPEN others.
+is forgotten after MAX_OPEN others. A trade's trace ends with its final stage: an answer that comes
+back after it (a simulation still out when the risk book refused) adds no span.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ def final_span(stage: TradeStage) -> str:
 class TradeStages:
     def __init__(self) -> None:
         self._open: collections.OrderedDict[str, _Open] = collections.OrderedDict()
+        self._ended: collections.OrderedDict[str, None] = collections.OrderedDict()
 
     def _get(self, trade_id: str) -> _Open:
         entry = self._open.get(trade_id)
@@ -71,7 +73,7 @@ class TradeStages:
     # --- what comes back -------------------------------------------------------------------------------
 
     def returned(self, event: Any) -> None:
-        if not tracing.enabled():
+        if not tracing.enabled() or getattr(event, "trade_id", None) in self._ended:
             return
         now = time.time_ns()
         match event:
@@ -105,6 +107,9 @@ class TradeStages:
             return
         now = time.time_ns()
         entry = self._open.pop(record.opportunity_id, None)
+        self._ended[record.opportunity_id] = None
+        while len(self._ended) > MAX_OPEN:
+            self._ended.popitem(last=False)
         start = entry.last_end_ns if entry is not None else now
         name = final_span(record.stage)
         tracing.stage(record.opportunity_id, name, min(start, now), now, {
