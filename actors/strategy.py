@@ -19,7 +19,7 @@ from amm.gas import BlockContext, GasPolicy, Numeraire, PriceBook
 from amm.graph import MarketGraph
 from amm.pools import PoolSnapshot
 from amm.search import eth_reference, eth_value_in, scan
-from monitoring import tracing
+from monitoring.trade_stages import detected
 from protocol.envelope import new_trace_id
 from protocol.execution import ChainHead, ExecuteOpportunity, ExecutorSnapshot, RouteFailed, StrategySnapshot
 from protocol.market import MarketSnapshot, ReservesUpdated
@@ -163,12 +163,7 @@ class Strategy(SupervisedActor):
             for opp in chosen:
                 view = market_view(self.price_history, opp.tokens)
                 self.executor.tell(ExecuteOpportunity(opp, view), trace_id=opp.id)
-                if tracing.enabled():
-                    tracing.stage(opp.id, "detected", int(opp.detected_at * 1e9), time.time_ns(), {
-                        "pools": [leg.pool for leg in opp.route], "block": opp.block_number, "token": opp.token,
-                        "size": str(opp.amount_in), "profit.expected": str(opp.gross_profit),
-                        "profit.net_wei": str(opp.net_profit_wei), "gas.estimate": opp.gas_estimate,
-                        "gas.price_wei": str(opp.gas_price_wei)})
+                detected(opp)  # the trace's first span (monitoring.trade_stages)
                 self.log.bind(trace_id=opp.id).info(
                     "opportunity at block {}: {} hops, in {} out +{} of {} (net {} wei ETH)",
                     opp.block_number, len(opp.route), opp.amount_in, opp.gross_profit, opp.token_symbol,

@@ -85,11 +85,17 @@ def start_monitoring(config: Config) -> tuple[audit_trail.AuditTrail, Any]:
                   rotation=mon.log_rotation, retention=mon.log_retention, compression=mon.log_compression,
                   extra_sinks=((error_sink, "ERROR"),))
     provider = start_tracing(mon)
+    return open_audit_trail(config), provider
+
+
+def open_audit_trail(config: Config) -> audit_trail.AuditTrail:
+    """Open the configured trail, make it the process's, and record the effective config (secrets masked)."""
+    mon = config.monitoring
     trail = audit_trail.AuditTrail(audit_dir(config), segment_s=mon.audit_segment_s,
                                    segment_bytes=mon.audit_segment_bytes)
     audit_trail.install(trail)
     trail.append("config", config_summary(config), actor="/")
-    return trail, provider
+    return trail
 
 
 def run(config: Config, args: argparse.Namespace) -> int:

@@ -2,12 +2,13 @@
 
 Every record passes through the patcher before any sink sees it: its message and traceback are
 redacted there (protocol.secrets.redact masks every Secret's value and every URL credential), and
-the JSON line is built and redacted whole, so a secret in a bound `extra` field is masked too. Each
+every `extra` field put in the JSON line is redacted too (its text, or the text of what it holds). Each
 sink writes only those redacted strings. loguru's `diagnose` (variable values in tracebacks) is off
 everywhere: it would print secrets held in locals.
 
-The file sink is enqueued (a slow disk never blocks an actor), rotates by size and/or time, gzips
-rotated files and deletes them past the retention (protocol.monitoring).
+The file sink is enqueued (bot.log_files: a caller only queues its line, so a slow disk never blocks
+an actor), rotates by size and/or time, gzips rotated files and deletes them past the retention
+(protocol.monitoring).
 """
 
 from __future__ import annotations
@@ -16,15 +17,14 @@ import datetime
 import logging
 import os
 import sys
-import time
 import traceback
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import msgspec
 from loguru import logger
 
+from bot.log_files import JsonLogFile
 from protocol.monitoring import Retention, Rotation
 from protocol.secrets import redact
 
@@ -70,7 +70,7 @@ def _patch(record: Any) -> None:
         extra["_error"] = ("", f"{record['name']}:{record['function']}", message)
     extra["_tb"] = "\n" + tb_text if tb_text else ""
     line: dict[str, Any] = {
-        "ts": record["time"].astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "ts": record["time"].astimezone(datetime.UTC).isoformat(timespec="microseconds")[:-6] + "Z",
         "level": record["level"].name,
         "actor": extra["actor"],
         "trace_id": extra.get("trace_id"),
@@ -79,10 +79,24 @@ def _patch(record: Any) -> None:
     }
     for key, value in extra.items():
         if key not in _OWN and not key.startswith("_"):
-            line[key] = value
+            line[key] = value if isinstance(value, int | float | bool | None) else _redacted(value)
     if exception is not None:
         line["exception"] = exception
-    extra["_json"] = redact(_encoder.encode(line).decode())
+    # the message and traceback are redacted above, the extras here: the line holds nothing unmasked
+    extra["_json"] = _encoder.encode(line).decode()
+
+
+def _redacted(value: Any) -> Any:
+    """An extra field's value, its text redacted (containers too; other objects by their repr)."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {redact(str(k)): _redacted(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_redacted(v) for v in value]
+    if isinstance(value, int | float | bool | None):
+        return value
+    return redact(str(value))
 
 
 def _text_format(record: Any) -> str:
@@ -102,29 +116,6 @@ class _ToLoguru(logging.Handler):
         except ValueError:
             level = record.levelno
         logger.bind(actor=record.name).opt(exception=record.exc_info).log(level, record.getMessage())
-
-
-def rotation_rule(rule: Rotation) -> Callable[[Any, Any], bool]:
-    """loguru's rotation callable: rotate when the next line would pass max_bytes, or every every_s."""
-    opened = [time.monotonic()]
-
-    def should_rotate(message: Any, file: Any) -> bool:
-        now = time.monotonic()
-        due = rule.every_s is not None and now - opened[0] >= rule.every_s
-        if rule.max_bytes is not None:
-            file.seek(0, 2)
-            due = due or file.tell() + len(message.encode()) > rule.max_bytes
-        if due:
-            opened[0] = now
-        return due
-
-    return should_rotate
-
-
-def retention_rule(rule: Retention) -> int | datetime.timedelta:
-    if rule.count is not None:
-        return rule.count
-    return datetime.timedelta(seconds=rule.max_age_s or 0)
 
 
 def check_writable(directory: Path, what: str, setting: str) -> None:
@@ -149,22 +140,21 @@ def setup_logging(
     retention: Retention = Retention(),  # noqa: B008 - frozen value
     compression: str = "gz",
     extra_sinks: tuple[tuple[Any, str], ...] = (),
-) -> None:
-    """(Re)configure every sink. `extra_sinks` are (callable sink, level) pairs that receive the patched
-    record's message (the monitor's error sink)."""
+) -> JsonLogFile | None:
+    """(Re)configure every sink; returns the JSON file sink (None without `json_path`). `extra_sinks` are
+    (callable sink, level) pairs that receive the patched record's message (the monitor's error sink)."""
     logger.remove()
     logger.configure(patcher=_patch, extra={"actor": "-"})
     if stderr:
         fmt = _json_format if terminal_format == "json" else _text_format
         logger.add(sys.stderr, level=level, format=fmt, diagnose=False, backtrace=False,
                    colorize=None if terminal_format == "text" else False)
+    file_sink = None
     if json_path is not None:
         check_writable(json_path.parent, "log directory", "LOG_DIR")
-        logger.add(
-            json_path, level="DEBUG", format=_json_format, diagnose=False, backtrace=False, colorize=False,
-            rotation=rotation_rule(rotation), retention=retention_rule(retention),
-            compression=None if compression == "none" else compression, enqueue=True,
-        )
+        file_sink = JsonLogFile(json_path, rotation, retention, compression)
+        logger.add(file_sink, level="DEBUG", format=_json_format, diagnose=False, backtrace=False, colorize=False)
     for sink, sink_level in extra_sinks:
         logger.add(sink, level=sink_level, format=_json_format, diagnose=False, backtrace=False, colorize=False)
     logging.basicConfig(handlers=[_ToLoguru()], level=logging.WARNING, force=True)
+    return file_sink

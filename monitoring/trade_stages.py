@@ -16,6 +16,7 @@ from typing import Any
 
 from monitoring import tracing
 from protocol.execution import Assessed, Sent, Simulated, TradeRecord, TradeStage
+from protocol.trading import Opportunity
 
 MAX_OPEN = 4096
 _FINAL_SPAN = {TradeStage.MINED: "included", TradeStage.REVERTED: "failed", TradeStage.NOT_INCLUDED: "failed",
@@ -31,6 +32,17 @@ class _Open:
         self.sent: int | None = None
         self.last_end_ns = time.time_ns()
         self.reasons: list[str] = []
+
+
+def detected(opp: Opportunity) -> None:
+    """The strategy's span: from the scan that found `opp` to its hand-off to the executor."""
+    if not tracing.enabled():
+        return
+    tracing.stage(opp.id, "detected", int(opp.detected_at * 1e9), time.time_ns(), {
+        "pools": [leg.pool for leg in opp.route], "block": opp.block_number, "token": opp.token,
+        "size": str(opp.amount_in), "profit.expected": str(opp.gross_profit),
+        "profit.net_wei": str(opp.net_profit_wei), "gas.estimate": opp.gas_estimate,
+        "gas.price_wei": str(opp.gas_price_wei)})
 
 
 def final_span(stage: TradeStage) -> str:

@@ -51,8 +51,7 @@ def main(directory: str, n: int, threads: int, terminal_format: str = "text") ->
         leak.bind(trace_id="ab" * 16).exception("alert channel failed")
     logging.getLogger("web3.providers").warning("request to %s timed out", RPC_URL)
     other_paths(Path(directory))
-    logger.complete()
-    logger.remove()  # joins the enqueued sink's worker: every line is on disk
+    logger.remove()  # stops the file sink's writer once it has written every queued line
     print("DONE", flush=True)
 
 
