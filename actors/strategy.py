@@ -163,13 +163,14 @@ class Strategy(SupervisedActor):
             for opp in chosen:
                 view = market_view(self.price_history, opp.tokens)
                 self.executor.tell(ExecuteOpportunity(opp, view), trace_id=opp.id)
-                detected(opp)  # the trace's first span (monitoring.trade_stages)
                 self.log.bind(trace_id=opp.id).info(
                     "opportunity at block {}: {} hops, in {} out +{} of {} (net {} wei ETH)",
                     opp.block_number, len(opp.route), opp.amount_in, opp.gross_profit, opp.token_symbol,
                     opp.net_profit_wei,
                 )
             self.handed += len(chosen)
+            for opp in chosen:  # the traces' first spans, once every opportunity is on its way
+                detected(opp)
         except ActorError as exc:
             self.log.warning("executor unavailable, {} opportunities dropped: {}", len(chosen), exc)
         self.scanned_version = market.version
