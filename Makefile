@@ -38,7 +38,7 @@ run: setup
 lint: setup
 	@$(PY) -m ruff check .
 	@$(VENV)/bin/lint-imports --no-cache >/dev/null || $(VENV)/bin/lint-imports --no-cache
-	@$(PY) -m mypy --no-error-summary protocol supervision actors devnet run.py $$(ls -d adapters bot amm risk persistence rpc console execution performance backtest chainfeed contracts 2>/dev/null)
+	@$(PY) -m mypy --no-error-summary protocol supervision actors devnet run.py $$(ls -d adapters bot amm risk persistence rpc console execution performance backtest monitoring chainfeed contracts 2>/dev/null)
 
 test: lint
 	@$(PY) -m pytest $(PYTEST_ARGS)

@@ -6,6 +6,7 @@
   config          print the effective configuration, secrets masked
   backtest [...]  replay the strategy and risk book on history (--synthetic 6mo, --history DIR; --help)
   optimize [...]  genetic search of strategy parameters with walk-forward validation (--help)
+  audit verify    check the audit trail's hash chain (audit show prints its records)
 """
 
 from __future__ import annotations
@@ -30,6 +31,10 @@ def main(argv: list[str]) -> int:
         from bot.optimizing import main as optimize_main
 
         return optimize_main(rest)
+    if command == "audit":
+        from bot.audit_cli import main as audit_main
+
+        return audit_main(rest)
     if command in ("run", "config"):
         from bot.app import main as app_main
 

@@ -56,6 +56,8 @@ from execution.resume import resume
 from execution.signer import Signer
 from execution.trade_log import mined_line
 from execution.transaction import sign
+from monitoring.trade_stages import TradeStages
+from persistence import audit_trail
 from protocol.execution import (
     Assessed,
     ExecutionPolicy,
@@ -121,6 +123,7 @@ class Executor(SupervisedActor):
         self.state = initial_state(mode, self.account)
         self.records: collections.deque[TradeRecord] = collections.deque(maxlen=MAX_RECORDS)
         self.version = 0
+        self.stages = TradeStages()  # the trace spans of each trade's stages (monitoring.tracing)
 
     @property
     def mode(self) -> SubmitMode:
@@ -146,6 +149,7 @@ class Executor(SupervisedActor):
 
     def receive(self, msg: Any) -> Any:
         if isinstance(msg, _EVENTS):
+            self.stages.returned(msg)
             self._feed(msg)
             return None
         if isinstance(msg, GetTrades):
@@ -208,13 +212,21 @@ class Executor(SupervisedActor):
     def _start(self, action: Action) -> None:
         match action:
             case AskRisk(trade_id=trade_id, opportunity=opp, market=market):
+                self.stages.asking_risk(trade_id)
                 future = self.risk.ask_future(AssessTrade(opp, market), timeout=RISK_TIMEOUT_S, trace_id=trade_id)
                 self.ctx.pipe(future, lambda result: Assessed(trade_id, result))
             case Simulate(trade_id=trade_id, tx=tx, amount_in=amount, pairs=pairs):
+                self.stages.simulating(trade_id)
                 self._pipe(chain.simulate(self.client, trade_id, tx, amount, pairs),
                            lambda result: Simulated(result, trade_id, amount))
             case Broadcast(trade_id=trade_id, signed=signed, bundle_block=block, cancellation=cancelling,
                            deadline_block=deadline):
+                # write-ahead: the submission is on record before the transaction can leave
+                audit_trail.record("trade_submitted", {
+                    "trade": trade_id, "tx_hash": signed.tx_hash, "nonce": signed.nonce, "gas": signed.gas,
+                    "max_fee_per_gas": signed.max_fee_per_gas, "bundle_block": block, "cancellation": cancelling,
+                }, actor=self.ctx.path, trace_id=trade_id)
+                self.stages.broadcasting(trade_id, signed, block)
                 if block is not None:
                     assert self.relay is not None
                     send = functools.partial(self.relay.send_bundle, [signed.raw], block)
@@ -246,6 +258,10 @@ class Executor(SupervisedActor):
     def _record(self, trade: Trade) -> None:
         record = trade.record
         self.records.append(record)
+        self.stages.finished(record)
+        if record.tx_hash is not None:  # it was submitted: its end is on record (mined, reverted, not included)
+            audit_trail.record("trade_mined" if record.stage is TradeStage.MINED else "trade_failed", record,
+                               actor=self.ctx.path, trace_id=record.opportunity_id)
         log = self.log.bind(trace_id=record.opportunity_id)
         if record.stage is TradeStage.MINED:
             if record.reason:

@@ -20,6 +20,7 @@ from amm.graph import MarketGraph
 from amm.pools import PoolSnapshot
 from amm.search import eth_value_in, scan
 from amm.selection import market_view, pick_disjoint, token_prices
+from monitoring.trade_stages import detected
 from protocol.envelope import new_trace_id
 from protocol.execution import ChainHead, ExecuteOpportunity, ExecutorSnapshot, RouteFailed, StrategySnapshot
 from protocol.market import MarketSnapshot, ReservesUpdated
@@ -137,6 +138,8 @@ class Strategy(SupervisedActor):
                     opp.net_profit_wei,
                 )
             self.handed += len(chosen)
+            for opp in chosen:  # the traces' first spans, once every opportunity is on its way
+                detected(opp)
         except ActorError as exc:
             self.log.warning("executor unavailable, {} opportunities dropped: {}", len(chosen), exc)
         self.scanned_version = market.version

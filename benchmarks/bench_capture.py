@@ -383,7 +383,13 @@ def main() -> int:
     parser.add_argument("--mode", choices=("race", "lockstep", "both"), default="both")
     args = parser.parse_args()
     modes = ("race", "lockstep") if args.mode == "both" else (args.mode,)
-    print(msgspec.json.encode(run(args.blocks, args.seed, args.block_ms / 1e3, modes)).decode())
+    import tempfile
+
+    from persistence import audit_trail
+
+    with tempfile.TemporaryDirectory() as audit_dir:
+        audit_trail.install(audit_trail.AuditTrail(audit_dir))  # the executor records every submission
+        print(msgspec.json.encode(run(args.blocks, args.seed, args.block_ms / 1e3, modes)).decode())
     return 0
 
 

@@ -51,11 +51,20 @@ class Phase4Manager:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.system: System | None = None
+        self._trail: Any = None  # the audit trail this manager opened (when the process had none)
 
     # --- lifecycle -------------------------------------------------------------------------------
 
     def initialize(self, **start: Any) -> Phase4Manager:
-        """Start everything (see System.start for the keyword arguments); raises SystemStartError."""
+        """Start everything (see System.start for the keyword arguments); raises SystemStartError.
+        Opens the configured audit trail first unless the process already has one (run.py opens it)."""
+        from bot.app import open_audit_trail
+        from persistence import audit_trail
+
+        try:
+            audit_trail.current()
+        except audit_trail.AuditTrailMissing:
+            self._trail = open_audit_trail(self.config)
         self.system = System.start(self.config, **start)
         return self
 
@@ -63,6 +72,12 @@ class Phase4Manager:
         if self.system is not None:
             self.system.stop(timeout_s)
             self.system = None
+        if self._trail is not None:
+            from persistence import audit_trail
+
+            audit_trail.install(None)
+            self._trail.close()
+            self._trail = None
 
     # --- risk --------------------------------------------------------------------------------------
 
