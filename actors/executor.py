@@ -29,21 +29,25 @@ from typing import Any
 from adapters import executor_chain as chain
 from adapters.relay_client import RelayClient
 from execution.ledger import Trade
+from execution.metrics import TRADE_REVERTS
 from execution.pipeline import Event, Resumed, step
 from execution.pipeline_state import (
     Action,
     AskRisk,
     BlameRoute,
     Broadcast,
+    ExplainRevert,
     Finished,
     Note,
     PipelineConfig,
     Publish,
     ReadInclusion,
     ReadNonce,
+    ReadRivals,
     ReadStartup,
     Report,
     RetryStartupAfter,
+    RevertClassified,
     Simulate,
     initial_state,
     snapshot,
@@ -52,7 +56,9 @@ from execution.resume import resume
 from execution.signer import Signer
 from execution.trade_log import mined_line
 from execution.transaction import sign
+from monitoring.trade_stages import TradeStages
 from performance.recorder import end_measurement, measured, record, start_measurement
+from persistence import audit_trail
 from protocol.execution import (
     Assessed,
     ExecutionPolicy,
@@ -61,6 +67,8 @@ from protocol.execution import (
     GetTrades,
     NonceSynced,
     RetryStartup,
+    RevertExplained,
+    RivalsRead,
     Simulated,
     Started,
     StopChanged,
@@ -79,7 +87,7 @@ STAGE_INCLUSION, END_TO_END = "trade.inclusion", "trade.execution"
 RISK_TIMEOUT_S = 1.0
 MAX_RECORDS = 1000  # trade records kept for GetTrades and the console
 _EVENTS = typing.get_args(Event)
-_TELLS = (Finished, Report, BlameRoute, Note)
+_TELLS = (Finished, Report, BlameRoute, Note, RevertClassified)
 
 
 class Executor(SupervisedActor):
@@ -119,6 +127,7 @@ class Executor(SupervisedActor):
         self.state = initial_state(mode, self.account)
         self.records: collections.deque[TradeRecord] = collections.deque(maxlen=MAX_RECORDS)
         self.version = 0
+        self.stages = TradeStages()  # the trace spans of each trade's stages (monitoring.tracing)
 
     @property
     def mode(self) -> SubmitMode:
@@ -144,6 +153,7 @@ class Executor(SupervisedActor):
 
     def receive(self, msg: Any) -> Any:
         if isinstance(msg, _EVENTS):
+            self.stages.returned(msg)
             self._feed(msg)
             return None
         if isinstance(msg, GetTrades):
@@ -153,7 +163,9 @@ class Executor(SupervisedActor):
     def status(self) -> dict[str, Any]:
         s = self.state
         return {"mode": s.mode.value, "in_flight": len(s.active), "parked": len(s.parked),
-                "next_nonce": s.nonces.next_nonce, "following": s.following, "stopped": s.stopped or "no"}
+                "next_nonce": s.nonces.next_nonce, "following": s.following, "stopped": s.stopped or "no",
+                "mined": s.tally.get(TradeStage.MINED, 0), "reverted": s.tally.get(TradeStage.REVERTED, 0),
+                "reverts_by_cause": dict(s.reverts_by_cause)}
 
     # --- the shell: one event in, its actions out -------------------------------------------------------
 
@@ -162,6 +174,12 @@ class Executor(SupervisedActor):
         if stop.active != (self.state.stopped is not None):
             self._step(stop)  # the book's stop first: no step after it is published may send
         self._step(event)
+
+    def _chain_head(self) -> int:
+        """The freshest head known without a round trip: ours, or the strategy's last scan (read from the
+        io loop just before a send, as the stop is)."""
+        scanned = getattr(self.strategy.snapshot(), "scanned_block", 0) if self.strategy is not None else 0
+        return max(self.state.head, scanned or 0)
 
     def _book_stop(self) -> StopChanged:
         """The risk book's emergency stop, from its published snapshot (no mailbox hop)."""
@@ -191,16 +209,28 @@ class Executor(SupervisedActor):
                 self._tell(self.strategy, failed)
             case Note(level=level, text=text, trace_id=trace_id):
                 (self.log.bind(trace_id=trace_id) if trace_id else self.log).log(level, text)
+            case RevertClassified(trade_id=trade_id, cause=cause, line=line):
+                TRADE_REVERTS.labels(cause=cause.value).inc()
+                self.log.bind(trace_id=trade_id).warning("{}", line)
 
     def _start(self, action: Action) -> None:
         match action:
             case AskRisk(trade_id=trade_id, opportunity=opp, market=market):
+                self.stages.asking_risk(trade_id)
                 future = self.risk.ask_future(AssessTrade(opp, market), timeout=RISK_TIMEOUT_S, trace_id=trade_id)
                 self.ctx.pipe(future, _timed(STAGE_RISK, lambda result: Assessed(trade_id, result)))
-            case Simulate(trade_id=trade_id, tx=tx, amount_in=amount):
-                self._pipe(chain.simulate(self.client, trade_id, tx, amount),
+            case Simulate(trade_id=trade_id, tx=tx, amount_in=amount, pairs=pairs):
+                self.stages.simulating(trade_id)
+                self._pipe(chain.simulate(self.client, trade_id, tx, amount, pairs),
                            _timed(STAGE_SIMULATE, lambda result: Simulated(result, trade_id, amount)))
-            case Broadcast(trade_id=trade_id, signed=signed, bundle_block=block, cancellation=cancelling):
+            case Broadcast(trade_id=trade_id, signed=signed, bundle_block=block, cancellation=cancelling,
+                           deadline_block=deadline):
+                # write-ahead: the submission is on record before the transaction can leave
+                audit_trail.record("trade_submitted", {
+                    "trade": trade_id, "tx_hash": signed.tx_hash, "nonce": signed.nonce, "gas": signed.gas,
+                    "max_fee_per_gas": signed.max_fee_per_gas, "bundle_block": block, "cancellation": cancelling,
+                }, actor=self.ctx.path, trace_id=trade_id)
+                self.stages.broadcasting(trade_id, signed, block)
                 if block is not None:
                     assert self.relay is not None
                     send = functools.partial(self.relay.send_bundle, [signed.raw], block)
@@ -208,12 +238,16 @@ class Executor(SupervisedActor):
                     send = functools.partial(chain.send_raw, self.client, signed.raw)
                 # a cancellation is what an operator asks for during a stop; anything else is held by one
                 stopped = None if cancelling else (lambda: self._book_stop().active)
-                self._pipe(chain.unless_stopped(send, stopped),
+                self._pipe(chain.unless_stopped(send, stopped, self._chain_head, deadline),
                            _timed(STAGE_SEND, chain.sent(trade_id, signed.tx_hash, cancellation=cancelling)))
             case ReadNonce(retry=retry):
                 self._pipe(chain.pending_nonce(self.client, self.account), lambda r: NonceSynced(r, retry))
             case ReadInclusion(hashes=hashes):
                 self._pipe(chain.follow(self.client, hashes), Followed)
+            case ReadRivals(block=block, pools=pools):
+                self._pipe(chain.rivals(self.client, block, pools), RivalsRead)
+            case ExplainRevert(probe=probe):
+                self._pipe(chain.revert_evidence(self.client, probe), functools.partial(RevertExplained, probe))
             case ReadStartup(account=account):
                 self._pipe(chain.startup(self.client, account, self.config.executor_address, self.base_tokens),
                            Started)
@@ -229,6 +263,10 @@ class Executor(SupervisedActor):
         record = trade.record
         self.records.append(record)
         _measure_trade(record, trade.opportunity.head_at)
+        self.stages.finished(record)
+        if record.tx_hash is not None:  # it was submitted: its end is on record (mined, reverted, not included)
+            audit_trail.record("trade_mined" if record.stage is TradeStage.MINED else "trade_failed", record,
+                               actor=self.ctx.path, trace_id=record.opportunity_id)
         log = self.log.bind(trace_id=record.opportunity_id)
         if record.stage is TradeStage.MINED:
             if record.reason:

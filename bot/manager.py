@@ -47,11 +47,20 @@ class Phase4Manager:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.system: System | None = None
+        self._trail: Any = None  # the audit trail this manager opened (when the process had none)
 
     # --- lifecycle -------------------------------------------------------------------------------
 
     def initialize(self, **start: Any) -> Phase4Manager:
-        """Start everything (see System.start for the keyword arguments); raises SystemStartError."""
+        """Start everything (see System.start for the keyword arguments); raises SystemStartError.
+        Opens the configured audit trail first unless the process already has one (run.py opens it)."""
+        from bot.app import open_audit_trail
+        from persistence import audit_trail
+
+        try:
+            audit_trail.current()
+        except audit_trail.AuditTrailMissing:
+            self._trail = open_audit_trail(self.config)
         self.system = System.start(self.config, **start)
         return self
 
@@ -59,6 +68,12 @@ class Phase4Manager:
         if self.system is not None:
             self.system.stop(timeout_s)
             self.system = None
+        if self._trail is not None:
+            from persistence import audit_trail
+
+            audit_trail.install(None)
+            self._trail.close()
+            self._trail = None
 
     # --- risk --------------------------------------------------------------------------------------
 
@@ -77,6 +92,21 @@ class Phase4Manager:
 
     def reset_emergency_stop(self, reason: str, by: str = "operator") -> EmergencyStop:
         return _accepted(RISK_BOOK.ask(ResetEmergencyStop(reason, by), timeout=CALL_TIMEOUT_S))
+
+    # --- backtesting -------------------------------------------------------------------------------
+
+    def run_backtest(self, strategy: Any = None, options: Any = None) -> Any:
+        """Replay the live strategy and risk rules on history; returns a BacktestReport (report.summary.totalReturn
+        is summary.total_return in the JSON's camelCase, likewise sharpeRatio and maxDrawdown).
+
+        strategy: backtest.engine.StrategyParams or a dict of its camelCase fields; options: BacktestOptions,
+        or a dict of its fields and bot.backtesting.BacktestRequest's (synthetic, history, firstBlock, lastBlock,
+        syntheticSeed, out). Runs in the caller's thread and needs no running tree.
+        """
+        from bot.backtesting import run, settings_from
+
+        params, opts, request = settings_from(strategy, options)
+        return run(params, opts, request)
 
     # --- status ----------------------------------------------------------------------------------
 

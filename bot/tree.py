@@ -182,7 +182,15 @@ def devnet_spec(inputs: TreeInputs) -> ChildSpec:
     return supervisor_spec("devnet", [market_simulator_spec(inputs.devnet.world, seed=inputs.seed)])
 
 
+def monitor_spec(inputs: TreeInputs) -> ChildSpec:
+    from actors.monitor import Monitor
+
+    return ChildSpec(id="monitor", start=Monitor,
+                     kwargs={"audit_retention_s": inputs.config.monitoring.audit_retention_s})
+
+
 def console_spec(inputs: TreeInputs) -> ChildSpec:
+    from actors.monitor_console import register_monitor_commands
     from actors.risk_console import register_risk_commands
     from actors.sampler_console import register_sampler_commands
     from console.actor import ConsoleActor
@@ -194,6 +202,7 @@ def console_spec(inputs: TreeInputs) -> ChildSpec:
     register_risk_commands(COMMANDS)
     register_sampler_commands(COMMANDS)
     register_network_commands(COMMANDS)
+    register_monitor_commands(COMMANDS)
     if inputs.proxies:
         from devnet.fault_proxy import register_fault_commands
 
@@ -207,8 +216,8 @@ def console_spec(inputs: TreeInputs) -> ChildSpec:
 
 
 def root_spec(inputs: TreeInputs) -> ChildSpec:
-    """root (one_for_one): network, risk-book, sampler, market, devnet (embedded world only), console."""
-    children = [network_spec(inputs), risk_book_spec(inputs), sampler_spec(inputs)]
+    """root (one_for_one): monitor, network, risk-book, sampler, market, devnet (embedded world only), console."""
+    children = [monitor_spec(inputs), network_spec(inputs), risk_book_spec(inputs), sampler_spec(inputs)]
     market = market_spec(inputs)
     if market is not None:
         children.append(market)
