@@ -17,7 +17,9 @@ def test_new_heads_from_the_streams_raise_the_best_head_before_any_http_endpoint
     anvil, fault_proxies, network
 ) -> None:
     proxies = fault_proxies(3)
+    # one health check at start, so it gets a loaded machine's time: a timed-out first check waits 60 s for the next
     net = network({f"e{i}": p.url for i, p in enumerate(proxies)}, routing=PINNED, health_interval_s=60.0,
+                  health_timeout_s=5.0,
                   ws_urls={"e1": anvil.ws_url, "e2": anvil.ws_url})
     wait_until(lambda: Handle("/network/subscriptions").ask(FeedStatus(), timeout=5.0, wait_s=5.0),
                what="both streams up", until=lambda st: st["streaming"] and len(st["standby"]) == 1)
