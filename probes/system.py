@@ -30,6 +30,7 @@ class SystemProbe:
         self._last_at: float | None = None
         self._last_cpu = 0.0
         self._last_threads: dict[int, float] = {}
+        self._last_threads_at = 0.0
         self._process_pct = 0.0
         self._thread_pct: dict[str, float] = {}
         psutil.cpu_percent(None)  # arms the machine-wide figure: the next call reports since now
@@ -42,6 +43,9 @@ class SystemProbe:
             times = p.cpu_times()
             rss = p.memory_info().rss
             threads = p.threads()
+            # Reading every thread's times can take long on a loaded box while the threads keep running:
+            # their span is timed at their own read, or a busy thread shows more than a whole core.
+            threads_at = time.monotonic()
             try:
                 fds = p.num_fds()
             except (AttributeError, psutil.Error):  # not on this platform
@@ -55,8 +59,10 @@ class SystemProbe:
         per_thread = {t.id: t.user_time + t.system_time for t in threads}
         if self._last_at is None:
             self._last_at, self._last_cpu, self._last_threads = wall, cpu, per_thread
+            self._last_threads_at = threads_at
         elif wall - self._last_at >= MIN_CPU_SPAN_S:
             span = wall - self._last_at
+            thread_span = max(threads_at - self._last_threads_at, 1e-9)
             thread_pct: dict[str, float] = {}
             process_pct = max(0.0, (cpu - self._last_cpu) / span * 100)
             for tid, spent in per_thread.items():
@@ -64,9 +70,10 @@ class SystemProbe:
                 if used <= 0:
                     continue
                 label = (labels or {}).get(tid, f"tid:{tid}")
-                thread_pct[label] = round(thread_pct.get(label, 0.0) + used / span * 100, 2)
+                thread_pct[label] = round(thread_pct.get(label, 0.0) + used / thread_span * 100, 2)
             self._process_pct, self._thread_pct = process_pct, thread_pct
             self._last_at, self._last_cpu, self._last_threads = wall, cpu, per_thread
+            self._last_threads_at = threads_at
         net = psutil.net_io_counters()
         return SystemSample(
             at=time.time() if now is None else now,

@@ -75,7 +75,8 @@ class Network:
     def routes(self) -> list[str]:
         return [r.name for r in self.table().routes]
 
-    def wait_routes(self, expected: set[str], timeout: float = 10.0) -> None:
+    def wait_routes(self, expected: set[str], timeout: float = 30.0) -> None:
+        """A set-up wait: it returns as soon as the routes are there; the bound is for a loaded 2-core CI box."""
         wait_until(lambda: set(self.routes()) == expected, timeout, f"routes == {sorted(expected)}")
 
     def stop(self) -> None:
