@@ -20,8 +20,8 @@ $(STAMP_JS): package.json package-lock.json
 	@npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-# redis-server backs the shared risk book's tests, openssl makes the SMTP test server's certificate;
-# Debian's packages, installed once.
+# redis-server backs the shared risk book's tests, openssl makes the SMTP test server's certificate,
+# chromium opens the backtest report in a test; Debian's packages, installed once.
 system-packages:
 	@command -v redis-server >/dev/null || { \
 	  echo "installing redis-server (Debian package)"; \
@@ -31,6 +31,10 @@ system-packages:
 	  echo "installing openssl (Debian package)"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq openssl >/dev/null; }
+	@command -v chromium >/dev/null || { \
+	  echo "installing chromium (Debian package; the backtest report's headless browser test)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
 run: setup
 	@$(PY) run.py $(ARGS)
@@ -38,7 +42,7 @@ run: setup
 lint: setup
 	@$(PY) -m ruff check .
 	@$(VENV)/bin/lint-imports --no-cache >/dev/null || $(VENV)/bin/lint-imports --no-cache
-	@$(PY) -m mypy --no-error-summary protocol supervision actors devnet run.py $$(ls -d adapters bot amm risk persistence rpc console execution performance alerting chainfeed contracts 2>/dev/null)
+	@$(PY) -m mypy --no-error-summary protocol supervision actors devnet run.py $$(ls -d adapters bot amm risk persistence rpc console execution performance probes backtest monitoring alerting chainfeed contracts 2>/dev/null)
 
 test: lint
 	@$(PY) -m pytest $(PYTEST_ARGS)

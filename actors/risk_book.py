@@ -1,7 +1,9 @@
 """The RiskBook actor: the single writer of the risk book's state, a thin shell over risk/.
 
-Every change is saved to the store before the reply that acknowledges it. After each change the
-actor publishes a RiskSnapshot (limits, stop, cooldown, budget left) that hot-path readers check
+Every change is saved to the store before the reply that acknowledges it, and its events (stops,
+resets, limit hits, cooldowns, rollovers) and every decision are appended to the audit trail
+(persistence.audit_trail, fsynced) before that: the trail is the book's one record of what happened.
+After each change the actor publishes a RiskSnapshot (limits, stop, cooldown, budget left) that hot-path readers check
 with Handle(path).snapshot() without a mailbox hop. Messages are in protocol/risk.py.
 """
 
@@ -16,7 +18,8 @@ import msgspec
 from prometheus_client import Counter, Gauge
 
 from actors.alert_sources import raise_alert
-from persistence.store import RiskStore, StateUnreadable
+from persistence import audit_trail
+from persistence.store import RiskStore, StateUnreadable, audit_kind
 from protocol.alerts import AlertType, Priority
 from protocol.risk import (
     AssessTrade,
@@ -94,11 +97,13 @@ class RiskBook(SupervisedActor):
         self.open_store = open_store
         self.clock = clock
         self.store: RiskStore | None = None
+        self.audit: audit_trail.AuditTrail | None = None
         self.state: RiskBookState = new_state(limits, clock())
 
     # --- lifecycle ------------------------------------------------------------------------------
 
     def on_start(self) -> None:
+        self.audit = audit_trail.current()
         self.store = self.open_store()
         now = self.clock()
         events: list[RiskEvent] = []
@@ -182,6 +187,11 @@ class RiskBook(SupervisedActor):
                     answer, approved=False, reasons=("shared daily loss budget exhausted (other processes)",)
                 )
         self._commit(state, events)
+        self._audit("risk_decision", {
+            "opportunity": opp.id, "approved": answer.approved, "reasons": list(answer.reasons),
+            "size_offered": opp.amount_in_value, "size_approved": answer.adjusted_size_value,
+            "max_loss": answer.max_loss_value, "score": answer.score,
+        }, trace_id=opp.id)
         for reason in answer.reasons:
             ASSESSMENTS.labels("rejected", reason_kind(reason)).inc()
         if answer.approved:
@@ -250,7 +260,9 @@ class RiskBook(SupervisedActor):
         if state is self.state and not events and not force:
             return
         assert self.store is not None
-        self.store.save(state, events)
+        for event in events:  # write-ahead: the record of what happened is durable before its effect
+            self._audit(audit_kind(event), event)
+        self.store.save(state)
         self.state = state
         now = self.clock()
         self.publish(snapshot(state, self.limits, now))
@@ -258,6 +270,10 @@ class RiskBook(SupervisedActor):
         DRAWDOWN.set(state.drawdown)
         DAILY_PNL.set(state.pnl_today)
         STOP_ACTIVE.set(1 if state.emergency_stop.active else 0)
+
+    def _audit(self, kind: str, body: Any, trace_id: str | None = None) -> None:
+        assert self.audit is not None
+        self.audit.append(kind, body, actor=self.ctx.path, trace_id=trace_id or self.ctx.current_trace_id)
 
     def status(self) -> dict[str, Any]:
         s = self.state

@@ -228,6 +228,7 @@ class RpcEndpoint(SupervisedActor):
         if isinstance(table, RoutingTable) and table.best_head is not None:
             # One endpoint claiming a head far beyond the others must not make every honest one LAGGING.
             others = [h for name, (h, _) in table.heads.items() if name != self.config.name]
+            others += [h for h, _ in table.stream_heads.values()]  # WebSocket newHeads bear witness too
             best = plausible_best([*others, result.head], DEFAULT_LIE_AHEAD_BLOCKS) if len(others) >= 2 \
                 else table.best_head
         self._feed(HeadObserved(now=now, own_head=result.head, best_head=max(best or 0, result.head)))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import collections
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
@@ -18,47 +18,19 @@ import msgspec
 from amm.gas import BlockContext, GasPolicy, Numeraire, PriceBook
 from amm.graph import MarketGraph
 from amm.pools import PoolSnapshot
-from amm.search import eth_reference, eth_value_in, scan
+from amm.search import eth_value_in, scan
+from amm.selection import market_view, pick_disjoint, token_prices
+from monitoring.trade_stages import detected
+from performance.recorder import record
 from protocol.envelope import new_trace_id
 from protocol.execution import ChainHead, ExecuteOpportunity, ExecutorSnapshot, RouteFailed, StrategySnapshot
 from protocol.market import MarketSnapshot, ReservesUpdated
-from protocol.risk import MarketView
-from protocol.trading import Opportunity
 from supervision import ActorContext, Handle, SupervisedActor
 from supervision.errors import ActorError
 
+HEAD_TO_DECISION = "trade.head_to_decision"
 DEFAULT_MAX_PER_BLOCK = 4
 PRICE_HISTORY = 32  # blocks of token prices kept for the risk book's volatility and correlation
-
-
-def token_prices(graph: MarketGraph, eth_value: float) -> dict[str, float]:
-    """Each WETH-priced token's price in ETH per smallest unit, times eth_value when one is known.
-
-    The risk book reads log returns only, so the unit does not matter as long as it is the same each block.
-    """
-    scale = eth_value if eth_value > 0 else 1.0
-    return {graph.tokens[t]: scale * weth / token for t, (weth, token) in eth_reference(graph).items()}
-
-
-def market_view(history: Iterable[dict[str, float]], tokens: Iterable[str]) -> MarketView:
-    """The route's tokens' recent prices, oldest first, sampled at the same blocks for all of them."""
-    rows = [row for row in history if all(t in row for t in tokens)]
-    return MarketView(prices={t: tuple(row[t] for row in rows) for t in tokens})
-
-
-def pick_disjoint(opportunities: Iterable[Opportunity], limit: int) -> list[Opportunity]:
-    """Best first, skipping any that shares a pool with one already picked."""
-    picked: list[Opportunity] = []
-    used: set[str] = set()
-    for opp in opportunities:
-        pools = {leg.pool.lower() for leg in opp.route}
-        if pools & used:
-            continue
-        picked.append(opp)
-        used |= pools
-        if len(picked) >= limit:
-            break
-    return picked
 
 
 def pool_snapshots(market: MarketSnapshot, excluded: frozenset[str]) -> list[PoolSnapshot]:
@@ -109,11 +81,11 @@ class Strategy(SupervisedActor):
 
     def receive(self, msg: Any) -> Any:
         match msg:
-            case ReservesUpdated():
+            case ReservesUpdated(seen_at=seen_at):
                 market = self.pool_state.snapshot()
                 if isinstance(market, MarketSnapshot) and market.version > self.scanned_version:
                     try:
-                        self._scan(market)
+                        self._scan(market, seen_at)
                     except Exception:
                         # the same reserves would fail the same way after a restart: skip this block, loudly
                         self.log.exception("scan of block {} failed; no trade this block", market.block_number)
@@ -142,7 +114,9 @@ class Strategy(SupervisedActor):
         return {"block": snap.scanned_block, "handed": snap.handed, "scan_ms": snap.scan_s * 1e3,
                 "scan_failures": self.scan_failures}
 
-    def _scan(self, market: MarketSnapshot) -> None:
+    def _scan(self, market: MarketSnapshot, head_at: float = 0.0) -> None:
+        """Search, then hand the best to the executor; head -> decision is measured (the sampler's
+        trade.head_to_decision) from `head_at`, when pool-state began the read that found this head."""
         started = time.perf_counter()
         graph = self._graph(market)
         executor = self.executor.snapshot()
@@ -153,7 +127,7 @@ class Strategy(SupervisedActor):
             self.price_book = msgspec.structs.replace(self.price_book, eth_value=eth_value)
         result = scan(graph, self.gas_policy, self.price_book, block, min_net_profit_wei=self.min_net_profit_wei,
                       max_amount_in=inventory, detected_at=time.time())
-        chosen = [msgspec.structs.replace(o, id=new_trace_id())
+        chosen = [msgspec.structs.replace(o, id=new_trace_id(), head_at=head_at)
                   for o in pick_disjoint(result.opportunities, self.max_per_block)]
         self.price_history.append(token_prices(graph, self.price_book.eth_value))
         elapsed = time.perf_counter() - started
@@ -168,8 +142,12 @@ class Strategy(SupervisedActor):
                     opp.net_profit_wei,
                 )
             self.handed += len(chosen)
+            for opp in chosen:  # the traces' first spans, once every opportunity is on its way
+                detected(opp)
         except ActorError as exc:
             self.log.warning("executor unavailable, {} opportunities dropped: {}", len(chosen), exc)
+        if head_at > 0:
+            record(HEAD_TO_DECISION, max(0.0, time.time() - head_at), True, opportunities=len(chosen))
         self.scanned_version = market.version
         self.status_snapshot = StrategySnapshot(
             scanned_block=market.block_number, market_version=market.version, pools=len(graph.pools),

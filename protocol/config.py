@@ -23,6 +23,14 @@ import msgspec
 import msgspec.toml
 
 from protocol import config_values as v
+from protocol.monitoring import (
+    COMPRESSIONS,
+    LOG_FORMATS,
+    MonitoringConfig,
+    parse_duration_value,
+    parse_retention,
+    parse_rotation,
+)
 from protocol.risk import RiskLimits  # the risk book's own limits: one definition
 from protocol.secrets import Secret, mask_url
 
@@ -145,6 +153,7 @@ class Config(msgspec.Struct, frozen=True):
     console: ConsoleConfig = ConsoleConfig()
     execution: ExecutionConfig = ExecutionConfig()
     market: MarketConfig = MarketConfig()
+    monitoring: MonitoringConfig = MonitoringConfig()
     log_level: str = "INFO"
 
     @property
@@ -234,6 +243,23 @@ SETTINGS: tuple[Setting, ...] = (
     S("NUMERAIRE_TOKEN", "market", "numeraire_token", v.address, "the 0x address of a stablecoin paired with WETH"),
     S("NUMERAIRE_DECIMALS", "market", "numeraire_decimals", v.whole(0, 36), "the numeraire token's decimals (0-36)"),
     S("LOG_LEVEL", "", "log_level", v.log_level, "one of " + ", ".join(v.LOG_LEVELS)),
+    S("LOG_FORMAT", "monitoring", "log_format", v.one_of(*LOG_FORMATS), "text or json"),
+    S("LOG_DIR", "monitoring", "log_dir", v.text, "a directory path"),
+    S("LOG_ROTATION", "monitoring", "log_rotation", v.adapted(parse_rotation),
+      "a size (100 MB), a duration (1 day) or both (100 MB, 1 day)"),
+    S("LOG_RETENTION", "monitoring", "log_retention", v.adapted(parse_retention),
+      "a count of rotated files (10) or an age (7 days)"),
+    S("LOG_COMPRESSION", "monitoring", "log_compression", v.one_of(*COMPRESSIONS), ", ".join(COMPRESSIONS)),
+    S("AUDIT_DIR", "monitoring", "audit_dir", v.text, "a directory path"),
+    S("AUDIT_RETENTION", "monitoring", "audit_retention_s", v.adapted(parse_duration_value),
+      "an age such as 30 days"),
+    S("AUDIT_SEGMENT", "monitoring", "audit_segment_s", v.adapted(parse_duration_value),
+      "a duration such as 1 day"),
+    S("TRACING", "monitoring", "tracing", v.boolean, "true or false"),
+    S("TRACE_STORE_SIZE", "monitoring", "trace_store_size", v.whole(1, 10_000_000),
+      "a number of traces between 1 and 10000000"),
+    S("OTEL_EXPORTER_OTLP_ENDPOINT", "monitoring", "otlp_endpoint", v.plain_url(*_HTTP),
+      "an http(s) URL of an OTLP/HTTP collector"),
 )
 del S
 
@@ -241,6 +267,7 @@ _SECTIONS = {
     "network": NetworkConfig, "targets": PerformanceTargets, "risk": RiskLimits,
     "alerts": AlertsConfig, "storage": StorageConfig, "metrics": MetricsConfig,
     "console": ConsoleConfig, "execution": ExecutionConfig, "market": MarketConfig,
+    "monitoring": MonitoringConfig,
 }
 _ENDPOINT_KEYS = ("name", "url", "ws_url", "region")
 
