@@ -19,8 +19,10 @@ from typing import Any
 
 import msgspec
 
+from actors.alert_sources import raise_alert
 from monitoring.errors import ErrorGroup, ErrorOccurrence, ErrorSpike, NewError, observe
 from persistence import audit_trail
+from protocol.alerts import AlertType, Priority
 from supervision import ActorContext, Handle, SupervisedActor
 from supervision.errors import ActorError
 
@@ -111,11 +113,17 @@ class Monitor(SupervisedActor):
         if isinstance(event, NewError):
             self.log.bind(event="new_error", **fields).warning(
                 "new error {} at {} in {}: {}", g.fingerprint, g.location, g.actor, g.example)
+            raise_alert(AlertType.SYSTEM, f"new error {g.fingerprint} in {g.actor}: {g.exc_type}", fields,
+                        priority=Priority.HIGH, source="monitor", key=f"error:{g.fingerprint}",
+                        trace_id=g.example_trace_id)
         else:
             self.log.bind(event="error_spike", in_window=event.in_window, window_s=event.window_s,
                           usual=round(event.usual, 2), **fields).warning(
                 "error {} spiking: {} in {:.0f}s (usually {:.1f}): {}", g.fingerprint, event.in_window,
                 event.window_s, event.usual, g.pattern)
+            raise_alert(AlertType.SYSTEM, f"error {g.fingerprint} spiking: {event.in_window} in {event.window_s:.0f}s",
+                        {**fields, "in_window": event.in_window, "usual": round(event.usual, 2)},
+                        priority=Priority.HIGH, source="monitor", key=f"error-spike:{g.fingerprint}")
 
     def _prune(self) -> None:
         try:

@@ -14,6 +14,7 @@ from typing import Any
 
 import msgspec
 
+from actors.alert_sources import raise_alert
 from performance import recorder
 from performance.analyzer import PerformanceAnalyzer
 from probes.gc_watch import GC_WATCH
@@ -22,6 +23,7 @@ from probes.io_lag import IoLoopLag
 from probes.metrics import SAMPLER_METRICS
 from probes.system import SystemProbe
 from probes.threads import thread_labels
+from protocol.alerts import AlertType, Priority
 from protocol.config import PerformanceTargets
 from protocol.performance import ActorLag, PerfSnapshot, SampleTick, SloBreach, SloResolved, TrendWarning
 from supervision import ActorContext, SupervisedActor, current_tree
@@ -106,11 +108,19 @@ class Sampler(SupervisedActor):
                 log.warning("SLO {} breached ({}): burn rates {} over {} s windows above {}; good share {:.2%}, "
                             "budget left {}", event.slo, event.severity, event.burn_rates, event.windows_s,
                             event.threshold, event.measured, _share(event.budget_remaining))
+                # a fast burn pages (high); a slow burn is a ticket (medium)
+                raise_alert(AlertType.PERFORMANCE, f"SLO {event.slo} burning its budget ({event.severity})", fields,
+                            priority=Priority.HIGH if event.severity == "page" else Priority.MEDIUM,
+                            source="sampler", key=f"slo:{event.slo}:{event.severity}")
             case SloResolved():
                 log.warning("SLO {} resolved ({}): burn rates {} over {} s windows", event.slo, event.severity,
                             event.burn_rates, event.windows_s)
+                raise_alert(AlertType.PERFORMANCE, f"SLO {event.slo} burning its budget ({event.severity})", fields,
+                            source="sampler", key=f"slo:{event.slo}:{event.severity}", resolved=True)
             case TrendWarning():
                 log.warning("trend: {}", event.text)
+                raise_alert(AlertType.PERFORMANCE, f"trend: {event.text}", fields, priority=Priority.LOW,
+                            source="sampler", key=f"trend:{fields.get('metric', event.text)}")
 
 
 def _share(value: float | None) -> str:
