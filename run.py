@@ -4,6 +4,9 @@
   run (default)   run the bot: the embedded devnet unless RPC URLs are configured
   console [CMD]   attach the debug console to a running bot (interactive, or one command)
   config          print the effective configuration, secrets masked
+  backtest [...]  replay the strategy and risk book on history (--synthetic 6mo, --history DIR; --help)
+  optimize [...]  genetic search of strategy parameters with walk-forward validation (--help)
+  audit verify    check the audit trail's hash chain (audit show prints its records)
 """
 
 from __future__ import annotations
@@ -20,6 +23,18 @@ def main(argv: list[str]) -> int:
         from console.client import main as console_main
 
         return console_main(rest)
+    if command == "backtest":
+        from bot.backtesting import main as backtest_main
+
+        return backtest_main(rest)
+    if command == "optimize":
+        from bot.optimizing import main as optimize_main
+
+        return optimize_main(rest)
+    if command == "audit":
+        from bot.audit_cli import main as audit_main
+
+        return audit_main(rest)
     if command in ("run", "config"):
         from bot.app import main as app_main
 

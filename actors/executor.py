@@ -27,25 +27,30 @@ from collections.abc import Sequence
 from typing import Any
 
 from actors import market_metrics as metrics
+from actors.alert_sources import raise_alert
 from adapters import executor_chain as chain
 from adapters.relay_client import RelayClient
 from execution import tally
 from execution.ledger import Trade
+from execution.metrics import TRADE_REVERTS
 from execution.pipeline import Event, Resumed, step
 from execution.pipeline_state import (
     Action,
     AskRisk,
     BlameRoute,
     Broadcast,
+    ExplainRevert,
     Finished,
     Note,
     PipelineConfig,
     Publish,
     ReadInclusion,
     ReadNonce,
+    ReadRivals,
     ReadStartup,
     Report,
     RetryStartupAfter,
+    RevertClassified,
     Simulate,
     initial_state,
     snapshot,
@@ -54,6 +59,10 @@ from execution.resume import resume
 from execution.signer import Signer
 from execution.trade_log import mined_line
 from execution.transaction import sign
+from monitoring.trade_stages import TradeStages
+from performance.recorder import end_measurement, measured, record, start_measurement
+from persistence import audit_trail
+from protocol.alerts import AlertType, Priority
 from protocol.execution import (
     Assessed,
     ExecutionPolicy,
@@ -62,6 +71,8 @@ from protocol.execution import (
     GetTrades,
     NonceSynced,
     RetryStartup,
+    RevertExplained,
+    RivalsRead,
     Sent,
     Simulated,
     Started,
@@ -76,10 +87,12 @@ from supervision import ActorContext, Handle, SupervisedActor
 from supervision.errors import ActorError
 from supervision.io_loop import io_loop
 
+STAGE_RISK, STAGE_SIMULATE, STAGE_SIGN, STAGE_SEND = "trade.risk_assess", "trade.simulate", "trade.sign", "trade.send"
+STAGE_INCLUSION, END_TO_END = "trade.inclusion", "trade.execution"
 RISK_TIMEOUT_S = 1.0
 MAX_RECORDS = 1000  # trade records kept for GetTrades and the console
 _EVENTS = typing.get_args(Event)
-_TELLS = (Finished, Report, BlameRoute, Note)
+_TELLS = (Finished, Report, BlameRoute, Note, RevertClassified)
 
 
 class Executor(SupervisedActor):
@@ -112,12 +125,14 @@ class Executor(SupervisedActor):
         self.policy = policy
         signer = Signer(key) if key is not None else None  # derived once: a key is never kept in clear
         self.account = signer.address if signer is not None else (account or "")
-        signs = functools.partial(sign, key=signer, configured_chain_id=chain_id) if signer is not None else None
+        signs = (measured(STAGE_SIGN)(functools.partial(sign, key=signer, configured_chain_id=chain_id))
+                 if signer is not None else None)
         self.config = PipelineConfig(chain_id=chain_id, account=self.account, executor_address=executor_address,
                                      policy=policy, sign=signs)
         self.state = initial_state(mode, self.account)
         self.records: collections.deque[TradeRecord] = collections.deque(maxlen=MAX_RECORDS)
         self.version = 0
+        self.stages = TradeStages()  # the trace spans of each trade's stages (monitoring.tracing)
 
     @property
     def mode(self) -> SubmitMode:
@@ -143,6 +158,7 @@ class Executor(SupervisedActor):
 
     def receive(self, msg: Any) -> Any:
         if isinstance(msg, _EVENTS):
+            self.stages.returned(msg)
             self._feed(msg)
             return None
         if isinstance(msg, GetTrades):
@@ -152,7 +168,9 @@ class Executor(SupervisedActor):
     def status(self) -> dict[str, Any]:
         s = self.state
         return {"mode": s.mode.value, "in_flight": len(s.active), "parked": len(s.parked),
-                "next_nonce": s.nonces.next_nonce, "following": s.following, "stopped": s.stopped or "no"}
+                "next_nonce": s.nonces.next_nonce, "following": s.following, "stopped": s.stopped or "no",
+                "mined": s.tally.get(TradeStage.MINED, 0), "reverted": s.tally.get(TradeStage.REVERTED, 0),
+                "reverts_by_cause": dict(s.reverts_by_cause)}
 
     # --- the shell: one event in, its actions out -------------------------------------------------------
 
@@ -161,6 +179,12 @@ class Executor(SupervisedActor):
         if stop.active != (self.state.stopped is not None):
             self._step(stop)  # the book's stop first: no step after it is published may send
         self._step(event)
+
+    def _chain_head(self) -> int:
+        """The freshest head known without a round trip: ours, or the strategy's last scan (read from the
+        io loop just before a send, as the stop is)."""
+        scanned = getattr(self.strategy.snapshot(), "scanned_block", 0) if self.strategy is not None else 0
+        return max(self.state.head, scanned or 0)
 
     def _book_stop(self) -> StopChanged:
         """The risk book's emergency stop, from its published snapshot (no mailbox hop)."""
@@ -192,16 +216,28 @@ class Executor(SupervisedActor):
                 self._tell(self.strategy, failed)
             case Note(level=level, text=text, trace_id=trace_id):
                 (self.log.bind(trace_id=trace_id) if trace_id else self.log).log(level, text)
+            case RevertClassified(trade_id=trade_id, cause=cause, line=line):
+                TRADE_REVERTS.labels(cause=cause.value).inc()
+                self.log.bind(trace_id=trade_id).warning("{}", line)
 
     def _start(self, action: Action) -> None:
         match action:
             case AskRisk(trade_id=trade_id, opportunity=opp, market=market):
+                self.stages.asking_risk(trade_id)
                 future = self.risk.ask_future(AssessTrade(opp, market), timeout=RISK_TIMEOUT_S, trace_id=trade_id)
-                self.ctx.pipe(future, lambda result: Assessed(trade_id, result))
-            case Simulate(trade_id=trade_id, tx=tx, amount_in=amount):
-                self._pipe(chain.simulate(self.client, trade_id, tx, amount),
-                           lambda result: Simulated(result, trade_id, amount))
-            case Broadcast(trade_id=trade_id, signed=signed, bundle_block=block, cancellation=cancelling):
+                self.ctx.pipe(future, _timed(STAGE_RISK, lambda result: Assessed(trade_id, result)))
+            case Simulate(trade_id=trade_id, tx=tx, amount_in=amount, pairs=pairs):
+                self.stages.simulating(trade_id)
+                self._pipe(chain.simulate(self.client, trade_id, tx, amount, pairs),
+                           _timed(STAGE_SIMULATE, lambda result: Simulated(result, trade_id, amount)))
+            case Broadcast(trade_id=trade_id, signed=signed, bundle_block=block, cancellation=cancelling,
+                           deadline_block=deadline):
+                # write-ahead: the submission is on record before the transaction can leave
+                audit_trail.record("trade_submitted", {
+                    "trade": trade_id, "tx_hash": signed.tx_hash, "nonce": signed.nonce, "gas": signed.gas,
+                    "max_fee_per_gas": signed.max_fee_per_gas, "bundle_block": block, "cancellation": cancelling,
+                }, actor=self.ctx.path, trace_id=trade_id)
+                self.stages.broadcasting(trade_id, signed, block)
                 if block is not None:
                     assert self.relay is not None
                     send = functools.partial(self.relay.send_bundle, [signed.raw], block)
@@ -209,12 +245,16 @@ class Executor(SupervisedActor):
                     send = functools.partial(chain.send_raw, self.client, signed.raw)
                 # a cancellation is what an operator asks for during a stop; anything else is held by one
                 stopped = None if cancelling else (lambda: self._book_stop().active)
-                self._pipe(chain.unless_stopped(send, stopped), chain.sent(trade_id, signed.tx_hash,
-                                                                          cancellation=cancelling))
+                self._pipe(chain.unless_stopped(send, stopped, self._chain_head, deadline),
+                           _timed(STAGE_SEND, chain.sent(trade_id, signed.tx_hash, cancellation=cancelling)))
             case ReadNonce(retry=retry):
                 self._pipe(chain.pending_nonce(self.client, self.account), lambda r: NonceSynced(r, retry))
             case ReadInclusion(hashes=hashes):
                 self._pipe(chain.follow(self.client, hashes), Followed)
+            case ReadRivals(block=block, pools=pools):
+                self._pipe(chain.rivals(self.client, block, pools), RivalsRead)
+            case ExplainRevert(probe=probe):
+                self._pipe(chain.revert_evidence(self.client, probe), functools.partial(RevertExplained, probe))
             case ReadStartup(account=account):
                 self._pipe(chain.startup(self.client, account, self.config.executor_address, self.base_tokens),
                            Started)
@@ -230,13 +270,24 @@ class Executor(SupervisedActor):
         record = trade.record
         self.records.append(record)
         metrics.trade_finished(record, trade.opportunity)
+        _measure_trade(record, trade.opportunity.head_at)
+        self.stages.finished(record)
+        if record.tx_hash is not None:  # it was submitted: its end is on record (mined, reverted, not included)
+            audit_trail.record("trade_mined" if record.stage is TradeStage.MINED else "trade_failed", record,
+                               actor=self.ctx.path, trace_id=record.opportunity_id)
         log = self.log.bind(trace_id=record.opportunity_id)
         if record.stage is TradeStage.MINED:
             if record.reason:
                 log.error("trade {} mined but {}", record.opportunity_id, record.reason)
+                raise_alert(AlertType.TRADE, f"trade {record.opportunity_id} mined but {record.reason}",
+                            priority=Priority.HIGH, key=f"trade:{record.opportunity_id}", source=self.ctx.path)
             log.info("{}", mined_line(record, trade.opportunity))
         else:
             log.info("trade {}: {}", record.stage.value, record.reason)
+            if record.stage in (TradeStage.REVERTED, TradeStage.NOT_INCLUDED):
+                raise_alert(AlertType.TRADE, f"trade {record.opportunity_id} {record.stage.value}: {record.reason}",
+                            priority=Priority.HIGH if record.stage is TradeStage.REVERTED else Priority.MEDIUM,
+                            key=f"trade:{record.opportunity_id}", source=self.ctx.path)
 
     def _tell(self, handle: Handle, msg: Any) -> None:
         try:
@@ -247,3 +298,30 @@ class Executor(SupervisedActor):
     def _publish(self) -> None:
         self.version += 1
         self.publish(snapshot(self.state, self.config, version=self.version, incarnation=self.ctx.incarnation))
+
+
+def _timed(stage: str, wrap: Any) -> Any:
+    """`wrap`, measuring `stage` from now until the answer arrives (an exception is a failed stage)."""
+    mid = start_measurement(stage)
+
+    def done(result: Any) -> Any:
+        end_measurement(mid, success=not isinstance(result, BaseException))
+        return wrap(result)
+
+    return done
+
+
+_LANDED = (TradeStage.MINED, TradeStage.REVERTED, TradeStage.NOT_INCLUDED)
+
+
+def _measure_trade(trade: TradeRecord, head_at: float) -> None:
+    """A submitted trade's end: inclusion (submission -> receipt) and end to end (head -> receipt); a trade
+    that lands without reverting is a success (the successRate SLO), anything else a failure."""
+    if trade.submitted_at is None or trade.stage not in _LANDED:
+        return
+    ok = trade.stage is TradeStage.MINED
+    ended = trade.updated_at or trade.submitted_at
+    record(STAGE_INCLUSION, max(0.0, ended - trade.submitted_at), ok)
+    start = head_at or trade.detected_at
+    if start > 0:
+        record(END_TO_END, max(0.0, ended - start), ok)

@@ -80,6 +80,7 @@ class PoolState(SupervisedActor):
         self.snapshot: MarketSnapshot | None = None
         self.version = 0
         self.reading = False
+        self.look_started = 0.0
         self.again = False
         self.failures = 0
         self.failures_in_row = 0
@@ -156,6 +157,7 @@ class PoolState(SupervisedActor):
             self.again = True
             return
         self.reading = True
+        self.look_started = time.time()  # a new head found by this read was seen from now
         book, factories, client = self.book, self.factories, self.client
 
         async def look() -> object:
@@ -203,7 +205,8 @@ class PoolState(SupervisedActor):
             base_fee_wei=delta.base_fee_wei, timestamp=delta.head.timestamp, changed=changed, version=self.version
         )
         self.publish(self.snapshot)
-        note = ReservesUpdated(delta.head.number, delta.head.hash, self.version, self.snapshot.changed)
+        note = ReservesUpdated(delta.head.number, delta.head.hash, self.version, self.snapshot.changed,
+                               seen_at=self.look_started)
         for listener in self.listeners:
             try:
                 listener.tell(note)

@@ -1,7 +1,9 @@
 """The RiskBook actor: the single writer of the risk book's state, a thin shell over risk/.
 
-Every change is saved to the store before the reply that acknowledges it. After each change the
-actor publishes a RiskSnapshot (limits, stop, cooldown, budget left) that hot-path readers check
+Every change is saved to the store before the reply that acknowledges it, and its events (stops,
+resets, limit hits, cooldowns, rollovers) and every decision are appended to the audit trail
+(persistence.audit_trail, fsynced) before that: the trail is the book's one record of what happened.
+After each change the actor publishes a RiskSnapshot (limits, stop, cooldown, budget left) that hot-path readers check
 with Handle(path).snapshot() without a mailbox hop. Messages are in protocol/risk.py.
 """
 
@@ -15,7 +17,10 @@ from typing import Any
 import msgspec
 
 from actors import risk_metrics as metrics
-from persistence.store import RiskStore, StateUnreadable
+from actors.alert_sources import raise_alert
+from persistence import audit_trail
+from persistence.store import RiskStore, StateUnreadable, audit_kind
+from protocol.alerts import AlertType, Priority
 from protocol.risk import (
     AssessTrade,
     GetRiskReport,
@@ -61,11 +66,13 @@ class RiskBook(SupervisedActor):
         self.open_store = open_store
         self.clock = clock
         self.store: RiskStore | None = None
+        self.audit: audit_trail.AuditTrail | None = None
         self.state: RiskBookState = new_state(limits, clock())
 
     # --- lifecycle ------------------------------------------------------------------------------
 
     def on_start(self) -> None:
+        self.audit = audit_trail.current()
         self.store = self.open_store()
         now = self.clock()
         events: list[RiskEvent] = []
@@ -105,6 +112,8 @@ class RiskBook(SupervisedActor):
                 state, events = trigger_stop(self.state, reason, by, now)
                 if events:
                     self.log.error("EMERGENCY STOP by {}: {}", by, reason)
+                    raise_alert(AlertType.RISK, f"EMERGENCY STOP by {by}: {reason}", priority=Priority.CRITICAL,
+                                key="emergency-stop", source=self.ctx.path)
                 self._commit(state, events)
                 return self.state.emergency_stop
             case ResetEmergencyStop(reason=reason, by=by):
@@ -114,6 +123,8 @@ class RiskBook(SupervisedActor):
                     return RequestRefused("ResetEmergencyStop", str(exc))
                 if events:
                     self.log.warning("emergency stop reset by {}: {}", by, reason)
+                    raise_alert(AlertType.RISK, f"emergency stop reset by {by}: {reason}", priority=Priority.CRITICAL,
+                                key="emergency-stop", source=self.ctx.path, resolved=True)
                 self._commit(state, events)
                 return self.state.emergency_stop
             case GetRiskReport():
@@ -147,6 +158,11 @@ class RiskBook(SupervisedActor):
                     answer, approved=False, reasons=("shared daily loss budget exhausted (other processes)",)
                 )
         self._commit(state, events)
+        self._audit("risk_decision", {
+            "opportunity": opp.id, "approved": answer.approved, "reasons": list(answer.reasons),
+            "size_offered": opp.amount_in_value, "size_approved": answer.adjusted_size_value,
+            "max_loss": answer.max_loss_value, "score": answer.score,
+        }, trace_id=opp.id)
         metrics.assessed(answer)
         if answer.approved:
             self.log.bind(trace_id=opp.id).info(
@@ -168,6 +184,8 @@ class RiskBook(SupervisedActor):
         pnl = outcome.realized_pnl_value
         if not math.isfinite(pnl):  # booked without PnL and the book stopped: say so loudly
             self.log.error("EMERGENCY STOP: {}", state.emergency_stop.reason)
+            raise_alert(AlertType.RISK, f"EMERGENCY STOP: {state.emergency_stop.reason}", priority=Priority.CRITICAL,
+                        key="emergency-stop", source=self.ctx.path)
             pnl = 0.0
         shared = self.store.settle_loss(state.day_start, outcome.opportunity_id, pnl, now)
         state, shared_events = apply_shared_daily_loss(state, max(0.0, -shared.realized_pnl), self.limits, now)
@@ -176,6 +194,9 @@ class RiskBook(SupervisedActor):
             if isinstance(event, LimitHit):
                 metrics.limit_hit(event.limit)
                 self.log.warning("limit hit: {} {:.4f} >= {:.4f}", event.limit, event.value, event.threshold)
+                raise_alert(AlertType.RISK, f"limit hit: {event.limit}", {"value": event.value,
+                            "threshold": event.threshold}, priority=Priority.HIGH, key=f"limit:{event.limit}",
+                            source=self.ctx.path)
         self._commit(state, events)
         return RiskEventsRecorded(events=tuple(events))
 
@@ -208,11 +229,17 @@ class RiskBook(SupervisedActor):
         if state is self.state and not events and not force:
             return
         assert self.store is not None
-        self.store.save(state, events)
+        for event in events:  # write-ahead: the record of what happened is durable before its effect
+            self._audit(audit_kind(event), event)
+        self.store.save(state)
         self.state = state
         now = self.clock()
         self.publish(snapshot(state, self.limits, now))
         metrics.book_changed(state, self.limits, now)
+
+    def _audit(self, kind: str, body: Any, trace_id: str | None = None) -> None:
+        assert self.audit is not None
+        self.audit.append(kind, body, actor=self.ctx.path, trace_id=trace_id or self.ctx.current_trace_id)
 
     def status(self) -> dict[str, Any]:
         s = self.state

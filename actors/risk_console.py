@@ -75,13 +75,13 @@ def register_risk_commands(registry: Any) -> None:
     risk_parser = argparse.ArgumentParser(prog="risk", description="Show the risk book's report.")
     registry.register_command("risk", risk_parser, risk_view)
     estop_parser = _audited_parser("estop", "Stop all trading until a reset.", "why (recorded in the audit trail)")
-    registry.register_command("estop", estop_parser, estop)
+    registry.register_command("estop", estop_parser, estop, audited=True)
     reset_parser = _audited_parser(
         "reset", "Reset the emergency stop, stating why.", "why it is safe to trade again (recorded)"
     )
-    registry.register_command("reset", reset_parser, reset)
+    registry.register_command("reset", reset_parser, reset, audited=True)
     cancel_parser = argparse.ArgumentParser(
         prog="cancel-inflight",
         description="Replace every trade in the mempool with a zero-value self-transfer at its nonce.")
     cancel_parser.add_argument("--by", default="console", help="who (logged)")
-    registry.register_command("cancel-inflight", cancel_parser, cancel_inflight)
+    registry.register_command("cancel-inflight", cancel_parser, cancel_inflight, audited=True)

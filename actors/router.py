@@ -1,21 +1,26 @@
 """router — turns the endpoints' snapshots into the routing table every caller reads.
 
 The router decides, the `RpcClient` acts: reads of the table cost no mailbox hop. The table is
-rebuilt when an endpoint reports a change (state, head, statistics at most every 100 ms) and
+rebuilt when an endpoint reports a change (state, head, statistics at most every 100 ms) or a
+WebSocket stream announces a higher head (`StreamHead`, for the clients' head trackers), and
 replaced, never mutated. `network_children` builds the network supervisor's child specs.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from actors.alert_sources import raise_alert
+from protocol.alerts import AlertType, Priority
 from protocol.network import (
     ClearQuarantine,
     EndpointConfig,
     EndpointSnapshot,
     RoutingStatus,
     RoutingTable,
+    StreamHead,
 )
 from rpc.client import ROUTER_ID, endpoint_path
 from rpc.routing import RoutingPolicy, build_table
@@ -39,6 +44,7 @@ class Router(SupervisedActor):
         self.policy = policy or RoutingPolicy()
         self.network_path = ctx.path.rsplit("/", 1)[0] or "/"
         self.snapshots: dict[str, EndpointSnapshot] = {}
+        self.stream_heads: dict[str, tuple[int, float]] = {}  # endpoint -> (its WebSocket's best head, when)
         self.table = RoutingTable(chain_id=chain_id, routes=())
 
     def on_start(self) -> None:
@@ -56,6 +62,11 @@ class Router(SupervisedActor):
                 if previous is None or previous.published_at <= msg.published_at:
                     self.snapshots[name] = msg
                     self._rebuild()
+            case StreamHead(endpoint=name, head=head):
+                seen = self.stream_heads.get(name)
+                if seen is None or head > seen[0]:
+                    self.stream_heads[name] = (head, time.monotonic())
+                    self._rebuild()
             case RoutingStatus():
                 return self.table
             case ClearQuarantine(endpoint=name):
@@ -70,16 +81,19 @@ class Router(SupervisedActor):
             "routes": [r.name for r in table.routes],
             "excluded": dict(table.excluded),
             "best_head": table.best_head,
+            "stream_heads": {name: head for name, (head, _) in table.stream_heads.items()},
             "version": table.version,
         }
 
     def _rebuild(self, force: bool = False) -> None:
         chain_id = self.chain_id or adopted_chain_id(self.snapshots.values())
-        table = build_table(chain_id, self.snapshots.values(), self.policy, self.table.version + 1, self.urls)
+        table = build_table(chain_id, self.snapshots.values(), self.policy, self.table.version + 1, self.urls,
+                            self.stream_heads)
         unchanged = (
             table.routes == self.table.routes
             and table.excluded == self.table.excluded
             and table.best_head == self.table.best_head
+            and table.stream_heads == self.table.stream_heads
         )
         if unchanged and not force:
             return
@@ -89,6 +103,12 @@ class Router(SupervisedActor):
         elif names != [r.name for r in self.table.routes]:
             # equally fast endpoints swap places every few seconds: worth a debug line, not an operator's attention
             self.log.debug("routes reordered: {}", names)
+        if self.table.routes and not table.routes:
+            raise_alert(AlertType.NETWORK, "no RPC endpoint is routable", dict(table.excluded),
+                        priority=Priority.CRITICAL, key="all-endpoints-down", source=self.ctx.path)
+        elif table.routes and not self.table.routes and self.table.version > 1:
+            raise_alert(AlertType.NETWORK, "RPC endpoints routable again", {"routes": ", ".join(names)},
+                        priority=Priority.CRITICAL, key="all-endpoints-down", source=self.ctx.path, resolved=True)
         self.table = table
         self.publish(table)
 

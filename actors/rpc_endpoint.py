@@ -14,6 +14,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from actors.alert_sources import raise_alert
+from protocol.alerts import AlertType, Priority
 from protocol.network import (
     BreakerWake,
     ClearQuarantine,
@@ -37,6 +39,7 @@ from supervision import ActorContext, Handle, SupervisedActor
 from supervision.breaker import (
     BreakerPolicy,
     BreakerState,
+    BreakerStatus,
     Event,
     Failure,
     HeadObserved,
@@ -225,6 +228,7 @@ class RpcEndpoint(SupervisedActor):
         if isinstance(table, RoutingTable) and table.best_head is not None:
             # One endpoint claiming a head far beyond the others must not make every honest one LAGGING.
             others = [h for name, (h, _) in table.heads.items() if name != self.config.name]
+            others += [h for h, _ in table.stream_heads.values()]  # WebSocket newHeads bear witness too
             best = plausible_best([*others, result.head], DEFAULT_LIE_AHEAD_BLOCKS) if len(others) >= 2 \
                 else table.best_head
         self._feed(HeadObserved(now=now, own_head=result.head, best_head=max(best or 0, result.head)))
@@ -247,6 +251,12 @@ class RpcEndpoint(SupervisedActor):
                     self.log.log(transition_log_level(current), "{}: {} -> {} ({})", self.config.name,
                                  previous.value, current.value, reason)
                     metrics.record_breaker(self.config.name, current.value)
+                    if BreakerStatus.QUARANTINED in (previous, current):
+                        raise_alert(AlertType.NETWORK, f"endpoint {self.config.name} quarantined: {reason}"
+                                    if current is BreakerStatus.QUARANTINED else
+                                    f"endpoint {self.config.name} out of quarantine ({reason})",
+                                    priority=Priority.HIGH, key=f"quarantined:{self.config.name}",
+                                    source=self.ctx.path, resolved=current is not BreakerStatus.QUARANTINED)
                 case Parked():
                     changed = True
                 case WakeAt(at=at):

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import collections
 import time
-from collections.abc import Iterable, Sequence
-from typing import Any, NamedTuple
+from collections.abc import Sequence
+from typing import Any
 
 import msgspec
 
@@ -19,57 +19,19 @@ from actors import market_metrics as metrics
 from amm.gas import BlockContext, GasPolicy, Numeraire, PriceBook
 from amm.graph import MarketGraph
 from amm.pools import PoolSnapshot
-from amm.search import eth_reference, eth_value_in, scan
+from amm.search import eth_value_in, scan
+from amm.selection import market_view, pick, token_prices
+from monitoring.trade_stages import detected
+from performance.recorder import record
 from protocol.envelope import new_trace_id
 from protocol.execution import ChainHead, ExecuteOpportunity, ExecutorSnapshot, RouteFailed, StrategySnapshot
 from protocol.market import MarketSnapshot, ReservesUpdated
-from protocol.risk import MarketView
-from protocol.trading import Opportunity
 from supervision import ActorContext, Handle, SupervisedActor
 from supervision.errors import ActorError
 
+HEAD_TO_DECISION = "trade.head_to_decision"
 DEFAULT_MAX_PER_BLOCK = 4
 PRICE_HISTORY = 32  # blocks of token prices kept for the risk book's volatility and correlation
-
-
-def token_prices(graph: MarketGraph, eth_value: float) -> dict[str, float]:
-    """Each WETH-priced token's price in ETH per smallest unit, times eth_value when one is known.
-
-    The risk book reads log returns only, so the unit does not matter as long as it is the same each block.
-    """
-    scale = eth_value if eth_value > 0 else 1.0
-    return {graph.tokens[t]: scale * weth / token for t, (weth, token) in eth_reference(graph).items()}
-
-
-def market_view(history: Iterable[dict[str, float]], tokens: Iterable[str]) -> MarketView:
-    """The route's tokens' recent prices, oldest first, sampled at the same blocks for all of them."""
-    rows = [row for row in history if all(t in row for t in tokens)]
-    return MarketView(prices={t: tuple(row[t] for row in rows) for t in tokens})
-
-
-class Picked(NamedTuple):
-    """What a block's scan hands on, and how many it left out for each reason."""
-
-    opportunities: list[Opportunity]
-    shares_a_pool: int  # shared a pool with a better one picked before it
-    over_limit: int  # came after the per-block limit was reached
-
-
-def pick(opportunities: Sequence[Opportunity], limit: int) -> Picked:
-    """Best first, skipping any that shares a pool with one already picked, at most `limit`."""
-    picked: list[Opportunity] = []
-    used: set[str] = set()
-    shared = 0
-    for seen, opp in enumerate(opportunities, 1):
-        if len(picked) >= limit:
-            return Picked(picked, shared, len(opportunities) - seen + 1)
-        pools = {leg.pool.lower() for leg in opp.route}
-        if pools & used:
-            shared += 1
-            continue
-        picked.append(opp)
-        used |= pools
-    return Picked(picked, shared, 0)
 
 
 def pool_snapshots(market: MarketSnapshot, excluded: frozenset[str]) -> list[PoolSnapshot]:
@@ -120,11 +82,11 @@ class Strategy(SupervisedActor):
 
     def receive(self, msg: Any) -> Any:
         match msg:
-            case ReservesUpdated():
+            case ReservesUpdated(seen_at=seen_at):
                 market = self.pool_state.snapshot()
                 if isinstance(market, MarketSnapshot) and market.version > self.scanned_version:
                     try:
-                        self._scan(market)
+                        self._scan(market, seen_at)
                     except Exception:
                         # the same reserves would fail the same way after a restart: skip this block, loudly
                         self.log.exception("scan of block {} failed; no trade this block", market.block_number)
@@ -153,7 +115,9 @@ class Strategy(SupervisedActor):
         return {"block": snap.scanned_block, "handed": snap.handed, "scan_ms": snap.scan_s * 1e3,
                 "scan_failures": self.scan_failures}
 
-    def _scan(self, market: MarketSnapshot) -> None:
+    def _scan(self, market: MarketSnapshot, head_at: float = 0.0) -> None:
+        """Search, then hand the best to the executor; head -> decision is measured (the sampler's
+        trade.head_to_decision) from `head_at`, when pool-state began the read that found this head."""
         started = time.perf_counter()
         graph = self._graph(market)
         executor = self.executor.snapshot()
@@ -166,7 +130,7 @@ class Strategy(SupervisedActor):
                       max_amount_in=inventory, detected_at=time.time())
         picked = pick(result.opportunities, self.max_per_block)
         metrics.scanned(len(result.opportunities), picked.shares_a_pool, picked.over_limit)
-        chosen = [msgspec.structs.replace(o, id=new_trace_id()) for o in picked.opportunities]
+        chosen = [msgspec.structs.replace(o, id=new_trace_id(), head_at=head_at) for o in picked.opportunities]
         self.price_history.append(token_prices(graph, self.price_book.eth_value))
         elapsed = time.perf_counter() - started
         try:
@@ -180,9 +144,13 @@ class Strategy(SupervisedActor):
                     opp.net_profit_wei,
                 )
             self.handed += len(chosen)
+            for opp in chosen:  # the traces' first spans, once every opportunity is on its way
+                detected(opp)
         except ActorError as exc:
             self.log.warning("executor unavailable, {} opportunities dropped: {}", len(chosen), exc)
             metrics.not_handed(len(chosen))
+        if head_at > 0:
+            record(HEAD_TO_DECISION, max(0.0, time.time() - head_at), True, opportunities=len(chosen))
         self.scanned_version = market.version
         self.status_snapshot = StrategySnapshot(
             scanned_block=market.block_number, market_version=market.version, pools=len(graph.pools),

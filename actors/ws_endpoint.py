@@ -3,8 +3,10 @@
 On `OpenStream(epoch, filters, sink)` it connects (on the shared io loop), subscribes to logs for
 each filter first and to newHeads second (the order the feed's completeness rule relies on), tells
 the sink `StreamOpened`, then every notification as `HeadSeen` / `LogSeen`, straight from the io loop
-(no hop through this actor). When the socket dies, or the endpoint sends a malformed notification,
-it tells `StreamLost`; reconnecting, or failing over elsewhere, is the manager's decision.
+(no hop through this actor); every head also goes to the router as `StreamHead`, so the clients' head
+trackers hear of a block when it is pushed (standby streams included). When the socket dies, or the
+endpoint sends a malformed notification, it tells `StreamLost`; reconnecting, or failing over
+elsewhere, is the manager's decision.
 `CloseStream` (or a newer `OpenStream`) cancels it.
 """
 
@@ -21,6 +23,8 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from chainfeed.wire import MalformedChainData, header_from_json, log_from_json
 from protocol.chain import CloseStream, HeadSeen, LogSeen, OpenStream, StreamLost, StreamOpened
+from protocol.network import StreamHead
+from rpc.client import router_path
 from supervision import ActorContext, Handle, SupervisedActor
 from supervision.errors import ActorError
 from supervision.io_loop import io_loop
@@ -66,6 +70,7 @@ class WsEndpoint(SupervisedActor):
         self.last_error = ""
         self.streams_opened = 0
         self.counters = _Counters()
+        self.router = router_path(ctx.path.rsplit("/", 1)[0] or "/")  # where the heads are told
         self._task: concurrent.futures.Future[None] | None = None
 
     def receive(self, msg: object) -> object:
@@ -74,7 +79,8 @@ class WsEndpoint(SupervisedActor):
                 self._cancel()
                 self.epoch, self.state, self.counters = msg.epoch, "connecting", _Counters()
                 self.streams_opened += 1
-                coro = run_stream(self.name, self.url, msg, self.counters, self.connect_timeout_s, self.ping_interval_s)
+                coro = run_stream(self.name, self.url, msg, self.counters, self.connect_timeout_s, self.ping_interval_s,
+                                  witness_path=self.router)
                 self._task = io_loop().submit(coro)
                 epoch = msg.epoch
                 self.ctx.pipe(self._task, lambda r: _StreamEnded(epoch, "closed" if r is None else _reason(r)))
@@ -139,13 +145,16 @@ async def run_stream(
     counters: _Counters,
     connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S,
     ping_interval_s: float = DEFAULT_PING_INTERVAL_S,
+    witness_path: str | None = None,
 ) -> None:
-    """Connect, subscribe (logs first, then newHeads), forward every notification to the sink.
+    """Connect, subscribe (logs first, then newHeads), forward every notification to the sink, and
+    every head's number to `witness_path` (the router) as `StreamHead`.
 
     Returns only by raising (the socket died) or being cancelled; either way the sink hears
     `StreamLost` unless cancelled (the manager closed it, so it knows).
     """
     sink, epoch = Handle(order.sink_path), order.epoch
+    witness = Handle(witness_path) if witness_path is not None else None
     routes: dict[str, str | None] = {}  # subscription id -> filter id (None: newHeads)
     try:
         async with connect(
@@ -159,11 +168,11 @@ async def run_stream(
             counters.connected_at = time.time()
             _tell(sink, StreamOpened(name, epoch))
             for msg in early:
-                _forward(sink, name, epoch, routes, msg, counters)
+                _forward(sink, name, epoch, routes, msg, counters, witness)
             async for raw in ws:
                 msg = msgspec.json.decode(raw)
                 if isinstance(msg, dict) and msg.get("method") == "eth_subscription":
-                    _forward(sink, name, epoch, routes, msg, counters)
+                    _forward(sink, name, epoch, routes, msg, counters, witness)
         raise ConnectionError("server closed the socket")
     except asyncio.CancelledError:
         raise
@@ -173,7 +182,8 @@ async def run_stream(
 
 
 def _forward(
-    sink: Handle, name: str, epoch: int, routes: dict[str, str | None], msg: dict[str, Any], counters: _Counters
+    sink: Handle, name: str, epoch: int, routes: dict[str, str | None], msg: dict[str, Any], counters: _Counters,
+    witness: Handle | None = None,
 ) -> None:
     params = msg.get("params") or {}
     sub = params.get("subscription")
@@ -183,7 +193,10 @@ def _forward(
     try:
         if fid is None:
             counters.heads += 1
-            _tell(sink, HeadSeen(name, epoch, header_from_json(params.get("result"))))
+            header = header_from_json(params.get("result"))
+            if witness is not None:
+                _tell(witness, StreamHead(name, header.number))  # first: the trackers want it soonest
+            _tell(sink, HeadSeen(name, epoch, header))
         else:
             counters.logs += 1
             _tell(sink, LogSeen(name, epoch, fid, log_from_json(params.get("result"))))

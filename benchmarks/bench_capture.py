@@ -7,11 +7,14 @@ anvil with mining under the benchmark's control. Two runs on the same seed, side
 race (the figure that counts): a block every --block-ms (default 50 ms, twenty times faster than
 the devnet's own 1 s blocks; 20 ms is the stress setting), the market swapping in most blocks
 whether or not the bot has answered. A transaction the bot sends in time lands in the next block;
-a late one lands after the next swap, on moved prices, and may earn less or revert. The market
+a late one lands in the market's block, before or after the swap as the node orders their fees, on
+moved prices or moving them first (the market's swap, sized on the reserves before, may then revert). The market
 runs in this process and competes with the bot for the CPU (two shared cores, one GIL), so the
 reaction times here are pessimistic. The profit available is counted per market swap as the growth
-it causes in the ideal arbitrageur's total (below): a gap that stays open across blocks is counted
-once, and a gap someone else's swap closes is a miss.
+it causes in the ideal arbitrageur's total (below), between the reserves just before and just after
+the swap at its place in its block (read from the block's Sync logs after the run): a gap that stays
+open across blocks is counted once, a gap someone else's swap closes is a miss, and a swap that
+reverted opened none.
 
 lockstep (the baseline: infinite reaction time):
 
@@ -30,6 +33,7 @@ reaction speed. Run: `.venv/bin/python benchmarks/bench_capture.py [--blocks 500
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import time
 from pathlib import Path
@@ -54,19 +58,20 @@ from devnet.executor_setup import deploy_executor
 from devnet.market import initial_state, market_pools, next_swap, reserves_after
 from devnet.session import devnet_world
 from devnet.swaps import GET_RESERVES, SwapTrader
-from execution.reserve_book import decode_reserves
+from execution.reserve_book import SYNC_TOPIC, decode_reserves
 from protocol.execution import ExecutionPolicy, ExecutorSnapshot, GetTrades, StrategySnapshot, SubmitMode, TradeStage
 from protocol.market import WatchedPool
 from protocol.network import EndpointRoute, RoutingTable
 from protocol.secrets import Secret
 from rpc.client import RpcClient
-from supervision import ChildSpec, Handle, RestartStrategy, introspect, stop_tree, supervisor_spec
+from supervision import ChildSpec, Handle, RestartStrategy, introspect, registry, stop_tree, supervisor_spec
 from supervision.tree import start_tree
 
 INVENTORY_WEI = 500 * 10**18
 STEP_TIMEOUT_S = 30.0  # generous: the machine is shared; a bot that never answers still fails the run
 MAX_ROUNDS = 8  # captures of one gap by the ideal arbitrageur (the residual shrinks fast)
 MAX_BOT_BLOCKS = 8  # blocks the bot may keep trading one gap before the market moves again
+SENT_STAGES = (TradeStage.MINED, TradeStage.REVERTED, TradeStage.NOT_INCLUDED)
 RISK, POOLS, STRATEGY, EXECUTOR = "/risk-book", "/market/pool-state", "/market/strategy", "/market/executor"
 
 
@@ -134,6 +139,32 @@ def after_trades(pool: PoolSnapshot, trades: list[Any]) -> PoolSnapshot:
     return msgspec.structs.replace(pool, reserve0=r0, reserve1=r1)
 
 
+def around_swap(client: RpcClient, world: Any, block: int, swap_tx: str) -> tuple[Reserves, Reserves] | None:
+    """Every pool's reserves just before and just after the market's swap, at its place in its block; None if
+    the swap wrote no Sync (it reverted). Read from the block's Sync logs, so a bot trade mined before the
+    swap in the same block is in `before`, one mined after it is in neither."""
+    logs = client.request("eth_getLogs", [{"fromBlock": hex(block), "toBlock": hex(block),
+                                           "address": [p.address for p in world.pools], "topics": [[SYNC_TOPIC]]}])
+    logs = sorted(logs, key=lambda lg: int(lg["logIndex"], 16))
+    mine = [lg for lg in logs if lg["transactionHash"].lower() == swap_tx.lower()]
+    if not mine:
+        return None
+    at = int(mine[0]["logIndex"], 16)
+    by_address = {p.address.lower(): p.address for p in world.pools}
+    before = read_reserves(client, world, block - 1)
+    for lg in logs:
+        if int(lg["logIndex"], 16) < at:
+            before[by_address[lg["address"].lower()]] = decode_sync_data(lg["data"])
+    after = dict(before)
+    after[by_address[mine[0]["address"].lower()]] = decode_sync_data(mine[0]["data"])
+    return before, after
+
+
+def decode_sync_data(data: str) -> tuple[int, int]:
+    raw = data.removeprefix("0x")
+    return int(raw[:64], 16), int(raw[64:128], 16)
+
+
 def base_fee(client: RpcClient, block: int) -> int:
     return int(client.request("eth_getBlockByNumber", [hex(block), False])["baseFeePerGas"], 16)
 
@@ -164,19 +195,20 @@ class Bench:
         self.state = initial_state(market_pools(world.pools), seed)
         self.mined_at: dict[int, float] = {}
 
-    def market_swap(self) -> tuple[Reserves, Reserves | None]:
-        """Send the market's next swap; (reserves it was sized on, reserves right after it, or None: no swap).
+    def market_swap(self) -> tuple[Reserves, Reserves | None, str | None]:
+        """Send the market's next swap; (reserves it was sized on, reserves right after it, the swap's tx hash),
+        the last two None when there is no swap.
 
         The after-state is computed exactly (getAmountOut), not read: a late bot transaction mined in the
         same block after the swap must not hide the gap the swap opened."""
         before = read_reserves(self.client, self.world, "latest")
         order, self.state = next_swap(self.state, before)
         if order is None:
-            return before, None
-        self.trader.submit(order)
+            return before, None, None
+        sent = self.trader.submit(order)
         after = dict(before)
         after[order.pool] = reserves_after(*before[order.pool], order.zero_for_one, order.amount_in)
-        return before, after
+        return before, after, sent.swap_tx
 
     def mine(self) -> int:
         self.devnet.node.mine(1)
@@ -209,17 +241,17 @@ class Bench:
         """Per tick: mine what the bot sent since the last swap (its block), then the market's swap (the
         market's block), then give the bot `block_s` of wall time to answer. A late answer lands after
         the next swap, on moved prices."""
-        swaps: list[tuple[int, Reserves, Reserves]] = []  # (block, reserves before, just after) per market swap
+        swaps: list[tuple[int, Reserves, Reserves, str]] = []  # (block, before, just after, swap tx) per market swap
         chain_blocks = 0
         next_at = time.monotonic()
         while chain_blocks < blocks:
             next_at += block_s
             self.mine()
-            before, after = self.market_swap()
+            before, after, swap_tx = self.market_swap()
             block = self.mine()
             chain_blocks += 2
-            if after is not None:
-                swaps.append((block, before, after))
+            if after is not None and swap_tx is not None:
+                swaps.append((block, before, after, swap_tx))
             time.sleep(max(0.0, next_at - time.monotonic()))  # the bot races this
         for _ in range(MAX_BOT_BLOCKS):  # let what is in flight land before counting
             time.sleep(block_s)
@@ -227,21 +259,36 @@ class Bench:
             if Handle(EXECUTOR).snapshot().in_flight == 0:
                 break
         # after the run, so the exact scans do not compete with the bot for the CPU
-        gross_total = net_total = gap_blocks = 0
-        for block, before, after in swaps:
+        gross_total = net_total = gap_blocks = failed = 0
+        for block, _sized_on, _assumed, swap_tx in swaps:
+            around = around_swap(self.client, self.world, block, swap_tx)
+            if around is None:  # it reverted (e.g. a late bot trade on its pool went first): no gap opened
+                failed += 1
+                continue
+            before, after = around
             fee = base_fee(self.client, block)
             g1, n1 = available(self.world, after, fee, self.gas)
             g0, n0 = available(self.world, before, fee, self.gas)
             if n1 > n0:
                 gap_blocks += 1
                 gross_total, net_total = gross_total + max(0, g1 - g0), net_total + n1 - n0
-        return self.report("race", chain_blocks, gap_blocks, gross_total, net_total, block_ms=block_s * 1e3)
+        return self.report("race", chain_blocks, gap_blocks, gross_total, net_total, block_ms=block_s * 1e3,
+                           market_swaps=len(swaps), market_swaps_reverted=failed)
 
     def report(self, mode: str, blocks: int, gap_blocks: int, available_gross: int, available_net: int,
                **extra: Any) -> dict[str, Any]:
+        # a revert's cause comes a block read after its receipt: wait for every one to be explained
+        wait(lambda: sum((x := Handle(EXECUTOR).snapshot()).reverts_by_cause.values()) >= x.reverted,
+             "reverts explained")
         snap: ExecutorSnapshot = Handle(EXECUTOR).snapshot()
         records = Handle(EXECUTOR).ask(GetTrades(limit=10**6), timeout=5.0)
         mined = [r for r in records if r.stage is TradeStage.MINED]
+        sent = [r for r in records if r.stage in SENT_STAGES]
+        per_block: dict[int, int] = {}
+        for r in mined:
+            per_block[r.included_block or 0] = per_block.get(r.included_block or 0, 0) + 1
+        shared = [r for r in mined if per_block[r.included_block or 0] > 1]
+        over = [r.gas_used - r.simulated_gas for r in mined if r.simulated_gas is not None]
         realized = sum(r.realized_profit or 0 for r in mined)
         gas_cost = sum(r.gas_cost_wei for r in records)
         exact = sum(1 for r in mined if r.realized_profit == r.simulated_profit)
@@ -253,7 +300,7 @@ class Bench:
         skipped: dict[str, int] = {}
         for r in records:
             if r.stage is TradeStage.SKIPPED:
-                key = r.reason.split(":")[0]
+                key = re.sub(r"\d+", "N", r.reason.split(":")[0])  # "not worth its gas at N ... wei"
                 skipped[key] = skipped.get(key, 0) + 1
         return {
             "mode": mode,
@@ -262,6 +309,17 @@ class Bench:
             "gap_blocks": gap_blocks,
             "trades": {"mined": snap.mined, "reverted": snap.reverted, "not_included": snap.not_included,
                        "skipped": skipped},
+            "success_rate": len(mined) / len(sent) if sent else None,  # mined / sent (a tx left for the chain)
+            "reverts_by_cause": dict(snap.reverts_by_cause),
+            # trades sent whose simulated profit at the size sent, net of the simulated gas at the bid, was <= 0
+            "net_negative_sent": sum(1 for r in sent if r.simulated_net_profit is None or r.simulated_net_profit <= 0),
+            # mined trades sharing their block with another of ours, and how many of those earned != simulated
+            "mined_sharing_a_block": len(shared),
+            # the profit token is WETH here: a mined trade is net-negative if it earned less than its gas
+            "mined_net_negative": sum(1 for r in mined if (r.realized_profit or 0) < r.gas_cost_wei),
+            # gas used above eth_estimateGas at latest (the accumulators a pair writes in a later block)
+            "gas_over_estimate": {"max": max(over, default=None), "median": _q(sorted(over), 0.5)},
+            "sharing_realized_not_simulated": sum(1 for r in shared if r.realized_profit != r.simulated_profit),
             "realized_gross_wei": realized,
             "gas_cost_wei": gas_cost,
             "available_gross_wei": available_gross,
@@ -298,8 +356,18 @@ def run(blocks: int, seed: int, block_s: float, modes: tuple[str, ...]) -> dict[
                 result["elapsed_s"] = time.perf_counter() - started
             finally:
                 stop_tree(10.0)
+                # published snapshots outlive their actors: without this, the next mode's executor (same chain
+                # id, same account, a new chain) would resume this one's in-flight trades, counters and bid,
+                # and wait forever on transactions its chain never saw (the lockstep "deadlock" of issue 13)
+                registry.clear()
                 bench.client.close()
         results[mode] = result
+    race, lockstep = results.get("race"), results.get("lockstep")
+    # the headline figures, as issue 13 names them
+    results["success_rate"] = race["success_rate"] if race else None
+    results["capture_rate"] = race["capture_rate"] if race else None
+    results["net_negative_sent"] = sum(r["net_negative_sent"] for r in (race, lockstep) if r)
+    results["lockstep_capture_rate"] = lockstep["capture_rate"] if lockstep else None
     return results
 
 
@@ -315,7 +383,13 @@ def main() -> int:
     parser.add_argument("--mode", choices=("race", "lockstep", "both"), default="both")
     args = parser.parse_args()
     modes = ("race", "lockstep") if args.mode == "both" else (args.mode,)
-    print(msgspec.json.encode(run(args.blocks, args.seed, args.block_ms / 1e3, modes)).decode())
+    import tempfile
+
+    from persistence import audit_trail
+
+    with tempfile.TemporaryDirectory() as audit_dir:
+        audit_trail.install(audit_trail.AuditTrail(audit_dir))  # the executor records every submission
+        print(msgspec.json.encode(run(args.blocks, args.seed, args.block_ms / 1e3, modes)).decode())
     return 0
 
 

@@ -1,4 +1,4 @@
-"""Network layer benchmark (issues 3 and 11): one run, everything against one local anvil. Prints JSON.
+"""Network layer benchmark (issues 3, 11 and 14): one run, everything against one local anvil. Prints JSON.
 
 There is one RPC path (`rpc.dispatch`'s race on the io loop). It is entered two ways, both measured
 here against web3's HTTPProvider straight to anvil in the same run:
@@ -16,9 +16,12 @@ c. an endpoint killed under load (8 io-loop callers, then 8 provider threads): e
    time until its traffic moved.
 d. the same load and faults against web3-multi-provider (MultiProvider; needs web3<7, so it runs in
    benchmarks/.peer-venv as a subprocess).
+e. truthfulness (net_truth.py, on an anvil mining every 0.25 s): the head of the endpoint carrying
+   8 callers' eth_blockNumber reads freezes; an endpoint starts lying mid-run.
 
 The headline figures are printed at the top level of the JSON object (`router_vs_web3_8_callers`,
-`provider_vs_web3_1_caller`, `kill_caller_errors`, `hedged_p99_over_healthy_p99`), targets beside them.
+`provider_vs_web3_1_caller`, `kill_caller_errors`, `hedged_p99_over_healthy_p99`, and issue 14's
+`frozen_head_stale_share`, `frozen_head_max_lag_blocks`, `liar_quarantined_after_ms`), targets beside them.
 Run: .venv/bin/python benchmarks/bench_network.py [--quick] [--only=a --only=b ...]
 """
 
@@ -39,104 +42,17 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from loguru import logger  # noqa: E402
-from net_measure import run_load, run_load_on_loop  # noqa: E402
+from net_measure import run_load  # noqa: E402
+from net_plumbing import Network, ProxyPool, RemoteProxy, loopback_policy, on_io_loop  # noqa: E402
+from net_truth import bench_truth, truth_headline  # noqa: E402
 from web3 import HTTPProvider, Web3  # noqa: E402
 
-from actors.router import network_children  # noqa: E402
 from devnet.anvil import Anvil  # noqa: E402
-from protocol.network import EndpointConfig, RoutingTable  # noqa: E402
-from rpc.client import RpcClient, router_path  # noqa: E402
 from rpc.provider import ArbiterProvider  # noqa: E402
 from rpc.routing import RoutingPolicy  # noqa: E402
-from supervision import Handle, start_tree, stop_tree, supervisor_spec  # noqa: E402
-from supervision.io_loop import io_loop  # noqa: E402
 
 PEER_VENV = Path(__file__).resolve().parent / ".peer-venv"
 PEER_SCRIPT = Path(__file__).resolve().parent / "peer_multi_provider.py"
-CHAIN_ID = 31337
-
-
-def loopback_policy(**changes: Any) -> RoutingPolicy:
-    """Loopback-scaled hedge bounds: answers take ~0.3 ms here, not the 50 ms of a remote node."""
-    return RoutingPolicy(**{"hedge_base_s": 0.0005, "hedge_min_s": 0.0005, "hedge_max_s": 0.25, **changes})
-
-
-# --- plumbing ------------------------------------------------------------------------------------
-
-
-class Network:
-    """A network subtree over `urls` (name -> url) and its client; stop() tears it down."""
-
-    def __init__(self, urls: dict[str, str], policy: RoutingPolicy) -> None:
-        configs = [
-            EndpointConfig(name=n, url=u, chain_id=CHAIN_ID, priority=i) for i, (n, u) in enumerate(urls.items())
-        ]
-        children = network_children(configs, CHAIN_ID, routing=policy)
-        start_tree(supervisor_spec("root", [supervisor_spec("network", children)]))
-        self.client = RpcClient(policy=policy)
-        self.router = Handle(router_path())
-        deadline = time.monotonic() + 20
-        while len(self.routes()) < len(urls):
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"endpoints never became routable: {self.router.snapshot()}")
-            threading.Event().wait(0.01)
-
-    def routes(self) -> list[str]:
-        table = self.router.snapshot()
-        return [r.name for r in table.routes] if isinstance(table, RoutingTable) else []
-
-    def stop(self) -> None:
-        stop_tree()
-        self.client.close()
-
-
-class RemoteProxy:
-    """One fault proxy living in the proxies process (see net_proxies.py)."""
-
-    def __init__(self, pool: ProxyPool, index: int, url: str) -> None:
-        self.pool, self.index, self.url = pool, index, url
-
-    def apply(self, faults: str) -> str:
-        return str(self.pool.command({"op": "apply", "i": self.index, "faults": faults})["faults"])
-
-    def stop(self) -> None:
-        self.pool.command({"op": "stop", "i": self.index})
-
-    def stats(self) -> dict[str, int]:
-        return dict(self.pool.command({"op": "stats", "i": self.index})["stats"])
-
-
-class ProxyPool:
-    """N fault proxies in front of `upstream`, in a separate process so they do not share our GIL."""
-
-    def __init__(self, upstream: str, count: int) -> None:
-        script = Path(__file__).resolve().parent / "net_proxies.py"
-        self.proc = subprocess.Popen([sys.executable, str(script)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     text=True, bufsize=1)
-        self.lock = threading.Lock()
-        urls = self.command({"op": "start", "upstream": upstream, "count": count})["urls"]
-        self.proxies = [RemoteProxy(self, i, u) for i, u in enumerate(urls)]
-
-    def command(self, cmd: dict[str, Any]) -> dict[str, Any]:
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        with self.lock:
-            self.proc.stdin.write(msgspec.json.encode(cmd).decode() + "\n")
-            self.proc.stdin.flush()
-            answer: dict[str, Any] = msgspec.json.decode(self.proc.stdout.readline())
-        if "error" in answer:
-            raise RuntimeError(f"proxy command {cmd} failed: {answer['error']}")
-        return answer
-
-    def close(self) -> None:
-        try:
-            self.command({"op": "exit"})
-        except (RuntimeError, OSError, msgspec.DecodeError):
-            pass
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
 
 
 def peer(spec: dict[str, Any]) -> dict[str, Any]:
@@ -176,14 +92,6 @@ def ratio(a: float, b: float) -> float:
 
 VARIANTS = ("router_io_loop", "router_blocking", "web3_direct", "web3_httpprovider_raw", "web3_via_arbiter_provider",
             "peer_multi_provider_raw")
-
-
-def on_io_loop(net: Network, method: str, params: list[Any], callers: int, calls: int, expected: Any,
-               **kwargs: Any) -> dict[str, Any]:
-    """`callers` coroutines on the shared io loop, each awaiting `method` `calls` times: the bot's path."""
-    client = net.client
-    return run_load_on_loop(io_loop().loop, lambda: client.arequest(method, params), callers=callers,
-                            calls_per_caller=calls, check=lambda a: a == expected, **kwargs)
 
 
 def bench_throughput(anvil: Anvil, n: int) -> dict[str, Any]:
@@ -475,7 +383,7 @@ def headline(results: dict[str, Any]) -> dict[str, Any]:
 
 def main() -> None:
     quick = "--quick" in sys.argv
-    only = {a.removeprefix("--only=") for a in sys.argv if a.startswith("--only=")} or {"a", "b", "c"}
+    only = {a.removeprefix("--only=") for a in sys.argv if a.startswith("--only=")} or {"a", "b", "c", "e"}
     logger.remove()
     logger.add(sys.stderr, level="WARNING")
     # Measured, not asserted: how busy the machine was around this run (2 cores are shared with anvil).
@@ -487,9 +395,14 @@ def main() -> None:
             results["b_tail_latency"] = bench_tail(anvil, callers=4, calls=40 if quick else 1000)
         if "c" in only:
             results["c_kill_under_load"] = bench_kill(anvil, callers=8, calls=60 if quick else 250)
+    if "e" in only:
+        results["e_truth"] = bench_truth()  # on an anvil of its own, mining a block every 0.25 s
     results["d_peer"] = "peer_multi_provider_* entries inside a, b and c (web3-multi-provider 1.0 on web3 6)"
     results["loadavg_1m_after"] = round(os.getloadavg()[0], 2)
     results = {**headline(results), **results}
+    if "e" in only:
+        results = {**truth_headline(results["e_truth"]),
+                   "truth_targets": {"frozen_head_stale_share": 0, "frozen_head_max_lag_blocks": "<= 1"}, **results}
     print(msgspec.json.format(msgspec.json.encode(results), indent=2).decode())
 
 

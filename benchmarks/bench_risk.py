@@ -122,8 +122,9 @@ def bench_monte_carlo() -> dict[str, object]:
 
 
 def bench_actor() -> dict[str, object]:
-    """The same decision through the RiskBook actor: one mailbox hop plus the durable SQLite save
-    (WAL, synchronous=FULL) of the reservation before the answer, and the hop-free stop check."""
+    """The same decision through the RiskBook actor: one mailbox hop, the durable audit record of the
+    decision, plus the durable SQLite save (WAL, synchronous=FULL) of the reservation before the answer,
+    and the hop-free stop check."""
     from actors.risk_book import RiskBook
     from persistence.sqlite_store import SqliteRiskStore
     from protocol.risk import AssessTrade, RecordOutcome
@@ -132,8 +133,11 @@ def bench_actor() -> dict[str, object]:
 
     limits = RiskLimits()
     market = MarketView(prices={WETH: (3000.0, 3001.0, 2999.0, 3000.5), USDC: (1.0, 1.0001, 0.9999, 1.0)})
+    from persistence import audit_trail
+
     with tempfile.TemporaryDirectory() as tmp:
         db = f"{tmp}/bench.sqlite3"
+        audit_trail.install(audit_trail.AuditTrail(f"{tmp}/audit"))  # every decision is audited (fsync)
         spec = ChildSpec(id="risk-book", start=RiskBook,
                          kwargs={"limits": limits, "open_store": lambda: SqliteRiskStore(db)})
         start_tree(supervisor_spec("root", [spec]))

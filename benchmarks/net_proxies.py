@@ -3,7 +3,7 @@
 In the benchmark's own process the proxies would compete for the GIL with the code under test and
 inflate its latencies; real endpoints are other processes, so these are too.
 Protocol: one JSON command per line in, one JSON answer per line out.
-    {"op": "start", "upstream": URL, "count": N}   -> {"urls": [...]}
+    {"op": "start", "upstream": URL, "count": N}   -> {"urls": [...], "ws_urls": [...]}
     {"op": "apply", "i": I, "faults": "latency=300ms@10%"} -> {"faults": "..."}
     {"op": "stop", "i": I} -> {} ;  {"op": "stats", "i": I} -> {"stats": {...}} ; {"op": "exit"}
     {"op": "requests"} -> {"requests": [HTTP requests received, per proxy]}
@@ -31,7 +31,7 @@ def serve() -> None:
         try:
             if op == "start":
                 proxies = [FaultProxy(cmd["upstream"], name=f"p{i}", seed=i).start() for i in range(cmd["count"])]
-                answer = {"urls": [p.url for p in proxies]}
+                answer = {"urls": [p.url for p in proxies], "ws_urls": [p.ws_url for p in proxies]}
             elif op == "apply":
                 answer = {"faults": proxies[cmd["i"]].apply(cmd["faults"]).describe()}
             elif op == "stop":

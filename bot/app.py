@@ -14,7 +14,8 @@ from typing import Any
 import msgspec
 from loguru import logger
 
-from bot.logging import setup_logging
+from bot.logging import LogPathError, setup_logging
+from persistence import audit_trail
 from protocol.config import Config, ConfigError, config_summary, load_config
 
 #: Ctrl-C must stop the whole bot within this bound, anvil included.
@@ -54,6 +55,12 @@ def main(command: str, argv: list[str]) -> int:
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return 2
+    from bot.alerts import alerts_config_problem
+
+    problem = alerts_config_problem(config.alerts)
+    if problem is not None:  # a channel asked for but not built, or a bad rule: say so before anything starts
+        print(problem, file=sys.stderr)
+        return 2
     if command == "config":
         print(msgspec.json.format(msgspec.json.encode(config_summary(config))).decode())
         return 0
@@ -64,9 +71,47 @@ def main(command: str, argv: list[str]) -> int:
     return run(config, args)
 
 
+def log_dir(config: Config) -> Path:
+    return Path(config.monitoring.log_dir or Path(config.storage.data_dir) / "logs")
+
+
+def audit_dir(config: Config) -> Path:
+    return Path(config.monitoring.audit_dir or Path(config.storage.data_dir) / "audit")
+
+
+def start_monitoring(config: Config) -> tuple[audit_trail.AuditTrail, Any]:
+    """Logging (with the monitor's error sink), tracing, then the audit trail (its first record: the
+    effective configuration, secrets masked). Raises LogPathError / AuditPathError / TracingUnavailable
+    (one line each) for a directory that cannot be written or an exporter that is not installed."""
+    from actors.monitor import error_sink
+    from bot.tracing import start_tracing
+
+    mon = config.monitoring
+    setup_logging(config.log_level, json_path=log_dir(config) / "arbiter.jsonl", terminal_format=mon.log_format,
+                  rotation=mon.log_rotation, retention=mon.log_retention, compression=mon.log_compression,
+                  extra_sinks=((error_sink, "ERROR"),))
+    provider = start_tracing(mon)
+    return open_audit_trail(config), provider
+
+
+def open_audit_trail(config: Config) -> audit_trail.AuditTrail:
+    """Open the configured trail, make it the process's, and record the effective config (secrets masked)."""
+    mon = config.monitoring
+    trail = audit_trail.AuditTrail(audit_dir(config), segment_s=mon.audit_segment_s,
+                                   segment_bytes=mon.audit_segment_bytes)
+    audit_trail.install(trail)
+    trail.append("config", config_summary(config), actor="/")
+    return trail
+
+
 def run(config: Config, args: argparse.Namespace) -> int:
-    data_dir = Path(config.storage.data_dir)
-    setup_logging(config.log_level, json_path=data_dir / "logs" / "arbiter.jsonl")
+    from bot.tracing import TracingUnavailable, stop_tracing
+
+    try:
+        trail, provider = start_monitoring(config)
+    except (LogPathError, audit_trail.AuditPathError, audit_trail.AuditTrailDamaged, TracingUnavailable) as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -97,4 +142,7 @@ def run(config: Config, args: argparse.Namespace) -> int:
         except Exception as exc:  # the process exits either way; what went wrong must be on record
             logger.opt(exception=exc).error("shutdown did not complete cleanly: {}", exc)
         logger.info("stopped")
+        stop_tracing(provider)
+        audit_trail.install(None)
+        trail.close()
     return exit_code

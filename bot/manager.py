@@ -6,13 +6,16 @@ actors through stable handles with timeouts: nothing here holds a raw actor refe
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import msgspec
 
 from bot.system import System
+from performance.report import performance_report
+from probes.health import health_check
 from protocol.config import Config
+from protocol.health import HealthCheck
+from protocol.performance import PerfSnapshot
 from protocol.risk import (
     AssessTrade,
     EmergencyStop,
@@ -31,6 +34,7 @@ from supervision import ActorError, Handle, introspect
 RISK_BOOK = Handle("/risk-book")
 ROUTER = Handle("/network/router")
 EXECUTOR = Handle("/market/executor")
+SAMPLER = Handle("/sampler")
 #: How long an operator call waits for the actor that answers it.
 CALL_TIMEOUT_S = 5.0
 
@@ -39,23 +43,24 @@ class OperatorRequestRefused(Exception):
     """The bot refused an operator request (e.g. a reset without a reason); nothing was changed."""
 
 
-class HealthReport(msgspec.Struct, frozen=True):
-    healthy: bool
-    problems: tuple[str, ...]
-    routable_endpoints: tuple[str, ...]
-    emergency_stop: bool
-    checked_at: float
-
-
 class Phase4Manager:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.system: System | None = None
+        self._trail: Any = None  # the audit trail this manager opened (when the process had none)
 
     # --- lifecycle -------------------------------------------------------------------------------
 
     def initialize(self, **start: Any) -> Phase4Manager:
-        """Start everything (see System.start for the keyword arguments); raises SystemStartError."""
+        """Start everything (see System.start for the keyword arguments); raises SystemStartError.
+        Opens the configured audit trail first unless the process already has one (run.py opens it)."""
+        from bot.app import open_audit_trail
+        from persistence import audit_trail
+
+        try:
+            audit_trail.current()
+        except audit_trail.AuditTrailMissing:
+            self._trail = open_audit_trail(self.config)
         self.system = System.start(self.config, **start)
         return self
 
@@ -63,6 +68,12 @@ class Phase4Manager:
         if self.system is not None:
             self.system.stop(timeout_s)
             self.system = None
+        if self._trail is not None:
+            from persistence import audit_trail
+
+            audit_trail.install(None)
+            self._trail.close()
+            self._trail = None
 
     # --- risk --------------------------------------------------------------------------------------
 
@@ -82,31 +93,71 @@ class Phase4Manager:
     def reset_emergency_stop(self, reason: str, by: str = "operator") -> EmergencyStop:
         return _accepted(RISK_BOOK.ask(ResetEmergencyStop(reason, by), timeout=CALL_TIMEOUT_S))
 
+    # --- alerts ----------------------------------------------------------------------------------
+
+    def send_alert(self, type: str, data: dict[str, Any], priority: str = "medium", title: str | None = None,
+                   key: str = "") -> None:
+        """The seed's send_alert(type, data, priority): a tell to /alerts/router, never blocking the caller.
+
+        `type` is trade, system, risk, performance or network; `priority` low, medium, high or critical."""
+        from actors.alert_sources import raise_alert
+        from protocol.alerts import AlertType, Priority
+
+        kind, level = AlertType(type), Priority(priority)
+        raise_alert(kind, title or str(data.get("message") or data.get("title") or f"{kind.value} alert"),
+                    {k: v for k, v in data.items() if k not in ("message", "title")}, priority=level,
+                    source="operator", key=key)
+
+    # --- backtesting -------------------------------------------------------------------------------
+
+    def run_backtest(self, strategy: Any = None, options: Any = None) -> Any:
+        """Replay the live strategy and risk rules on history; returns a BacktestReport (report.summary.totalReturn
+        is summary.total_return in the JSON's camelCase, likewise sharpeRatio and maxDrawdown).
+
+        strategy: backtest.engine.StrategyParams or a dict of its camelCase fields; options: BacktestOptions,
+        or a dict of its fields and bot.backtesting.BacktestRequest's (synthetic, history, firstBlock, lastBlock,
+        syntheticSeed, out). Runs in the caller's thread and needs no running tree.
+        """
+        from bot.backtesting import run, settings_from
+
+        params, opts, request = settings_from(strategy, options)
+        return run(params, opts, request)
+
     # --- status ----------------------------------------------------------------------------------
 
     def get_system_status(self) -> dict[str, Any]:
-        """The live tree, the routing table, the risk book's and the executor's published state."""
+        """The health status, the live tree, memory, the routing table, the risk book's and the executor's
+        published state. `activeComponents`: the paths of the actors running now."""
+        actors = introspect.snapshot_tree()
+        health = self.perform_health_check()
+        perf = SAMPLER.snapshot()
+        system = perf.system if isinstance(perf, PerfSnapshot) else None
         return {
             "mode": "devnet" if self.system is not None and self.system.devnet is not None else "chain",
-            "actors": [msgspec.to_builtins(info) for info in introspect.snapshot_tree()],
+            "healthStatus": {"overall": health.overall,
+                             "components": {c.name: msgspec.to_builtins(c) for c in health.components}},
+            "activeComponents": [a.path for a in actors if a.state == "running"],
+            "memory": {
+                "rssBytes": system.rss_bytes if system else None,
+                "targetBytes": int(self.config.targets.memory_usage_target_mb * 1024 * 1024),
+                "machinePercent": system.machine_memory_pct if system else None,
+            },
+            "actors": [msgspec.to_builtins(info) for info in actors],
             "routing": msgspec.to_builtins(ROUTER.snapshot()),
             "risk": msgspec.to_builtins(RISK_BOOK.snapshot()),
             "executor": msgspec.to_builtins(EXECUTOR.snapshot()),
         }
 
-    def perform_health_check(self) -> HealthReport:
-        """Healthy when every actor runs, at least one endpoint is routable and trading is not stopped."""
-        problems = [f"{a.path} is {a.state}" + (f" ({a.last_error})" if a.last_error else "")
-                    for a in introspect.snapshot_tree() if a.state != "running"]
-        table = ROUTER.snapshot()
-        routable = tuple(r.name for r in table.routes) if table is not None else ()
-        if not routable:
-            problems.append("no RPC endpoint is routable" + (f": {table.excluded}" if table is not None else ""))
-        risk = RISK_BOOK.snapshot()
-        stopped = bool(risk is not None and risk.emergency_stop.active)
-        if stopped:
-            problems.append(f"emergency stop: {risk.emergency_stop.reason}")
-        return HealthReport(not problems, tuple(problems), routable, stopped, time.time())
+    def perform_health_check(self) -> HealthCheck:
+        """Every component healthy, degraded or unhealthy with its reasons (performance.health's table)."""
+        return health_check(self.config.targets.memory_usage_target_mb)
+
+    def get_performance_report(self) -> dict[str, Any]:
+        """The sampler's figures: grade, SLOs and budgets, stage latencies, system, GC, mailboxes, trends,
+        bottlenecks; with the seed's keys (overall.performance.grade, components.networkOptimizer.averageLatency,
+        components.riskManager.successRate)."""
+        perf = SAMPLER.snapshot()
+        return performance_report(perf if isinstance(perf, PerfSnapshot) else None, self.perform_health_check())
 
 
 def _accepted(answer: Any) -> Any:
@@ -115,4 +166,4 @@ def _accepted(answer: Any) -> Any:
     return answer
 
 
-__all__ = ["ActorError", "HealthReport", "OperatorRequestRefused", "Phase4Manager"]
+__all__ = ["ActorError", "HealthCheck", "OperatorRequestRefused", "Phase4Manager"]

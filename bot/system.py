@@ -8,6 +8,7 @@ port, a tree that cannot start) unwinds what was already started: nothing is lef
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,8 +73,10 @@ class System:
             if config.metrics.prometheus_enabled:
                 from rpc.metrics import start_metrics_server
 
-                port = start_metrics_server(config.metrics.prometheus_port, config.metrics.prometheus_host)
-                logger.info("metrics on http://{}:{}/metrics", config.metrics.prometheus_host, port)
+                port = start_metrics_server(config.metrics.prometheus_port, config.metrics.prometheus_host,
+                                            health=health_answer(config.targets.memory_usage_target_mb))
+                logger.info("metrics on http://{}:{}/metrics, health on /health", config.metrics.prometheus_host,
+                            port)
             return cls(config=config, tree=tree, devnet=devnet, proxies=proxies, stack=stack)
         except Exception as exc:
             stack.close()
@@ -83,6 +86,18 @@ class System:
         """Stop the tree (children before parents), then the proxies, then anvil."""
         self.tree.stop(timeout_s)
         self.stack.close()
+
+
+def health_answer(memory_target_mb: float) -> Callable[[], tuple[int, bytes]]:
+    """/health: the health check as JSON, 200 while healthy or degraded, 503 when unhealthy."""
+    from probes.health import health_check
+    from protocol.health import UNHEALTHY
+
+    def answer() -> tuple[int, bytes]:
+        check = health_check(memory_target_mb)
+        return (503 if check.overall == UNHEALTHY else 200), msgspec.json.encode(check)
+
+    return answer
 
 
 def _one_line(exc: BaseException) -> str:

@@ -168,6 +168,13 @@ def market_spec(inputs: TreeInputs) -> ChildSpec | None:
     ], strategy=RestartStrategy.REST_FOR_ONE)
 
 
+def sampler_spec(inputs: TreeInputs) -> ChildSpec:
+    """/sampler (PerformanceAnalyzer): measurements, SLOs, system metrics, mailbox lag."""
+    from actors.sampler import Sampler
+
+    return ChildSpec(id="sampler", start=Sampler, kwargs={"targets": inputs.config.targets})
+
+
 def devnet_spec(inputs: TreeInputs) -> ChildSpec:
     from devnet.market_simulator import market_simulator_spec
 
@@ -175,8 +182,18 @@ def devnet_spec(inputs: TreeInputs) -> ChildSpec:
     return supervisor_spec("devnet", [market_simulator_spec(inputs.devnet.world, seed=inputs.seed)])
 
 
+def monitor_spec(inputs: TreeInputs) -> ChildSpec:
+    from actors.monitor import Monitor
+
+    return ChildSpec(id="monitor", start=Monitor,
+                     kwargs={"audit_retention_s": inputs.config.monitoring.audit_retention_s})
+
+
 def console_spec(inputs: TreeInputs) -> ChildSpec:
+    from actors.alert_console import register_alert_commands
+    from actors.monitor_console import register_monitor_commands
     from actors.risk_console import register_risk_commands
+    from actors.sampler_console import register_sampler_commands
     from console.actor import ConsoleActor
     from console.commands import register_config_command
     from console.registry import COMMANDS
@@ -184,7 +201,10 @@ def console_spec(inputs: TreeInputs) -> ChildSpec:
 
     register_config_command(COMMANDS, inputs.config)
     register_risk_commands(COMMANDS)
+    register_sampler_commands(COMMANDS)
     register_network_commands(COMMANDS)
+    register_alert_commands(COMMANDS)
+    register_monitor_commands(COMMANDS)
     if inputs.proxies:
         from devnet.fault_proxy import register_fault_commands
 
@@ -198,8 +218,12 @@ def console_spec(inputs: TreeInputs) -> ChildSpec:
 
 
 def root_spec(inputs: TreeInputs) -> ChildSpec:
-    """root (one_for_one): network, risk-book, market, devnet (embedded world only), console."""
-    children = [network_spec(inputs), risk_book_spec(inputs)]
+    """root (one_for_one): alerts (first, so the others' start-up alerts are heard), monitor, network, risk-book,
+    sampler, market, devnet (embedded world only), console."""
+    from bot.alerts import alerts_spec
+
+    children = [alerts_spec(inputs.config), monitor_spec(inputs), network_spec(inputs), risk_book_spec(inputs),
+                sampler_spec(inputs)]
     market = market_spec(inputs)
     if market is not None:
         children.append(market)

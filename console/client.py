@@ -2,7 +2,7 @@
 
 It finds the running bot through <data_dir>/console.json and console.token (written by the
 server, readable only by the same user), sends each command line with the token, and prints the
-answer as a table, JSON or text. `tree --watch` redraws every second until Ctrl-C or 'q'.
+answer as a table, JSON or text. `tree --watch` and `perf --watch` redraw every second until Ctrl-C or 'q'.
 """
 
 from __future__ import annotations
@@ -34,6 +34,8 @@ WATCH_PERIOD_S = 1.0
 RECONNECT_WAIT_S = 10.0
 RECONNECT_PERIOD_S = 0.1
 PROMPT = "arbiter> "
+#: Commands that take --watch (redrawn here, every WATCH_PERIOD_S).
+WATCHABLE = ("tree", "perf")
 CLEAR = "\x1b[H\x1b[2J"
 
 
@@ -137,7 +139,7 @@ class ConsoleClient:
 
 
 def _wants_watch(argv: list[str]) -> bool:
-    return bool(argv) and argv[0] == "tree" and any(a in ("--watch", "-w") for a in argv[1:])
+    return bool(argv) and argv[0] in WATCHABLE and any(a in ("--watch", "-w") for a in argv[1:])
 
 
 @contextlib.contextmanager

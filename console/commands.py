@@ -116,7 +116,7 @@ def register_builtin_commands(registry: CommandRegistry) -> None:
     p = argparse.ArgumentParser(description="Crash an actor on purpose (its supervisor restarts it per policy).")
     p.add_argument("path", help="the actor's path, e.g. /market/strategy")
     p.add_argument("reason", nargs="*", help="recorded as the crash reason")
-    registry.register_command("kill", p, kill)
+    registry.register_command("kill", p, kill, audited=True)
 
     def help_(args: argparse.Namespace) -> str | Table:
         if args.command:

@@ -4,7 +4,10 @@
 
 A handler takes the parsed `argparse.Namespace` and returns a str (printed as is), a `Table`, or
 any JSON-able value (printed as indented JSON); raising `CommandError` (or anything) answers with
-an error line. Every command gets `--help` from its parser. Parsers are plain argparse parsers;
+an error line. A command registered with `audited=True` changes state (estop, reset, kill, fault,
+...): each run of it is appended to the audit trail (who asked, the redacted command line, the
+outcome) and fsynced before its answer goes back; with no trail open it is refused.
+Every command gets `--help` from its parser. Parsers are plain argparse parsers;
 the registry makes them report usage errors and help as values instead of exiting the process.
 """
 
@@ -19,7 +22,8 @@ from typing import Any, NoReturn
 import msgspec
 
 from console.wire import Response, Table
-from protocol.secrets import secret_enc_hook
+from persistence import audit_trail
+from protocol.secrets import redact, secret_enc_hook
 
 Handler = Callable[[argparse.Namespace], Any]
 
@@ -78,6 +82,7 @@ class Command(msgspec.Struct, frozen=True):
     name: str
     parser: Any  # argparse.ArgumentParser
     handler: Any  # Handler
+    audited: bool = False  # it changes state: every run goes to the audit trail
 
     @property
     def summary(self) -> str:
@@ -101,14 +106,16 @@ class CommandRegistry:
         self._commands: dict[str, Command] = {}
         self._lock = threading.Lock()
 
-    def register_command(self, name: str, parser: argparse.ArgumentParser, handler: Handler) -> None:
-        """Add (or replace) command `name`; its parser's prog is set to `name` for help and usage."""
+    def register_command(self, name: str, parser: argparse.ArgumentParser, handler: Handler, *,
+                         audited: bool = False) -> None:
+        """Add (or replace) command `name`; its parser's prog is set to `name` for help and usage.
+        `audited`: the command changes state, so each run is recorded in the audit trail."""
         if not name or any(c.isspace() for c in name):
             raise ValueError(f"console command name {name!r} must be one word")
         _rename(parser, parser.prog, name)
         _tame(parser)
         with self._lock:
-            self._commands[name] = Command(name=name, parser=parser, handler=handler)
+            self._commands[name] = Command(name=name, parser=parser, handler=handler, audited=audited)
 
     def names(self) -> list[str]:
         with self._lock:
@@ -140,18 +147,29 @@ class CommandRegistry:
             return Response(id=request_id, ok=False, error=usage.text)
         finally:
             _capture.buffer = None
+        if command.audited:
+            try:
+                trail = audit_trail.current()
+            except audit_trail.AuditTrailMissing as exc:
+                return Response(id=request_id, ok=False, error=f"{argv[0]} refused: {exc}")
         try:
-            return to_response(request_id, command.handler(args))
+            response = to_response(request_id, command.handler(args))
         except CommandError as exc:
-            return Response(id=request_id, ok=False, error=str(exc))
+            response = Response(id=request_id, ok=False, error=str(exc))
         except Exception as exc:
-            return Response(id=request_id, ok=False, error=f"{argv[0]} failed: {type(exc).__name__}: {exc}")
+            response = Response(id=request_id, ok=False, error=f"{argv[0]} failed: {type(exc).__name__}: {exc}")
+        if command.audited:
+            trail.append("console_command", {
+                "command": argv[0], "argv": [redact(a) for a in argv[1:]], "by": str(getattr(args, "by", "console")),
+                "ok": response.ok, "error": response.error,
+            }, actor="/console")
+        return response
 
 
 #: The process-wide registry the console server serves by default.
 COMMANDS = CommandRegistry()
 
 
-def register_command(name: str, parser: argparse.ArgumentParser, handler: Handler) -> None:
+def register_command(name: str, parser: argparse.ArgumentParser, handler: Handler, *, audited: bool = False) -> None:
     """Add a command to the process-wide registry (see CommandRegistry.register_command)."""
-    COMMANDS.register_command(name, parser, handler)
+    COMMANDS.register_command(name, parser, handler, audited=audited)

@@ -92,6 +92,7 @@ class SwapTrader:
         account: DevAccount,
         *,
         priority_fee_wei: int = TRADER_PRIORITY_FEE,
+        max_fee_per_gas: int = MAX_FEE_PER_GAS,
     ) -> None:
         self.w3 = w3
         self.world = world
@@ -99,6 +100,7 @@ class SwapTrader:
         self.address = to_checksum_address(account.address)
         self._signer = Account.from_key(account.key)  # derive the public key once, not per signature
         self.priority_fee_wei = priority_fee_wei
+        self.max_fee_per_gas = max_fee_per_gas
         self._pools = {p.address: p for p in world.pools}
         self._nonce: int | None = None
 
@@ -143,7 +145,7 @@ class SwapTrader:
             "to": to,
             "value": 0,
             "gas": gas,
-            "maxFeePerGas": MAX_FEE_PER_GAS,
+            "maxFeePerGas": self.max_fee_per_gas,
             "maxPriorityFeePerGas": self.priority_fee_wei,
             "data": data,
         }

@@ -10,6 +10,7 @@ from typing import Any
 
 import msgspec
 
+from execution.answers import Receipt
 from execution.receipts import ReceiptMismatch, executed_profit
 from execution.transaction import ExecuteCall, SignedTx
 from protocol.execution import SubmitMode, TradeRecord, TradeStage
@@ -112,22 +113,21 @@ def counts(records: Iterable[TradeRecord]) -> dict[TradeStage, int]:
     return tally
 
 
-def settle(trade: Trade, tx_hash: str, receipt: Mapping[str, Any], executor: str) -> Trade:
-    """The final trade once `tx_hash` (the trade itself or its cancellation) has a receipt.
+def settle(trade: Trade, tx_hash: str, receipt: Receipt, executor: str) -> Trade:
+    """The final trade once `tx_hash` (the trade itself or its cancellation) has a receipt (answers.receipt_of).
 
     Realized profit comes from the receipt's Executed event, checked against the token transfers; a
     receipt that does not add up is recorded with zero profit and says so in the reason.
     """
-    gas_used = int(receipt["gasUsed"], 16)
-    gas_cost = gas_used * int(receipt.get("effectiveGasPrice") or "0x0", 16)
-    common: dict[str, Any] = {"gas_used": gas_used, "gas_cost_wei": gas_cost,
-                              "included_block": int(receipt["blockNumber"], 16), "tx_hash": tx_hash}
+    common: dict[str, Any] = {"gas_used": receipt.gas_used,
+                              "gas_cost_wei": receipt.gas_used * receipt.effective_gas_price,
+                              "included_block": receipt.block_number, "tx_hash": tx_hash}
     if tx_hash != trade.hashes[0]:
         return trade.at(TradeStage.NOT_INCLUDED, realized_profit=0, reason=REPLACED_BY_CANCELLATION, **common)
-    if int(receipt["status"], 16) != 1:
+    if receipt.status != 1:
         return trade.at(TradeStage.REVERTED, realized_profit=0, reason="reverted on chain", **common)
     try:
-        profit = executed_profit(receipt.get("logs") or [], executor, trade.opportunity.token)
+        profit = executed_profit(receipt.logs, executor, trade.opportunity.token)
     except ReceiptMismatch as exc:
         return trade.at(TradeStage.MINED, realized_profit=0, reason=f"receipt does not add up: {exc}", **common)
     return trade.at(TradeStage.MINED, realized_profit=profit, **common)

@@ -14,7 +14,10 @@ in execution.pipeline_state. A trade: RECEIVED -> ASSESSED -> SIMULATED -> SUBMI
         Simulated                the exact call's profit and gas, or the trade ends (route blamed if the
                                  revert is the pools' fault)
         Sent / NonceSynced       execution.sending: submitted, or nonce recovery, or the trade ends
-        FollowTick / Followed    execution.sending: receipts, bundles not included, stuck txs cancelled
+        FollowTick / Followed    execution.sending: receipts, bundles not included, stuck txs cancelled; a
+                                 reverted trade's block is read (ExplainRevert)
+        RevertExplained          execution.reverts: the revert's cause, counted and logged; a rival outbid
+        RivalsRead               execution.reverts: the first trade bids above who moved its pools
         ChainHead                a newer head and base fee
         StopChanged              execution.halting: an emergency stop ends every unsent trade; nothing is sent
         CancelInFlight           execution.halting: the operator replaces the trades in the mempool with cancels
@@ -36,6 +39,7 @@ from execution.halting import cancel_in_flight, stop_changed
 from execution.ledger import Trade, blames_pools, new_trade, outcome_of
 from execution.pipeline_state import (
     PUBLISH,
+    STARTUP_RETRY_MAX_S,
     STARTUP_RETRY_S,
     Action,
     AskRisk,
@@ -43,6 +47,7 @@ from execution.pipeline_state import (
     Note,
     PipelineConfig,
     PipelineState,
+    ReadRivals,
     ReadStartup,
     Report,
     RetryStartupAfter,
@@ -52,11 +57,14 @@ from execution.pipeline_state import (
     finish,
     put,
     skip,
+    tip_of,
     tx_for,
 )
 from execution.profitability import GasUnpriceable, gas_bid_wei, gas_floor, gas_used_bound, net_of_gas
 from execution.resume import Resume, nonce_book
+from execution.reverts import revert_explained, rivals_read
 from execution.sending import follow, followed, new_head, nonce_synced, pump, sent
+from execution.tips import Bid
 from execution.transaction import BadRoute, execute_call, expected_profit, gas_limit
 from protocol.execution import (
     Assessed,
@@ -67,6 +75,8 @@ from protocol.execution import (
     FollowTick,
     NonceSynced,
     RetryStartup,
+    RevertExplained,
+    RivalsRead,
     RouteFailed,
     Sent,
     Simulated,
@@ -88,7 +98,7 @@ class Resumed:
 
 
 Event = (Resumed | Started | RetryStartup | ExecuteOpportunity | Assessed | Simulated | Sent | NonceSynced
-         | FollowTick | Followed | ChainHead | StopChanged | CancelInFlight)
+         | FollowTick | Followed | RevertExplained | RivalsRead | ChainHead | StopChanged | CancelInFlight)
 
 
 def step(state: PipelineState, event: Event, cfg: PipelineConfig) -> tuple[PipelineState, list[Action]]:
@@ -111,6 +121,10 @@ def step(state: PipelineState, event: Event, cfg: PipelineConfig) -> tuple[Pipel
             s = followed(s, result, cfg, out)
         case FollowTick():
             s = follow(s, out)
+        case RevertExplained(probe=probe, result=result):
+            s = revert_explained(s, probe, result, cfg, out)
+        case RivalsRead(result=result):
+            s = rivals_read(s, result, cfg, out)
         case ChainHead(number=number, base_fee_wei=base_fee):
             s = new_head(s, number, base_fee, out)
         case Started(result=result):
@@ -152,7 +166,9 @@ def resumed(s: PipelineState, taken: Resume, cfg: PipelineConfig, out: list[Acti
                  TradeStage.NOT_INCLUDED: last.not_included, TradeStage.SKIPPED: last.skipped}
         s = msgspec.structs.replace(
             s, received=last.received, tally=tally, realized=dict(last.realized_profit),
-            gas_spent_wei=last.gas_cost_wei, active={t.opportunity.id: t for t in taken.follow},
+            gas_spent_wei=last.gas_cost_wei, reverts_by_cause=dict(last.reverts_by_cause),
+            bid=Bid(last.priority_fee_wei, last.max_fee_floor_wei),
+            active={t.opportunity.id: t for t in taken.follow},
             nonces=nonce_book(cfg.account, taken.follow),
         )
         if taken.follow or taken.skip:
@@ -165,11 +181,21 @@ def resumed(s: PipelineState, taken: Resume, cfg: PipelineConfig, out: list[Acti
     return s
 
 
+def startup_retry_delay(failures: int) -> float:
+    """Seconds before the next startup read after `failures` in a row: 1, 2, 4, ... capped at 30."""
+    return min(STARTUP_RETRY_MAX_S, STARTUP_RETRY_S * 2 ** min(max(failures - 1, 0), 16))
+
+
 def started(s: PipelineState, result: Any, cfg: PipelineConfig, out: list[Action]) -> PipelineState:
     if not isinstance(result, Startup):
-        out.append(Note("WARNING", f"startup read failed ({result}); retrying"))
-        out.append(RetryStartupAfter(STARTUP_RETRY_S))
-        return s
+        failures = s.startup_failures + 1
+        delay = startup_retry_delay(failures)
+        out.append(Note("WARNING", f"startup read failed ({type(result).__name__}: {result}), {failures} in a row; "
+                                   f"next attempt in {delay:g}s"))
+        out.append(RetryStartupAfter(delay))
+        return msgspec.structs.replace(s, startup_failures=failures)
+    if s.startup_failures:
+        out.append(Note("INFO", f"startup read answered after {s.startup_failures} failure(s)"))
     mode = s.mode
     if result.chain_id != cfg.chain_id:
         out.append(Note("ERROR", f"node is on chain {result.chain_id}, configured {cfg.chain_id}: paper mode, "
@@ -177,7 +203,7 @@ def started(s: PipelineState, result: Any, cfg: PipelineConfig, out: list[Action
         mode = SubmitMode.PAPER
     nonces = s.nonces.synced(result.pending_nonce) if result.pending_nonce is not None else s.nonces
     out.append(PUBLISH)
-    return msgspec.structs.replace(s, mode=mode, nonces=nonces, head=max(s.head, result.head),
+    return msgspec.structs.replace(s, mode=mode, nonces=nonces, head=max(s.head, result.head), startup_failures=0,
                                    base_fee_wei=result.base_fee_wei, inventory=dict(result.inventory), ready=True)
 
 
@@ -204,6 +230,10 @@ def consider(s: PipelineState, trade: Trade, cfg: PipelineConfig, out: list[Acti
         reason = f"no inventory of {opp.token_symbol}"
     if reason:
         return skip(s, trade, reason, out)
+    if s.rivals == "unread" and s.mode is not SubmitMode.PAPER:
+        # before our first send: who moved these pools in the block that opened the gap, to bid above them
+        out.append(ReadRivals(opp.block_number, tuple(sorted(trade.pools))))
+        s = msgspec.structs.replace(s, rivals="reading")
     # The risk book and the node work at the same time: the simulation starts at the full size and is
     # redone only if the book sizes the trade down (the simulation must be of the exact signed call).
     s = sized(s, trade, opp.amount_in, cfg, out)
@@ -245,12 +275,12 @@ def sized(s: PipelineState, trade: Trade, wanted: int, cfg: PipelineConfig, out:
         return skip(s, trade, str(exc), out)
     trade = dataclasses.replace(trade, call=call, simulation=None)
     trade = trade.at(trade.record.stage, amount_in=amount, min_profit=call.min_profit, expected_profit=expected)
-    out.append(Simulate(opp.id, tx_for(s, cfg, call.calldata(), nonce=0, gas=0), amount))
+    out.append(Simulate(opp.id, tx_for(s, cfg, call.calldata(), nonce=0, gas=0), amount, call.pairs))
     return put(s, trade)
 
 
 def bid_of(s: PipelineState, cfg: PipelineConfig) -> int:
-    return gas_bid_wei(s.base_fee_wei, cfg.policy.priority_fee_wei)
+    return gas_bid_wei(s.base_fee_wei, tip_of(s, cfg))
 
 
 def assessed(s: PipelineState, msg: Assessed, cfg: PipelineConfig, out: list[Action]) -> PipelineState:
@@ -311,14 +341,15 @@ def proceed(s: PipelineState, trade_id: str, cfg: PipelineConfig, out: list[Acti
     opp = trade.opportunity
     hops = len(opp.route)
     limit = gas_limit(result.gas, hops)
-    gas = gas_used_bound(result.gas, hops)
+    gas = gas_used_bound(result.gas, hops, result.accumulating)
     bid = bid_of(s, cfg)
     try:
         net = net_of_gas(opp, result.profit, gas, bid)
         need = gas_floor(opp, gas, bid, cfg.policy.min_net_profit_wei)
     except GasUnpriceable as exc:
         return skip(s, trade, str(exc), out)
-    trade = trade.at(TradeStage.SIMULATED, simulated_profit=result.profit, simulated_net_profit=net, gas_limit=limit)
+    trade = trade.at(TradeStage.SIMULATED, simulated_profit=result.profit, simulated_net_profit=net, gas_limit=limit,
+                     simulated_gas=result.gas)
     if result.profit < need:
         return skip(s, trade, f"net-negative at the size sent: simulated profit {result.profit}, gas {gas} at {bid} "
                               f"wei/gas plus the minimum {need} ({opp.token_symbol} wei): net {net}", out)

@@ -20,10 +20,13 @@ import msgspec
 from execution.ledger import Trade, counts, outcome_of
 from execution.nonces import NonceBook
 from execution.resume import in_flight
+from execution.tips import Bid
 from execution.transaction import SignedTx, fee_caps, transaction
 from protocol.execution import (
     ExecutionPolicy,
     ExecutorSnapshot,
+    RevertCause,
+    RevertProbe,
     RouteFailed,
     SubmitMode,
     TradeStage,
@@ -33,7 +36,10 @@ from protocol.trading import Opportunity, TradeOutcome
 
 MAX_SEND_ATTEMPTS = 2  # the first send and one after a "nonce too low" resync
 MAX_UNASSESSED = 256  # trades that failed before the risk book answered, kept to release its reservation
+#: The startup read (chain id, head, nonce, inventory) is retried after 1 s, doubling per failure in a row up
+#: to 30 s: endpoints down at start are waited for visibly (each failure's line names the next attempt).
 STARTUP_RETRY_S = 1.0
+STARTUP_RETRY_MAX_S = 30.0
 ZERO_ADDRESS = "0x" + "00" * 20
 
 #: Signs a transaction dict for the configured chain (execution.transaction.sign with the executor's
@@ -73,6 +79,10 @@ class PipelineState(msgspec.Struct, frozen=True):
     realized: Mapping[str, int] = {}  # realized profit per token, wei
     gas_spent_wei: int = 0
     stopped: str | None = None  # the emergency stop's reason while one is active: nothing is signed or sent
+    reverts_by_cause: Mapping[str, int] = {}  # RevertCause value -> reverted trades explained so far
+    bid: Bid = Bid()  # the tip and max-fee floor learned by losing races (execution.tips); the policy's when lower
+    startup_failures: int = 0  # startup reads failed in a row (the retry delay doubles with each)
+    rivals: str = "unread"  # the first trade's rivals: "unread", "reading" (nothing is sent meanwhile), "read"
 
 
 def initial_state(mode: SubmitMode, account: str) -> PipelineState:
@@ -91,11 +101,13 @@ class AskRisk(msgspec.Struct, frozen=True, tag=True):
 
 
 class Simulate(msgspec.Struct, frozen=True, tag=True):
-    """eth_call + eth_estimateGas of `tx` at latest; comes back as Simulated."""
+    """eth_call + eth_estimateGas of `tx` at latest, and each route pair's price accumulator (whether it
+    is still zero prices the gas the next block adds: execution.profitability); comes back as Simulated."""
 
     trade_id: str
     tx: dict[str, object]
     amount_in: int
+    pairs: tuple[str, ...] = ()
 
 
 class Broadcast(msgspec.Struct, frozen=True, tag=True):
@@ -105,6 +117,7 @@ class Broadcast(msgspec.Struct, frozen=True, tag=True):
     signed: SignedTx
     bundle_block: int | None = None
     cancellation: bool = False
+    deadline_block: int | None = None  # not sent if the chain's head reached it by the time it would leave
 
 
 class ReadNonce(msgspec.Struct, frozen=True, tag=True):
@@ -127,6 +140,28 @@ class ReadStartup(msgspec.Struct, frozen=True, tag=True):
 
 class RetryStartupAfter(msgspec.Struct, frozen=True, tag=True):
     delay_s: float
+
+
+class ExplainRevert(msgspec.Struct, frozen=True, tag=True):
+    """Read the block a trade reverted in (its pools' Syncs, their reserves before it, the revert reason);
+    comes back as RevertExplained."""
+
+    probe: RevertProbe
+
+
+class ReadRivals(msgspec.Struct, frozen=True, tag=True):
+    """Read who moved `pools` in `block` (the first opportunity's), to bid above them; comes back as RivalsRead."""
+
+    block: int
+    pools: tuple[str, ...]
+
+
+class RevertClassified(msgspec.Struct, frozen=True, tag=True):
+    """A revert's cause is known: count it (arbiter_trade_reverts_total{cause}) and log `line` as a WARNING."""
+
+    trade_id: str
+    cause: RevertCause
+    line: str
 
 
 class Finished(msgspec.Struct, frozen=True, tag=True):
@@ -161,11 +196,22 @@ class Publish(msgspec.Struct, frozen=True, tag=True):
 
 PUBLISH = Publish()
 
-Action = (AskRisk | Simulate | Broadcast | ReadNonce | ReadInclusion | ReadStartup | RetryStartupAfter | Finished
-          | Report | BlameRoute | Note | Publish)
+Action = (AskRisk | Simulate | Broadcast | ReadNonce | ReadInclusion | ReadStartup | RetryStartupAfter | ExplainRevert
+          | ReadRivals | RevertClassified | Finished | Report | BlameRoute | Note | Publish)
 
 
 # Helpers over the state ----------------------------------------------------------------------------------
+
+
+def tip_of(s: PipelineState, cfg: PipelineConfig) -> int:
+    """The tip trades are sent with: the policy's, or the one learned from a rival that beat us, if higher."""
+    return max(cfg.policy.priority_fee_wei, s.bid.tip_wei)
+
+
+def fees_of(s: PipelineState, cfg: PipelineConfig) -> tuple[int, int]:
+    """(maxFeePerGas, tip) a trade is sent with now: today's caps at our tip, above the learned floor."""
+    max_fee, tip = fee_caps(s.base_fee_wei, tip_of(s, cfg))
+    return max(max_fee, s.bid.max_fee_floor_wei), tip
 
 
 def put(s: PipelineState, trade: Trade) -> PipelineState:
@@ -184,7 +230,7 @@ def committed(s: PipelineState, token: str, *, besides: str) -> int:
 
 def tx_for(s: PipelineState, cfg: PipelineConfig, data: str, *, nonce: int, gas: int) -> dict[str, object]:
     """The executor call as a transaction at today's fee caps (from ZERO_ADDRESS on paper without an account)."""
-    max_fee, tip = fee_caps(s.base_fee_wei, cfg.policy.priority_fee_wei)
+    max_fee, tip = fees_of(s, cfg)
     return transaction(chain_id=cfg.chain_id, sender=cfg.account or ZERO_ADDRESS, to=cfg.executor_address,
                        data=data, nonce=nonce, gas=gas, max_fee_per_gas=max_fee, max_priority_fee_per_gas=tip)
 
@@ -222,5 +268,7 @@ def snapshot(s: PipelineState, cfg: PipelineConfig, *, version: int, incarnation
         realized_profit=dict(s.realized), gas_cost_wei=s.gas_spent_wei, next_nonce=s.nonces.next_nonce,
         inventory=dict(s.inventory), last_head=s.head, version=version,
         in_flight_trades=tuple(in_flight(t) for t in s.active.values() if t.approved), incarnation=incarnation,
+        reverts_by_cause=dict(s.reverts_by_cause), priority_fee_wei=tip_of(s, cfg),
+        max_fee_floor_wei=s.bid.max_fee_floor_wei,
     )
 

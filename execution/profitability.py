@@ -18,6 +18,9 @@ from amm.gas import GasPolicy
 from execution.transaction import GAS_MARGIN_PER_HOP
 from protocol.trading import Opportunity
 
+#: Two cold SLOAD + SSTORE of non-zero accumulator slots (2 * (2100 + 2900)) plus their arithmetic, rounded up.
+ACCUMULATING_PAIR_GAS = 12_000
+
 
 class GasUnpriceable(ValueError):
     """The opportunity carries no rate from ETH wei to its profit token, and gas is not free."""
@@ -28,9 +31,16 @@ def gas_bid_wei(base_fee_wei: int, priority_fee_wei: int) -> int:
     return GasPolicy(priority_fee_wei=priority_fee_wei).gas_price_wei(base_fee_wei)
 
 
-def gas_used_bound(estimate: int, hops: int) -> int:
-    """eth_estimateGas at latest plus the price accumulators the next block may write (see transaction)."""
-    return estimate + GAS_MARGIN_PER_HOP * hops
+def gas_used_bound(estimate: int, hops: int, accumulating: int | None = None) -> int:
+    """eth_estimateGas at latest plus the price accumulators the next block may write (see transaction).
+
+    A pair that already synced in the latest block skips its accumulator update in a simulation at latest
+    and writes it in the next block: two SSTOREs. Into a zero slot they cost 22.1k each (GAS_MARGIN_PER_HOP
+    covers both); a pair whose accumulators are already non-zero (`accumulating` of the route's pairs, read
+    with the simulation) rewrites them for ACCUMULATING_PAIR_GAS. Unknown: every pair is priced as zero.
+    """
+    warm = min(max(accumulating or 0, 0), hops)
+    return estimate + ACCUMULATING_PAIR_GAS * warm + GAS_MARGIN_PER_HOP * (hops - warm)
 
 
 def wei_in_token(opportunity: Opportunity, wei: int) -> int:

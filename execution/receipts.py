@@ -49,8 +49,17 @@ def token_flow(logs: Sequence[Mapping[str, Any]], token: str, holder: str) -> in
 
 
 def executed_profit(logs: Sequence[Mapping[str, Any]], executor: str, token: str) -> int:
-    """The profit the executor's Executed event reports for `token`; ReceiptMismatch if it is not there
-    or the token's transfers in and out of the executor say otherwise."""
+    """The profit the executor's Executed event reports for `token`; ReceiptMismatch if it is not there,
+    the token's transfers in and out of the executor say otherwise, or the logs do not decode."""
+    try:
+        return _executed_profit(logs, executor, token)
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+        if isinstance(exc, ReceiptMismatch):
+            raise
+        raise ReceiptMismatch(f"logs do not decode: {type(exc).__name__}: {exc}") from None
+
+
+def _executed_profit(logs: Sequence[Mapping[str, Any]], executor: str, token: str) -> int:
     executor = executor.lower()
     found = [
         log for log in logs
@@ -74,7 +83,7 @@ def revert_reason(error: Mapping[str, Any] | None) -> str:
     data = error.get("data")
     if isinstance(data, dict):
         data = data.get("data")
-    if isinstance(data, str) and data.startswith("0x") and bytes.fromhex(data[2:10] or "00") == ERROR_SELECTOR:
+    if isinstance(data, str) and data.lower().startswith("0x" + ERROR_SELECTOR.hex()):
         try:
             (reason,) = eth_abi.decode(["string"], bytes.fromhex(data[10:]))
             return str(reason)

@@ -15,6 +15,7 @@ from typing import Any
 
 import msgspec
 
+from execution.answers import BadAnswer, Receipt, receipt_of
 from execution.ledger import Trade, Verdict, settle, verdict
 from execution.nonces import InFlight, NonceBook, NonceUnknown, bump_fee
 from execution.pipeline_state import (
@@ -22,23 +23,26 @@ from execution.pipeline_state import (
     PUBLISH,
     Action,
     Broadcast,
+    ExplainRevert,
     Note,
     PipelineConfig,
     PipelineState,
     ReadInclusion,
     ReadNonce,
+    fees_of,
     finish,
     put,
     skip,
     tx_for,
 )
-from execution.transaction import WrongChain, cancellation, fee_caps
-from protocol.execution import Inclusion, NonceSynced, Sent, SubmitMode, TradeStage
+from execution.revert_cause import sized_on
+from execution.transaction import WrongChain, cancellation
+from protocol.execution import Inclusion, NonceSynced, RevertProbe, Sent, SubmitMode, TradeStage
 
 
 def pump(s: PipelineState, cfg: PipelineConfig, out: list[Action]) -> PipelineState:
     """Sign and send the next queued trade once the previous send is answered (the same state if idle)."""
-    while s.sending is None and s.send_queue and s.stopped is None:
+    while s.sending is None and s.send_queue and s.stopped is None and s.rivals != "reading":
         trade_id, rest = s.send_queue[0], s.send_queue[1:]
         s = msgspec.structs.replace(s, send_queue=rest)
         trade = s.active.get(trade_id)
@@ -53,9 +57,12 @@ def send_done(s: PipelineState, trade_id: str) -> PipelineState:
 
 def sign_and_send(s: PipelineState, trade: Trade, cfg: PipelineConfig, out: list[Action]) -> PipelineState:
     assert trade.call is not None and cfg.sign is not None
-    trade_id = trade.opportunity.id
+    trade_id, deadline = trade.opportunity.id, trade.call.deadline_block
     if s.stopped is not None:  # e.g. a nonce read that came back after the stop
         return send_done(skip(s, trade, f"emergency stop ({s.stopped}): cancelled before sending", out), trade_id)
+    if s.head >= trade.call.deadline_block:  # it would land in head + 1 at best, past its deadline: a sure revert
+        return send_done(skip(s, trade, f"stale: head {s.head} reached its deadline block "
+                                        f"{trade.call.deadline_block} before it was sent", out), trade_id)
     try:
         nonces, nonce = s.nonces.reserve()
     except NonceUnknown:
@@ -74,7 +81,7 @@ def sign_and_send(s: PipelineState, trade: Trade, cfg: PipelineConfig, out: list
                                 send_attempts=trade.send_attempts + 1)
     trade = trade.at(trade.record.stage, tx_hash=signed.tx_hash, nonce=nonce, target_block=bundle)
     out.append(PUBLISH)  # the hash is out before the node answers: a restart must follow it
-    out.append(Broadcast(trade_id, signed, bundle_block=bundle))
+    out.append(Broadcast(trade_id, signed, bundle_block=bundle, deadline_block=deadline))
     return put(msgspec.structs.replace(s, nonces=nonces), trade)
 
 
@@ -103,7 +110,8 @@ def sent(s: PipelineState, msg: Sent, cfg: PipelineConfig, out: list[Action]) ->
             out.append(ReadNonce(retry=msg.trade_id))
             return msgspec.structs.replace(s, nonces=NonceBook(cfg.account))  # forget the count: the chain decides
         s = _released(s, nonce, out)
-        reason = f"emergency stop: held before sending ({text})" if msg.held else f"send failed: {text}"
+        reason = f"emergency stop: held before sending ({text})" if msg.held else (
+            f"stale: {text}" if msg.late else f"send failed: {text}")
         return send_done(skip(s, trade, reason, out), msg.trade_id)
     tx = trade.signed
     nonces = s.nonces.sent(InFlight(nonce, tx.tx_hash, tx.max_fee_per_gas, tx.max_priority_fee_per_gas, s.head))
@@ -165,12 +173,34 @@ def followed(s: PipelineState, result: Any, cfg: PipelineConfig, out: list[Actio
         action, tx_hash = verdict(trade, result.receipts, result.head, trade.record.mode,
                                   cfg.policy.stuck_after_blocks)
         if action is Verdict.INCLUDED and tx_hash is not None:
-            s = included(s, settle(trade, tx_hash, result.receipts[tx_hash], cfg.executor_address), out)
+            try:
+                receipt = receipt_of(result.receipts[tx_hash])
+            except BadAnswer as exc:  # not evidence of anything: the next check (or the stuck rule) decides
+                out.append(Note("WARNING", f"unreadable receipt of {tx_hash}, still following it: {exc}",
+                                trade.opportunity.id))
+                continue
+            settled = settle(trade, tx_hash, receipt, cfg.executor_address)
+            s = included(s, settled, out)
+            if settled.record.stage is TradeStage.REVERTED:
+                out.append(ExplainRevert(revert_probe(settled, receipt, cfg.account)))
         elif action is Verdict.NOT_INCLUDED:
             s = not_included(s, trade, f"bundle not included in block {trade.record.target_block}", out)
         elif action is Verdict.CANCEL:
             s = cancel(s, trade, cfg, out)
     return s
+
+
+def revert_probe(trade: Trade, receipt: Receipt, account: str) -> RevertProbe:
+    """What a reverted trade's revert is explained against (execution.revert_cause)."""
+    record = trade.record
+    return RevertProbe(
+        trade_id=trade.opportunity.id, tx_hash=record.tx_hash or "", block=receipt.block_number,
+        tx_index=receipt.tx_index, account=account, gas_used=receipt.gas_used, gas_limit=record.gas_limit,
+        gas_cost_wei=record.gas_cost_wei, deadline_block=trade.call.deadline_block if trade.call else None,
+        sized_on=sized_on(trade.opportunity.route),
+        sent_tip_wei=trade.signed.max_priority_fee_per_gas if trade.signed else 0,
+        sent_max_fee_wei=trade.signed.max_fee_per_gas if trade.signed else 0,
+    )
 
 
 def included(s: PipelineState, trade: Trade, out: list[Action]) -> PipelineState:
@@ -197,7 +227,7 @@ def cancellation_fees(s: PipelineState, trade: Trade, cfg: PipelineConfig) -> tu
     """(max_fee, tip) that outbid the stuck transaction and today's floor."""
     assert trade.signed is not None
     nonce = trade.signed.nonce
-    floor_max, floor_tip = fee_caps(s.base_fee_wei, cfg.policy.priority_fee_wei)
+    floor_max, floor_tip = fees_of(s, cfg)
     if nonce in s.nonces.in_flight:
         return s.nonces.replacement_fees(nonce, floor_max, floor_tip)
     # e.g. a trade taken over at a restart whose nonce a resync settled: outbid its own fees

@@ -71,6 +71,12 @@ def record(name: str, duration_s: float, success: bool = True, **meta: Any) -> N
     buf.append((name, int(duration_s * 1e9), success, meta or None, _now()))
 
 
+def record_ns(name: str, duration_ns: int, success: bool = True) -> None:
+    """`record` for a duration already in perf_counter_ns units (the io loop's RPC calls)."""
+    buf = getattr(_local, "buf", None) or _buffer()
+    buf.append((name, duration_ns, success, None, _now()))
+
+
 class _Measure:
     __slots__ = ("meta", "name", "start", "success")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from persistence.sqlite_store import SqliteRiskStore
-from persistence.store import AuditEntry, RiskStore, SharedDay, StateUnreadable
+from persistence.store import RiskStore, SharedDay, StateUnreadable
 
 DEFAULT_SQLITE_PATH = "var/risk_book.sqlite3"
 
@@ -15,7 +15,7 @@ def open_risk_store(
 ) -> RiskStore:
     """Redis when a URL is given (or REDIS_URL is set), else the SQLite file (var/risk_book.sqlite3).
 
-    book_id keys the book's state and audit rows; ledger namespaces the shared daily loss ledger
+    book_id keys the book's state; ledger namespaces the shared daily loss ledger
     (the bot passes its world for both, risk.world.BookWorld.book_id)."""
     url = redis_url if redis_url is not None else os.environ.get("REDIS_URL")
     if url:
@@ -25,4 +25,4 @@ def open_risk_store(
     return SqliteRiskStore(sqlite_path or DEFAULT_SQLITE_PATH, book_id, ledger=ledger)
 
 
-__all__ = ["AuditEntry", "RiskStore", "SharedDay", "SqliteRiskStore", "StateUnreadable", "open_risk_store"]
+__all__ = ["RiskStore", "SharedDay", "SqliteRiskStore", "StateUnreadable", "open_risk_store"]

@@ -1,21 +1,19 @@
 """The shared risk store on Redis (REDIS_URL): several bot processes, one daily loss budget.
 
 The budget is reserved and settled by Lua scripts, which Redis runs atomically: of two processes
-racing for the last of the budget, exactly one sees its reservation fit. The state and its audit
-events are written in one MULTI/EXEC; they are as durable as the server's persistence makes
+racing for the last of the budget, exactly one sees its reservation fit. The state is one key
+(its events go to the audit trail, persistence.audit_trail); it is as durable as the server's persistence makes
 them, so production runs Redis with `appendonly yes` and `appendfsync always` to get SQLite's
 guarantee (acknowledged means on disk).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import redis
 
 from persistence import store
-from protocol.risk import RiskEvent
 from protocol.secrets import redact_url
 from risk.state import RiskBookState, decode_state, encode_state
 
@@ -64,7 +62,6 @@ class RedisRiskStore:
         self._reserve = self._r.register_script(RESERVE)
         self._settle = self._r.register_script(SETTLE)
         self._state_key = f"{prefix}:book:{book_id}:state"
-        self._audit_key = f"{prefix}:audit"
         # the shared loss ledger's namespace: books of one world share it, other worlds never do
         self._ledger = f"{prefix}:loss:{ledger}" if ledger else f"{prefix}:loss"
         self._reservations_key = f"{self._ledger}:reservations"
@@ -72,7 +69,7 @@ class RedisRiskStore:
     def _realized_key(self, day: float) -> str:
         return f"{self._ledger}:{store.day_key(day)}:realized"
 
-    # --- state and audit --------------------------------------------------------------------
+    # --- state --------------------------------------------------------------------------
 
     def load(self) -> RiskBookState | None:
         blob = self._r.get(self._state_key)
@@ -85,20 +82,8 @@ class RedisRiskStore:
             self._r.rename(self._state_key, moved)
             raise store.StateUnreadable(f"{self.location} key {self._state_key}", moved, str(exc)) from exc
 
-    def save(self, state: RiskBookState, events: Sequence[RiskEvent] = ()) -> None:
-        pipe = self._r.pipeline(transaction=True)
-        pipe.set(self._state_key, encode_state(state))
-        for event in events:
-            kind, encoded = store.audit_record(event)
-            pipe.xadd(self._audit_key, {"book": self.book_id, "kind": kind, "event": encoded})
-        pipe.execute()
-
-    def audit(self, limit: int = 100) -> list[store.AuditEntry]:
-        rows = self._r.xrevrange(self._audit_key, count=limit)
-        return [
-            store.AuditEntry(seq, fields[b"book"].decode(), store.event_decoder.decode(fields[b"event"]))
-            for seq, (_entry_id, fields) in enumerate(reversed(rows))
-        ]
+    def save(self, state: RiskBookState) -> None:
+        self._r.set(self._state_key, encode_state(state))
 
     # --- the loss ledger ----------------------------------------------------------------------
 

@@ -11,23 +11,14 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
-from collections.abc import Sequence
 from pathlib import Path
 
 from persistence import store
-from protocol.risk import RiskEvent
 from risk.state import RiskBookState, decode_state, encode_state
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS book (
     id TEXT PRIMARY KEY, version INTEGER NOT NULL, state BLOB NOT NULL, saved_at REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS audit (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, book TEXT NOT NULL, kind TEXT NOT NULL,
-    at REAL NOT NULL, event TEXT NOT NULL);
-CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
-    BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
-    BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
 CREATE TABLE IF NOT EXISTS loss_realized (day TEXT PRIMARY KEY, pnl_micro INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS loss_reservation (
     id TEXT PRIMARY KEY, amount_micro INTEGER NOT NULL, expires_at REAL NOT NULL);
@@ -82,7 +73,7 @@ class SqliteRiskStore:
                 os.replace(src, f"{target}{suffix}")
         return store.StateUnreadable(self.location, str(target), detail)
 
-    # --- state and audit --------------------------------------------------------------------
+    # --- state ----------------------------------------------------------------------------------
 
     def load(self) -> RiskBookState | None:
         if self._unreadable is not None:
@@ -99,7 +90,7 @@ class SqliteRiskStore:
             self._db = self._open()
             raise problem from exc
 
-    def save(self, state: RiskBookState, events: Sequence[RiskEvent] = ()) -> None:
+    def save(self, state: RiskBookState) -> None:
         now = time.time()
         with self._transaction():
             self._db.execute(
@@ -108,21 +99,6 @@ class SqliteRiskStore:
                 "saved_at = excluded.saved_at",
                 (self.book_id, state.version, encode_state(state), now),
             )
-            self._db.executemany(
-                "INSERT INTO audit (book, kind, at, event) VALUES (?, ?, ?, ?)",
-                [(self.book_id, *self._audit_row(e)) for e in events],
-            )
-
-    @staticmethod
-    def _audit_row(event: RiskEvent) -> tuple[str, float, str]:
-        kind, encoded = store.audit_record(event)
-        return kind, event.at, encoded.decode()
-
-    def audit(self, limit: int = 100) -> list[store.AuditEntry]:
-        rows = self._db.execute(
-            "SELECT seq, book, event FROM audit ORDER BY seq DESC LIMIT ?", (limit,)
-        ).fetchall()
-        return [store.AuditEntry(seq, book, store.event_decoder.decode(event)) for seq, book, event in reversed(rows)]
 
     # --- the loss ledger ----------------------------------------------------------------------
 

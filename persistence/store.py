@@ -1,17 +1,20 @@
 """The contract of a durable risk store, and what both backends share.
 
-A store keeps one RiskBookState per book id, an append-only audit trail of the book's events
-(stops, resets, limit hits, cooldowns, rollovers) and the daily loss ledger that several bot
-processes may share: an approval reserves the trade's worst case from the day's budget, the
-outcome settles it. save() returns only once the state and its events are durable, so the actor
-can acknowledge the change that produced them.
+A store keeps one RiskBookState per book id and the daily loss ledger that several bot processes
+may share: an approval reserves the trade's worst case from the day's budget, the outcome settles
+it. save() returns only once the state is durable, so the actor can acknowledge the change that
+produced it. The book's events (stops, resets, limit hits, cooldowns, rollovers) are not kept here:
+they go to the one audit trail (persistence.audit_trail) before the state that follows from them is
+saved, and `risk_events` reads them back from it.
 """
 
 from __future__ import annotations
 
+import re
 import time
-from collections.abc import Sequence
-from typing import Protocol
+import typing
+from collections.abc import Iterable
+from typing import Any, Protocol
 
 import msgspec
 
@@ -20,8 +23,7 @@ from risk.state import RiskBookState
 
 MICRO = 1_000_000  # the ledger counts numeraire amounts in integer micro-units: exact sums, atomic increments
 
-event_encoder = msgspec.json.Encoder()
-event_decoder: msgspec.json.Decoder[RiskEvent] = msgspec.json.Decoder(RiskEvent)  # type: ignore[arg-type]
+_RISK_EVENT_TAGS = frozenset(t.__name__ for t in typing.get_args(RiskEvent))
 
 
 # What decoding a stored state raises when the bytes are not a whole RiskBookState (garbage, a
@@ -38,9 +40,18 @@ def aside_stamp() -> str:
     return time.strftime("%Y%m%dT%H%M%S", time.gmtime())
 
 
-def audit_record(event: RiskEvent) -> tuple[str, bytes]:
-    """(kind, JSON) of an event, as both backends append it to the audit trail."""
-    return type(event).__name__, event_encoder.encode(event)
+def audit_kind(event: RiskEvent) -> str:
+    """The audit trail's kind for a risk event: EmergencyStopTriggered -> emergency_stop_triggered."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", type(event).__name__).lower()
+
+
+def risk_events(records: Iterable[Any]) -> list[RiskEvent]:
+    """The risk book's events among audit records (monitoring.audit.AuditRecord), oldest first."""
+    return [
+        msgspec.convert(r.body, RiskEvent)  # type: ignore[arg-type]
+        for r in records
+        if r.actor and r.body.get("type") in _RISK_EVENT_TAGS
+    ]
 
 
 def day_key(day_start: float) -> str:
@@ -57,12 +68,6 @@ class StateUnreadable(Exception):
         self.location = location
         self.moved_to = moved_to
         self.detail = detail
-
-
-class AuditEntry(msgspec.Struct, frozen=True):
-    seq: int
-    book: str
-    event: RiskEvent
 
 
 class SharedDay(msgspec.Struct, frozen=True):
@@ -89,12 +94,8 @@ class RiskStore(Protocol):
         """The last saved state, None for a new book; raises StateUnreadable."""
         ...
 
-    def save(self, state: RiskBookState, events: Sequence[RiskEvent] = ()) -> None:
-        """Store the state and append its events to the audit trail, durably, atomically."""
-        ...
-
-    def audit(self, limit: int = 100) -> list[AuditEntry]:
-        """The last `limit` audit entries, oldest first."""
+    def save(self, state: RiskBookState) -> None:
+        """Store the state durably."""
         ...
 
     def reserve_loss(

@@ -23,6 +23,14 @@ import msgspec
 import msgspec.toml
 
 from protocol import config_values as v
+from protocol.monitoring import (
+    COMPRESSIONS,
+    LOG_FORMATS,
+    MonitoringConfig,
+    parse_duration_value,
+    parse_retention,
+    parse_rotation,
+)
 from protocol.risk import RiskLimits  # the risk book's own limits: one definition
 from protocol.secrets import Secret, mask_url
 
@@ -85,6 +93,8 @@ class AlertsConfig(msgspec.Struct, frozen=True):
     smtp_username: str | None = None
     smtp_password: Secret | None = None
     smtp_starttls: bool = True
+    smtp_implicit_tls: bool = False  # TLS from the first byte (port 465) instead of STARTTLS
+    smtp_ca_file: str | None = None  # a CA bundle for a server with a private certificate
     email_from: str | None = None
     email_to: tuple[str, ...] = ()
     sms_enabled: bool = False
@@ -93,6 +103,13 @@ class AlertsConfig(msgspec.Struct, frozen=True):
     twilio_from: str | None = None
     twilio_to: tuple[str, ...] = ()
     twilio_api_base: str = "https://api.twilio.com"
+    apprise_urls: Secret | None = None  # not built: set, it stops the bot at start with a clear error
+    dedup_window_s: float = 60.0  # repeats of one condition within this window are dropped
+    group_wait_s: float = 30.0  # Alertmanager's defaults; critical alerts do not wait
+    group_interval_s: float = 300.0
+    repeat_interval_s: float = 14400.0
+    escalate_after_s: float = 60.0  # a critical alert undelivered this long goes to the next channel
+    rules: tuple[dict[str, Any], ...] = ()  # [[alerts.rules]] tables, parsed and validated at start
 
 
 class StorageConfig(msgspec.Struct, frozen=True):
@@ -136,6 +153,7 @@ class Config(msgspec.Struct, frozen=True):
     console: ConsoleConfig = ConsoleConfig()
     execution: ExecutionConfig = ExecutionConfig()
     market: MarketConfig = MarketConfig()
+    monitoring: MonitoringConfig = MonitoringConfig()
     log_level: str = "INFO"
 
     @property
@@ -193,6 +211,8 @@ SETTINGS: tuple[Setting, ...] = (
     S("SMTP_USERNAME", "alerts", "smtp_username", v.text, "an SMTP user name"),
     S("SMTP_PASSWORD", "alerts", "smtp_password", v.secret, "an SMTP password", True),
     S("SMTP_STARTTLS", "alerts", "smtp_starttls", v.boolean, "true or false"),
+    S("SMTP_IMPLICIT_TLS", "alerts", "smtp_implicit_tls", v.boolean, "true or false"),
+    S("SMTP_CA_FILE", "alerts", "smtp_ca_file", v.text, "a path to a CA bundle (PEM)"),
     S("ALERT_EMAIL_FROM", "alerts", "email_from", v.text, "a sender address"),
     S("ALERT_EMAIL_TO", "alerts", "email_to", v.string_list, "a comma-separated list of addresses"),
     S("ENABLE_SMS_ALERTS", "alerts", "sms_enabled", v.boolean, "true or false"),
@@ -201,6 +221,12 @@ SETTINGS: tuple[Setting, ...] = (
     S("TWILIO_FROM", "alerts", "twilio_from", v.text, "a sender phone number"),
     S("TWILIO_TO", "alerts", "twilio_to", v.string_list, "a comma-separated list of phone numbers"),
     S("TWILIO_API_BASE", "alerts", "twilio_api_base", v.plain_url(*_HTTP), "an http(s) URL"),
+    S("APPRISE_URLS", "alerts", "apprise_urls", v.secret, "apprise URLs", True),
+    S("ALERT_DEDUP_WINDOW", "alerts", "dedup_window_s", v.number(0), "a number of seconds >= 0"),
+    S("ALERT_GROUP_WAIT", "alerts", "group_wait_s", v.number(0), "a number of seconds >= 0"),
+    S("ALERT_GROUP_INTERVAL", "alerts", "group_interval_s", v.number(0), "a number of seconds >= 0"),
+    S("ALERT_REPEAT_INTERVAL", "alerts", "repeat_interval_s", v.number(0, low_open=True), "a number of seconds > 0"),
+    S("ALERT_ESCALATE_AFTER", "alerts", "escalate_after_s", v.number(0, low_open=True), "a number of seconds > 0"),
     S("DATA_DIR", "storage", "data_dir", v.text, "a directory path"),
     S("REDIS_URL", "storage", "redis_url", v.url("redis", "rediss", "unix"), "a redis:// URL", True),
     S("ENABLE_PROMETHEUS", "metrics", "prometheus_enabled", v.boolean, "true or false"),
@@ -217,6 +243,23 @@ SETTINGS: tuple[Setting, ...] = (
     S("NUMERAIRE_TOKEN", "market", "numeraire_token", v.address, "the 0x address of a stablecoin paired with WETH"),
     S("NUMERAIRE_DECIMALS", "market", "numeraire_decimals", v.whole(0, 36), "the numeraire token's decimals (0-36)"),
     S("LOG_LEVEL", "", "log_level", v.log_level, "one of " + ", ".join(v.LOG_LEVELS)),
+    S("LOG_FORMAT", "monitoring", "log_format", v.one_of(*LOG_FORMATS), "text or json"),
+    S("LOG_DIR", "monitoring", "log_dir", v.text, "a directory path"),
+    S("LOG_ROTATION", "monitoring", "log_rotation", v.adapted(parse_rotation),
+      "a size (100 MB), a duration (1 day) or both (100 MB, 1 day)"),
+    S("LOG_RETENTION", "monitoring", "log_retention", v.adapted(parse_retention),
+      "a count of rotated files (10) or an age (7 days)"),
+    S("LOG_COMPRESSION", "monitoring", "log_compression", v.one_of(*COMPRESSIONS), ", ".join(COMPRESSIONS)),
+    S("AUDIT_DIR", "monitoring", "audit_dir", v.text, "a directory path"),
+    S("AUDIT_RETENTION", "monitoring", "audit_retention_s", v.adapted(parse_duration_value),
+      "an age such as 30 days"),
+    S("AUDIT_SEGMENT", "monitoring", "audit_segment_s", v.adapted(parse_duration_value),
+      "a duration such as 1 day"),
+    S("TRACING", "monitoring", "tracing", v.boolean, "true or false"),
+    S("TRACE_STORE_SIZE", "monitoring", "trace_store_size", v.whole(1, 10_000_000),
+      "a number of traces between 1 and 10000000"),
+    S("OTEL_EXPORTER_OTLP_ENDPOINT", "monitoring", "otlp_endpoint", v.plain_url(*_HTTP),
+      "an http(s) URL of an OTLP/HTTP collector"),
 )
 del S
 
@@ -224,6 +267,7 @@ _SECTIONS = {
     "network": NetworkConfig, "targets": PerformanceTargets, "risk": RiskLimits,
     "alerts": AlertsConfig, "storage": StorageConfig, "metrics": MetricsConfig,
     "console": ConsoleConfig, "execution": ExecutionConfig, "market": MarketConfig,
+    "monitoring": MonitoringConfig,
 }
 _ENDPOINT_KEYS = ("name", "url", "ws_url", "region")
 
@@ -396,9 +440,16 @@ def load_config(env: Mapping[str, str] | None = None, toml_path: str | None = No
                 known = [s.key for s in SETTINGS if s.section == key]
                 if key == "network":
                     known.append("endpoints")
+                if key == "alerts":
+                    known.append("rules")
                 for sub, sub_raw in raw.items():
                     if key == "network" and sub == "endpoints":
                         toml_eps = _toml_endpoints(sub_raw, where)
+                    elif key == "alerts" and sub == "rules":
+                        if not isinstance(sub_raw, list) or not all(isinstance(r, dict) for r in sub_raw):
+                            raise ConfigError(f"config error: alerts.rules in {where} is not a list of tables; "
+                                              "expected [[alerts.rules]] entries with name and when")
+                        values["alerts"]["rules"] = tuple(sub_raw)
                     elif (key, sub) in by_key:
                         values[key][sub] = _parse(by_key[(key, sub)], sub_raw, f"{key}.{sub}", where)
                     else:

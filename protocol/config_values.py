@@ -216,3 +216,27 @@ def loopback_host(raw: Any) -> str:
     except ValueError:
         raise BadValue("is not an IP address") from None
     raise BadValue("is not a loopback address")
+
+
+def one_of(*choices: str) -> Parser:
+    """One of `choices`, case-insensitive, returned lower-case."""
+
+    def parse(raw: Any) -> str:
+        value = text(raw).lower()
+        if value not in choices:
+            raise BadValue(f"is not one of {', '.join(choices)}")
+        return value
+
+    return parse
+
+
+def adapted(convert: Callable[[Any], Any]) -> Parser:
+    """A parser from a converter that raises ValueError naming the problem (protocol.monitoring's)."""
+
+    def parse(raw: Any) -> Any:
+        try:
+            return convert(raw)
+        except ValueError as exc:
+            raise BadValue(str(exc)) from None
+
+    return parse

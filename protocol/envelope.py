@@ -14,8 +14,9 @@ import msgspec
 
 
 def new_trace_id() -> str:
-    """A 16-hex-digit random id; short enough for log lines, wide enough never to collide in a day."""
-    return os.urandom(8).hex()
+    """A random 128-bit id in 32 lower-case hex digits: the OpenTelemetry trace id of what it follows
+    (W3C trace context's format), so logs, spans and exported traces all name it alike."""
+    return os.urandom(16).hex()
 
 
 class Envelope(msgspec.Struct, frozen=True):

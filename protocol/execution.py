@@ -50,6 +50,8 @@ class ExecutionPolicy(msgspec.Struct, frozen=True):
     min_net_profit_wei: int = 1  # a trade is sent only if its simulated profit net of gas is at least this
     deadline_blocks: int = 2  # deadlineBlock = current block + this
     stuck_after_blocks: int = 3  # a public transaction unmined this long (past its deadline) is cancelled
+    max_priority_fee_wei: int = 20 * 10**9  # the most the tip may rise to when outbidding a rival (execution.tips)
+    max_fee_cap_wei: int = 500 * 10**9  # the most maxFeePerGas may rise to when outbidding a rival (execution.tips)
     follow_interval_s: float = 0.02  # receipts of in-flight trades are looked up this often (one batch)
 
 
@@ -87,6 +89,7 @@ class TradeRecord(msgspec.Struct, frozen=True):
     simulated_net_profit: int | None = None  # simulated_profit less the simulated gas at the bid (profit token)
     realized_profit: int | None = None
     gas_limit: int = 0
+    simulated_gas: int | None = None  # eth_estimateGas of the exact call at latest
     gas_used: int = 0
     gas_cost_wei: int = 0
     tx_hash: str | None = None
@@ -150,6 +153,9 @@ class ExecutorSnapshot(msgspec.Struct, frozen=True):
     incarnation: int = 1  # of the executor actor that published this (1: never restarted)
     parked: int = 0  # opportunities waiting for our own in-flight trade on their pools to be final
     stopped: str = ""  # the emergency stop's reason while one is active: nothing is signed or sent
+    reverts_by_cause: dict[str, int] = {}  # reverted trades per RevertCause value, since the first incarnation
+    priority_fee_wei: int = 0  # the tip trades are sent with now (raised after losing to a rival's, execution.tips)
+    max_fee_floor_wei: int = 0  # the floor under maxFeePerGas learned the same way (0: none)
 
 
 class RouteFailed(msgspec.Struct, frozen=True, tag=True):
@@ -200,6 +206,7 @@ class Sent(msgspec.Struct, frozen=True, tag=True):
     cancellation: bool = False
     nonce_too_low: bool = False  # the error says the nonce is used (classified at the I/O edge, rpc.routing)
     held: bool = False  # never left: an emergency stop was active when the send was about to start
+    late: bool = False  # never left: the chain's head had reached the trade's deadline block (a sure revert)
 
 
 class StopChanged(msgspec.Struct, frozen=True, tag=True):
@@ -251,6 +258,72 @@ class Simulation(msgspec.Struct, frozen=True, tag=True):
     gas: int | None
     error: str = ""
     amount_in: int = 0  # the size simulated: a result for a size since changed is ignored
+    accumulating: int | None = None  # route pairs whose price accumulators are already non-zero (None: unknown)
+
+
+class RevertCause(StrEnum):
+    """Why a trade reverted on chain (execution.revert_cause.revert_cause decides, from the block's data)."""
+
+    OUT_OF_GAS = "out_of_gas"  # it used its whole gas limit
+    DEADLINE_PASSED = "deadline_passed"  # mined after its deadline block
+    SELF_INTERFERENCE = "self_interference"  # another of our own trades moved one of its pools earlier in the block
+    LATE_TO_MARKET_SWAP = "late_to_market_swap"  # someone else's swap moved one of its pools earlier in the block
+    STALE_RESERVES = "stale_reserves"  # its pools had moved before the block already (vs the reserves it was sized on)
+    UNKNOWN = "unknown"  # none of the above: the revert reason, if the node gives it, says more
+
+
+class RevertProbe(msgspec.Struct, frozen=True):
+    """A reverted trade as its receipt and its plan describe it: what the revert is explained against.
+
+    `sized_on` holds, per pool of the route (lowercase address), the (reserve0, reserve1) the trade was
+    sized and simulated on (the opportunity's legs at detection)."""
+
+    trade_id: str
+    tx_hash: str
+    block: int
+    tx_index: int
+    account: str  # our sending account: a transaction from it is one of our own trades
+    gas_used: int
+    gas_limit: int
+    gas_cost_wei: int
+    deadline_block: int | None  # None: not known (a trade taken over at a restart)
+    sized_on: dict[str, tuple[int, int]]
+    sent_tip_wei: int = 0  # the fees the reverted transaction was sent with
+    sent_max_fee_wei: int = 0
+
+
+class PoolTouch(msgspec.Struct, frozen=True):
+    """A transaction of the same block that wrote a Sync of one of the route's pools."""
+
+    tx_index: int
+    tx_hash: str
+    sender: str
+    pool: str
+    tip_wei: int = 0  # the priority fee it paid per gas (what builders order by)
+    max_fee_wei: int = 0  # its maxFeePerGas (gas price if legacy): what anvil orders by
+
+
+class RevertEvidence(msgspec.Struct, frozen=True, tag=True):
+    """What the chain says about the block a trade reverted in (adapters.executor_chain.revert_evidence).
+
+    `touches`: Sync logs of the route's pools in that block, with their transactions' senders;
+    `reserves_before`: getReserves of each pool at the block before (lowercase address -> (r0, r1));
+    `reason`: the revert reason the node gives for the transaction ("" if none could be had)."""
+
+    touches: tuple[PoolTouch, ...]
+    reserves_before: dict[str, tuple[int, int]]
+    reason: str = ""
+
+
+class RivalsRead(msgspec.Struct, frozen=True, tag=True):
+    """Who moved the first trade's pools in its detection block (PoolTouch tuple), or the error."""
+
+    result: Any
+
+
+class RevertExplained(msgspec.Struct, frozen=True, tag=True):
+    probe: RevertProbe
+    result: Any  # RevertEvidence or the error that kept the chain from answering
 
 
 class Inclusion(msgspec.Struct, frozen=True, tag=True):

@@ -91,6 +91,7 @@ class ReservesUpdated(msgspec.Struct, frozen=True, tag=True):
     block_hash: str
     version: int
     changed: tuple[str, ...]
+    seen_at: float = 0.0  # wall clock when pool-state began the read that found this head (0: unknown)
 
 
 class PollChain(msgspec.Struct, frozen=True, tag=True):

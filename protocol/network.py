@@ -158,6 +158,16 @@ class RoutingTable(msgspec.Struct, frozen=True):
     excluded: dict[str, str] = {}
     version: int = 0
     heads: dict[str, tuple[int, float]] = {}  # routable endpoint -> (head, when it last rose) from its snapshot
+    stream_heads: dict[str, tuple[int, float]] = {}  # endpoint -> (highest newHeads its WebSocket showed, when)
+
+
+class StreamHead(msgspec.Struct, frozen=True, tag=True):
+    """ws:<name> -> router: the endpoint's WebSocket stream announced this head (newHeads). The router
+    puts it in the table's `stream_heads`, so every client's head tracker hears of a block as it is pushed,
+    not only when an endpoint it asks shows it."""
+
+    endpoint: str
+    head: int
 
 
 class RoutingStatus(msgspec.Struct, frozen=True, tag=True):

@@ -13,6 +13,10 @@ import msgspec
 MEASUREMENT_WINDOWS_S = (60, 300, 3600)
 
 
+class SampleTick(msgspec.Struct, frozen=True, tag=True):
+    """The sampler's timer: drain the buffers, look at the process, publish."""
+
+
 class WindowStats(msgspec.Struct, frozen=True):
     """One measurement name over one rolling window; durations in milliseconds."""
 
@@ -24,6 +28,7 @@ class WindowStats(msgspec.Struct, frozen=True):
     p95_ms: float | None
     p99_ms: float | None
     max_ms: float | None
+    mean_ms: float | None = None
 
 
 class MeasurementStats(msgspec.Struct, frozen=True):
@@ -140,6 +145,29 @@ class SystemSample(msgspec.Struct, frozen=True):
     machine_cpu_pct: float
     machine_memory_pct: float
     thread_cpu_pct: dict[str, float] = {}  # actor path (or thread name) -> % of one core
+
+
+class HotFunction(msgspec.Struct, frozen=True):
+    function: str  # module.qualname (file:line of its definition)
+    self_share: float  # share of the thread's samples with this function innermost
+    total_share: float  # share of the thread's samples with this function anywhere on the stack
+
+
+class ThreadProfile(msgspec.Struct, frozen=True):
+    thread: str  # actor path, or the thread's name
+    samples: int
+    idle_share: float  # share of samples parked in a wait (inbox get, select, sleep)
+    hottest: tuple[HotFunction, ...]
+    cpu_share: float | None = None  # CPU time the thread used during the profile / its duration (one core = 1)
+
+
+class ProfileReport(msgspec.Struct, frozen=True):
+    """`perf profile SECONDS`: every thread's stack sampled at 100 Hz, busiest threads first."""
+
+    duration_s: float
+    ticks: int
+    threads: tuple[ThreadProfile, ...]
+    profiler_cpu_share: float | None = None  # the sampling thread's own CPU time / duration: what profiling cost
 
 
 class PerfSnapshot(msgspec.Struct, frozen=True):

@@ -50,6 +50,7 @@ class Opportunity(msgspec.Struct, frozen=True):
     gas_cost_token: int = 0
     net_profit: int = 0
     net_profit_wei: int = 0
+    head_at: float = 0.0  # wall clock when the head it was found at was first seen (0: unknown)
 
     @property
     def net_profit_value(self) -> float:

@@ -65,6 +65,6 @@ def routes(args: argparse.Namespace, *_: Any) -> dict[str, Any]:
 def register_network_commands(registry: Any) -> None:
     clear_parser = argparse.ArgumentParser(prog="clear", description="Clear a QUARANTINED RPC endpoint.")
     clear_parser.add_argument("target", help="the endpoint, as rpc:NAME")
-    registry.register_command("clear", clear_parser, clear)
+    registry.register_command("clear", clear_parser, clear, audited=True)
     routes_parser = argparse.ArgumentParser(prog="routes", description="Show the RPC routing table.")
     registry.register_command("routes", routes_parser, routes)

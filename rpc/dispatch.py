@@ -21,6 +21,7 @@ from typing import Any, NamedTuple
 
 from loguru import logger
 
+from performance.recorder import record_ns
 from protocol.network import EndpointRoute, FaultKind, RequestOutcome, RequestOutcomes, RoutingTable
 from rpc.codec import RpcAnswer
 from rpc.consensus import names_head
@@ -29,6 +30,9 @@ from rpc.race import RacePlan
 from rpc.routing import RoutingPolicy, is_already_known
 from rpc.transport import TransportRegistry
 from rpc.verify import AnswerVerifier
+
+#: The measurement of one read as its caller sees it (first good answer or the final failure).
+RPC_CALL = "rpc.call"
 
 Decode = Callable[[bytes], Any]
 #: What a race completes: an asyncio future (callers on the loop) or a concurrent one (other threads).
@@ -327,6 +331,7 @@ class _Race:
         self.deadline_timer: asyncio.TimerHandle | None = None
 
     def start(self) -> None:
+        self.started_ns = time.perf_counter_ns()
         self.deadline_timer = self.loop.call_at(self.loop.time() + max(0.0, self.deadline - time.monotonic()),
                                                 self._deadline_passed)
         self._launch(self.plan.launch(), hedge=False)
@@ -384,6 +389,8 @@ class _Race:
         _complete(self.result, error=RpcUnavailable(self.method, unanswered, "deadline passed"))
 
     def _settle(self, won: bool = False) -> None:
+        # the caller's view of the call, across hedges and retries: the rpcLatency SLO's events
+        record_ns(RPC_CALL, time.perf_counter_ns() - self.started_ns, won)
         for timer in (self.hedge_timer, self.deadline_timer):
             if timer is not None:
                 timer.cancel()

@@ -10,7 +10,12 @@ newHeads the router heard of) goes through `HeadTracker.observe`, which says whe
   best head. The client treats it as a suspicion, asks the others afresh and only then calls it a lie.
 - `BEHIND`: more than `tolerance_blocks` below the best head. A lag sample for the endpoint's breaker at
   once, and a read to retry elsewhere; the endpoint stays `behind` until it reports a head near the best.
-- `OK` otherwise.
+- `OK` otherwise. An endpoint whose highest head is below the best, reported after the best rose, is
+  `trailing`: within the tolerance, but a head read is better sent to one at the best head. (A report
+  older than the rise says nothing: the endpoint may have the new block already.)
+
+Heads come from endpoints that serve reads and from witnesses that do not (a WebSocket stream's
+newHeads, named `ws:<endpoint>`): both raise the best head and bear witness against a liar.
 
 Two guarantees for the client that owns a tracker, whatever the endpoints do: no head below `floor`
 (the highest head already handed out) is ever handed out (`deliver`), and no answer more than
@@ -38,8 +43,9 @@ MAX_INTERVAL_S = 60.0
 FROZEN_INTERVALS = 3
 #: Weight of the newest gap in the interval's moving average.
 INTERVAL_WEIGHT = 0.3
-#: While a block is overdue, probes go out this fraction of an interval apart, doubling up to the cap.
-PROBE_FRACTION = 0.25
+#: While a block is overdue, probes go out this fraction of an interval apart, doubling up to the cap:
+#: the first ones close together (the block is usually just late), then backing off (a missed slot).
+PROBE_FRACTION = 0.02
 MAX_PROBE_SPACING_S = 1.0
 
 
@@ -53,7 +59,7 @@ class HeadTracker:
     """Per-endpoint heads, the best of them, the monotonic floor and the learned block interval."""
 
     __slots__ = ("ahead", "behind", "best", "best_at", "floor", "heads", "interval_s", "moved_at", "probe_at",
-                 "probe_spacing", "seen_at", "tolerance")
+                 "probe_spacing", "seen_at", "tolerance", "top", "trailing")
 
     def __init__(self, tolerance_blocks: int = DEFAULT_TOLERANCE_BLOCKS,
                  lie_ahead_blocks: int = DEFAULT_LIE_AHEAD_BLOCKS) -> None:
@@ -64,7 +70,9 @@ class HeadTracker:
         self.heads: dict[str, int] = {}  # the latest head each endpoint reported
         self.seen_at: dict[str, float] = {}  # when it reported it
         self.moved_at: dict[str, float] = {}  # when its head last rose
+        self.top: dict[str, int] = {}  # the highest head each endpoint reported
         self.behind: set[str] = set()  # endpoints whose latest head is beyond the tolerance
+        self.trailing: set[str] = set()  # endpoints that reported, since the best rose, a top below it
         self.best: int | None = None
         self.best_at = 0.0  # when the best head last rose
         self.floor = -1  # the highest head handed out
@@ -101,15 +109,22 @@ class HeadTracker:
         allowed = max(h + math.ceil(max(0.0, now - at) / interval) for h, at in others)
         return head > allowed + self.ahead
 
-    def _record(self, name: str, head: int, now: float) -> None:
+    def _record(self, name: str, head: int, now: float, fresh: bool = True) -> None:
+        """Record a head; `fresh`: reported just now (an answer), not merged from a snapshot of unknown age."""
         if head > self.heads.get(name, -1):
             self.moved_at[name] = now
         self.heads[name] = head
         self.seen_at[name] = now
+        top = self.top[name] = max(head, self.top.get(name, -1))  # an answer long in flight may be older
         if self.best is None or head > self.best:
             self._rise(head, now)
         else:
             self._judge_behind(name)
+            if top < self.best:
+                if fresh:
+                    self.trailing.add(name)
+            else:
+                self.trailing.discard(name)
 
     def _rise(self, head: int, now: float) -> None:
         now = max(now, self.best_at)  # a synced head may carry an older time than the last rise
@@ -121,6 +136,7 @@ class HeadTracker:
         self.best, self.best_at = head, now
         self.probe_at, self.probe_spacing = -math.inf, 0.0
         self.behind = {n for n, h in self.heads.items() if h < head - self.tolerance}
+        self.trailing = set()  # every other report is older than this head
 
     def _judge_behind(self, name: str) -> None:
         assert self.best is not None
@@ -143,12 +159,15 @@ class HeadTracker:
             return
         self.seen_at.pop(name, None)
         self.moved_at.pop(name, None)
+        self.top.pop(name, None)
         self.behind.discard(name)
+        self.trailing.discard(name)
         if self.heads:
             best = max(self.heads.values())
             if self.best is not None and best < self.best:  # the best came from it: fall back, no interval sample
                 self.best = best
                 self.behind = {n for n, h in self.heads.items() if h < best - self.tolerance}
+                self.trailing = {n for n in self.trailing if self.top.get(n, -1) < best}
         else:
             self.best = None
 
@@ -167,7 +186,7 @@ class HeadTracker:
             if self.judge(name, head, now) is HeadVerdict.AHEAD_LIE:
                 suspects.append((name, head))
             else:
-                self._record(name, head, at)
+                self._record(name, head, at, fresh=False)
         return suspects
 
     def pin_block(self, names: list[str]) -> int | None:

@@ -10,12 +10,16 @@ describes: the `arbiter_` prefix, base units in the name, counters ending in `_t
 
 from __future__ import annotations
 
+import json
 import threading
 from bisect import bisect_left
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from http import HTTPStatus
 from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from prometheus_client import REGISTRY, Counter, Gauge, disable_created_metrics, start_http_server
+from prometheus_client import REGISTRY, Counter, Gauge, disable_created_metrics, make_wsgi_app
+from prometheus_client.exposition import ThreadingWSGIServer
 from prometheus_client.metrics_core import HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -125,14 +129,49 @@ def record_breaker(endpoint: str, state: str) -> None:
         BREAKER.labels(endpoint, name).set(1.0 if name == state else 0.0)
 
 
-def start_metrics_server(port: int, host: str = "127.0.0.1") -> int:
-    """Serve /metrics on host:port (loopback by default); idempotent. Returns the port served."""
+#: What /health answers with: (HTTP status, JSON body). Set by start_metrics_server's caller.
+HealthAnswer = Callable[[], tuple[int, bytes]]
+
+
+def _app(health: HealthAnswer | None) -> Callable[..., Iterable[bytes]]:
+    """/health from `health` (when given), everything else is prometheus_client's /metrics app."""
+    metrics_app = make_wsgi_app(REGISTRY)
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") == "/health" and health is not None:
+            try:
+                code, body = health()
+            except Exception as exc:  # a broken check is an unhealthy bot, never a dead endpoint
+                code, body = 503, json.dumps({"overall": "unhealthy", "error": f"{type(exc).__name__}: {exc}"}).encode()
+            start_response(f"{code} {HTTPStatus(code).phrase}",
+                           [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+            return [body]
+        result: Iterable[bytes] = metrics_app(environ, start_response)
+        return result
+
+    return app
+
+
+def start_metrics_server(port: int, host: str = "127.0.0.1", health: HealthAnswer | None = None) -> int:
+    """Serve /metrics (and /health, when `health` is given) on host:port, loopback by default; idempotent.
+    Returns the port served."""
     global _server_port
     with _server_lock:
         if _server_port is None:
             # prometheus_client exports each counter's creation time as a separate `<name>_created`
             # gauge in the text format: one unit-less series per counter that Prometheus stores too
             disable_created_metrics()
-            server, _thread = start_http_server(port, addr=host)
-            _server_port = server.server_port
+            _server_port = serve_metrics(port, host, health).server_port
         return _server_port
+
+
+def serve_metrics(port: int, host: str = "127.0.0.1", health: HealthAnswer | None = None) -> WSGIServer:
+    """A new /metrics (+ /health) server on its own thread; `shutdown()` and `server_close()` end it."""
+    server = make_server(host, port, _app(health), ThreadingWSGIServer, handler_class=_Quiet)
+    threading.Thread(target=server.serve_forever, name="arbiter-metrics", daemon=True).start()
+    return server
+
+
+class _Quiet(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # scrapes every few seconds: not log lines
+        pass

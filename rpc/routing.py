@@ -95,10 +95,12 @@ def build_table(
     policy: RoutingPolicy,
     version: int = 0,
     urls: Mapping[str, str] | None = None,
+    stream_heads: Mapping[str, tuple[int, float]] | None = None,
 ) -> RoutingTable:
     """The routing table for these endpoint snapshots: routable ones ranked best first, the rest excluded.
 
-    `urls` maps endpoint names to their real URLs (snapshots carry only the masked display URL).
+    `urls` maps endpoint names to their real URLs (snapshots carry only the masked display URL);
+    `stream_heads` the heads the WebSocket streams announced, passed on for the clients' head trackers.
     """
     snaps = list(snapshots)
     routable = [s for s in snaps if s.breaker in ROUTABLE_STATES and s.chain_id == chain_id]
@@ -122,7 +124,7 @@ def build_table(
     )
     return RoutingTable(
         chain_id=chain_id, routes=routes, best_head=max(heads) if heads else None, excluded=excluded,
-        version=version, heads=routed_heads,
+        version=version, heads=routed_heads, stream_heads=dict(stream_heads or {}),
     )
 
 

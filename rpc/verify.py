@@ -2,10 +2,13 @@
 
 Decisions live in the pure modules (`rpc.heads` for heads, `rpc.consensus` for cross-checks); this
 module applies them to the race's attempts and starts the background requests they call for:
-- every eth_blockNumber answer is judged against the best head any endpoint has reported: more than
+- every eth_blockNumber answer is judged against the best head any endpoint has reported (answers,
+  health checks, WebSocket newHeads from the routing table's `stream_heads`): more than
   `head_tolerance_blocks` behind is a STALE fault (the race retries elsewhere, the endpoint's breaker
-  gets a lag sample at once), and a taken head is raised to the client's floor (monotonic reads);
-- a head-tagged read ("latest" or no block) that an endpoint known to be behind answered is re-sent;
+  gets a lag sample at once); a taken head is raised to the best reported head (some endpoint has that
+  block) and never falls below one handed out before (monotonic reads);
+- a head-tagged read ("latest" or no block) that an endpoint known to be behind answered is re-sent, and
+  head reads go first to endpoints at the best head (a `trailing` one, below it since it rose, goes last);
 - a head far ahead of every other endpoint is UNCONFIRMED until the others are asked afresh, then a lie;
 - when a block is overdue, a head probe asks the other endpoints (a frozen endpoint answers promptly);
 - a sampled share of reads is asked again of several endpoints, pinned at one block (consensus).
@@ -39,6 +42,8 @@ PROBE_FANOUT = 2
 PIN_DEPTH_BLOCKS = 1
 #: With fewer usable endpoints than this nobody can be outvoted: no cross-checks.
 MIN_CROSS_CHECK_ENDPOINTS = 3
+#: A WebSocket stream's heads are recorded under this prefix: a witness, never a route.
+WITNESS_PREFIX = "ws:"
 
 
 def _hex_int(value: Any) -> int | None:
@@ -74,16 +79,20 @@ class AnswerVerifier:
         for name in [n for n in self.distrusted if n in table.excluded]:
             del self.distrusted[name]
         routed = {r.name: table.heads.get(r.name) for r in table.routes if r.name not in self.distrusted}
-        for name, head in self.heads.sync(routed, time.monotonic()):
-            self._suspect(table, name, head)
+        witnesses: dict[str, tuple[int, float] | None] = {
+            WITNESS_PREFIX + name: seen for name, seen in table.stream_heads.items()}
+        for name, head in self.heads.sync({**witnesses, **routed}, time.monotonic()):
+            if name in routed:  # a stream's head far ahead is only left unrecorded: it serves no reads
+                self._suspect(table, name, head)
 
     def order(self, routes: list[EndpointRoute], head_read: bool) -> list[EndpointRoute]:
-        """Leave out endpoints caught lying; for a head read, endpoints known to be behind go last."""
+        """Leave out endpoints caught lying; for a head read, endpoints behind or trailing the best go last."""
         if self.distrusted:
             routes = [r for r in routes if r.name not in self.distrusted] or routes
-        behind = self.heads.behind
-        if head_read and behind and any(r.name in behind for r in routes):
-            routes = [r for r in routes if r.name not in behind] + [r for r in routes if r.name in behind]
+        if head_read and (self.heads.behind or self.heads.trailing):
+            late = self.heads.behind | self.heads.trailing
+            if any(r.name in late for r in routes):
+                routes = [r for r in routes if r.name not in late] + [r for r in routes if r.name in late]
         return routes
 
     def start(self, table: RoutingTable, routes: list[EndpointRoute], method: str,
@@ -110,7 +119,8 @@ class AnswerVerifier:
             chain = _hex_int(answer.result)
             if chain != table.chain_id:
                 raise EndpointFault(FaultKind.WRONG_CHAIN, f"eth_chainId {answer.result!r}, want {table.chain_id}")
-        elif head_read and route.name in self.heads.behind and len(self.heads.behind) < len(self.heads.heads):
+        elif head_read and route.name in self.heads.behind and any(r.name not in self.heads.behind
+                                                                    for r in table.routes):
             best, own = self.heads.best or 0, self.heads.heads.get(route.name, 0)
             raise EndpointFault(FaultKind.STALE, f"{method} answered at head {own}, best reported {best}",
                                 heads=(own, best))
@@ -127,7 +137,7 @@ class AnswerVerifier:
         if verdict is HeadVerdict.AHEAD_LIE:
             self._suspect(table, route.name, head)
             raise EndpointFault(FaultKind.UNCONFIRMED, f"head {head}, far beyond the others' {self.heads.best}")
-        delivered = self.heads.deliver(head)
+        delivered = self.heads.deliver(max(head, self.heads.best or head))
         return answer if delivered == head else msgspec.structs.replace(answer, result=hex(delivered))
 
     # --- background checks ------------------------------------------------------------------------

@@ -108,6 +108,10 @@ class SupervisedActor(pykka.ThreadingActor):
         self.messages_handled = 0
         self.lag_last_s = 0.0
         self.lag_max_s = 0.0
+        #: The actor's thread (set when its loop starts): the sampler maps per-thread CPU and stack
+        #: samples to this actor's path through them.
+        self.thread_ident: int | None = None
+        self.native_thread_id: int | None = None
         self.actor_inbox.on_reject = self._refuse  # type: ignore[attr-defined]
 
     # --- what subclasses write -------------------------------------------------------------------
@@ -146,6 +150,8 @@ class SupervisedActor(pykka.ThreadingActor):
         return self.receive(body)
 
     def _actor_loop_setup(self) -> None:
+        self.thread_ident = threading.get_ident()
+        self.native_thread_id = threading.get_native_id()
         try:
             super()._actor_loop_setup()
         finally:

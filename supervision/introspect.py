@@ -7,7 +7,7 @@ restarts, uptime and last error; a supervisor's book gives the children that are
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 from protocol.supervision import ActorInfo, Crash
 from supervision.actor import SupervisedActor
@@ -15,7 +15,7 @@ from supervision.handle import Handle
 from supervision.supervisor import ChildRecord, Supervisor
 from supervision.tree import ROOT_PATH, current_tree
 
-__all__ = ["ActorInfo", "kill", "snapshot_tree"]
+__all__ = ["ActorInfo", "ActorThread", "actor_threads", "kill", "mailboxes", "snapshot_tree"]
 
 
 def _info(path: str, actor: SupervisedActor | None, rec: ChildRecord | None, period_s: float) -> ActorInfo:
@@ -64,6 +64,53 @@ def snapshot_tree() -> list[ActorInfo]:
                 walk(child.path, child.actor, child, actor.intensity.period_s)
 
     walk(ROOT_PATH, root, None, 5.0)
+    return out
+
+
+class ActorThread(NamedTuple):
+    """One live actor's thread: what per-thread CPU and stack samples are mapped to its path by."""
+
+    path: str
+    ident: int | None  # threading.get_ident(), the key of sys._current_frames()
+    native_id: int | None  # the OS thread id, psutil's Process.threads() id on Linux
+    actor: SupervisedActor
+
+
+def _actors() -> list[tuple[str, SupervisedActor]]:
+    """(path, live actor) for the current tree, parents first; reads supervisors' books, asks nobody."""
+    tree = current_tree()
+    if tree is None or tree.ref is None:
+        return []
+    root = tree.ref._actor_weakref()  # type: ignore[attr-defined]
+    out: list[tuple[str, SupervisedActor]] = []
+
+    def walk(path: str, actor: SupervisedActor | None) -> None:
+        if actor is None:
+            return
+        out.append((path, actor))
+        if isinstance(actor, Supervisor):
+            for child in actor.records():
+                walk(child.path, child.actor)
+
+    walk(ROOT_PATH, root)
+    return out
+
+
+def actor_threads() -> list[ActorThread]:
+    """Every live actor with its thread's ids (the sampler's per-thread CPU and the profiler read these)."""
+    return [ActorThread(path, a.thread_ident, a.native_thread_id, a) for path, a in _actors()
+            if a.actor_ref.is_alive()]
+
+
+def mailboxes(now: float | None = None) -> list[tuple[str, int, float | None, float]]:
+    """(path, depth, oldest queued message's age in s, last handled message's lag in s) per live actor.
+
+    The cheap cousin of snapshot_tree for the sampler's timer: no status() calls, no ActorInfo."""
+    now = time.time() if now is None else now
+    out = []
+    for path, actor in _actors():
+        inbox: Any = actor.actor_inbox
+        out.append((path, inbox.qsize(), inbox.oldest_age_s(now), actor.lag_last_s))
     return out
 
 

@@ -57,6 +57,6 @@ def register_fault_commands(registry: Any, proxies_by_endpoint_name: Mapping[str
     def faults(_: argparse.Namespace) -> str:
         return "\n".join(f"{n}: {p.faults.describe()}" for n, p in sorted(proxies_by_endpoint_name.items()))
 
-    registry.register_command("fault", fault_parser, fault)
+    registry.register_command("fault", fault_parser, fault, audited=True)
     listing = argparse.ArgumentParser(prog="faults", description="The faults injected at every devnet endpoint.")
     registry.register_command("faults", listing, faults)

@@ -10,12 +10,14 @@ import sys
 import threading
 from pathlib import Path
 
+from persistence import audit_trail
 from supervision import start_tree, stop_tree
 from tests.console.tree_app import tree_spec
 
 
 def main(data_dir: str) -> int:
     release = threading.Event()
+    audit_trail.install(audit_trail.AuditTrail(Path(data_dir) / "audit"))  # `kill` is audited
     start_tree(tree_spec(data_dir, release=release))
     port = json.loads((Path(data_dir) / "console.json").read_text())["port"]
     print(f"READY {port}", flush=True)

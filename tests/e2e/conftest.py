@@ -81,9 +81,10 @@ def devnet() -> Iterator[Devnet]:
 
 def start_bot(devnet: Devnet, mode: SubmitMode, *, extra_pools: tuple[WatchedPool, ...] = (),
               relay: RelayStub | None = None, key: Secret | None = None, account: str | None = None,
-              risk_book: ChildSpec | None = None, prices: PriceBook | None = None) -> Bot:
+              risk_book: ChildSpec | None = None, prices: PriceBook | None = None, rpc_url: str | None = None) -> Bot:
+    """The bot's market tree on `devnet`; its RPC goes to `rpc_url` (a proxy in front of anvil) if given."""
     world = devnet.world
-    client = pinned_client(devnet.node.http_url, world.chain_id)
+    client = pinned_client(rpc_url or devnet.node.http_url, world.chain_id)
     executor_address = deploy_executor(devnet.w3, BOT.address, weth=world.weth.address,
                                        weth_inventory_wei=INVENTORY_WEI)
     pools = tuple(WatchedPool(p.address, p.dex, p.token0, p.token1, p.fee_bps) for p in world.pools) + extra_pools

@@ -11,7 +11,7 @@ from protocol.execution import ExecutorSnapshot, GetTrades, SubmitMode, TradeRec
 from protocol.trading import TradeOutcome, TradeStatus
 from supervision import Handle
 from tests.e2e.conftest import EXECUTOR, RISK, manual_mining, start_bot
-from tests.execution.helpers import checksum, market_swap
+from tests.execution.helpers import COMPETITOR_MAX_FEE, checksum, market_swap
 from tests.waiting import wait_until
 
 
@@ -83,8 +83,9 @@ def test_frontrun_public_reverts_on_min_profit_and_loses_only_gas(isolated: Devn
     with manual_mining(devnet):
         market_swap(w3, world, pool.address, True, 20_000, mine=devnet.node.mine)
         bot.wait_executor(lambda s: s.in_flight == 1, "our transaction in the mempool")
-        # a competitor with a higher tip closes the gap first, in the same block as ours
-        market_swap(w3, world, pool.address, False, 19_000, mine=devnet.node.mine)
+        # a competitor bidding above us (the rival read raised our max fee over the market's 100 gwei)
+        # closes the gap first, in the same block as ours
+        market_swap(w3, world, pool.address, False, 19_000, mine=devnet.node.mine, max_fee_wei=COMPETITOR_MAX_FEE)
         bot.wait_executor(lambda s: s.reverted >= 1, "our transaction reverted")
     record = first(TradeStage.REVERTED)
     block = record.included_block

@@ -17,7 +17,7 @@ from protocol.execution import ExecutorSnapshot, GetTrades, SubmitMode, TradeRec
 from protocol.trading import TradeOutcome, TradeStatus
 from supervision import Handle, introspect
 from tests.e2e.conftest import EXECUTOR, RISK, Bot, manual_mining, start_bot
-from tests.execution.helpers import checksum, market_swap
+from tests.execution.helpers import COMPETITOR_MAX_FEE, checksum, market_swap
 from tests.waiting import wait_until
 
 ETH_USD = 3000.0  # a valuation, so the outcome's PnL in the risk numeraire is not zero
@@ -90,8 +90,9 @@ def test_a_frontrun_trade_reverting_after_a_crash_reports_its_gas_loss(isolated:
     w3, world = devnet.w3, devnet.world
     with manual_mining(devnet):
         before, oid = crash_with_trade_in_flight(bot, devnet)
-        # a competitor with a higher tip closes the gap first, in the same block as ours
-        market_swap(w3, world, world.pool("sushiswap", "WETH", "USDC").address, False, 19_000, mine=devnet.node.mine)
+        # a competitor bidding above us closes the gap first, in the same block as ours
+        market_swap(w3, world, world.pool("sushiswap", "WETH", "USDC").address, False, 19_000, mine=devnet.node.mine,
+                    max_fee_wei=COMPETITOR_MAX_FEE)
         bot.wait_executor(lambda s: s.reverted > before.reverted, "our transaction reverted, seen after the restart")
         record = wait_until(partial(record_of, oid), what="the trade's record")
         outcome = settle_and_recheck(bot, devnet, oid)

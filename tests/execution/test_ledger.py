@@ -8,7 +8,8 @@ import eth_abi
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from actors.strategy import market_view, pick
+from amm.selection import market_view, pick
+from execution.answers import receipt_of
 from execution.ledger import Verdict, new_trade, outcome_of, settle, verdict
 from execution.receipts import EXECUTED_TOPIC, TRANSFER_TOPIC
 from protocol.execution import SubmitMode, TradeStage
@@ -67,14 +68,14 @@ def test_verdicts() -> None:
 
 def test_settlement_from_receipts() -> None:
     trade = sent(SubmitMode.PUBLIC)
-    mined = settle(trade, "0x01", receipt(1, profit=3), EXECUTOR)
+    mined = settle(trade, "0x01", receipt_of(receipt(1, profit=3)), EXECUTOR)
     record = mined.record
     assert (record.stage, record.realized_profit, record.gas_cost_wei) == (TradeStage.MINED, 3, 700_000)
     assert outcome_of(mined).status is TradeStatus.MINED
-    reverted = settle(trade, "0x01", receipt(0), EXECUTOR)
+    reverted = settle(trade, "0x01", receipt_of(receipt(0)), EXECUTOR)
     assert reverted.record.stage is TradeStage.REVERTED and reverted.record.gas_used == 100_000
     assert outcome_of(reverted).realized_pnl_value == -700_000 * (1.0 / 100)  # the gas, valued
-    replaced = settle(dataclasses.replace(trade, hashes=("0x01", "0x02")), "0x02", receipt(1), EXECUTOR)
+    replaced = settle(dataclasses.replace(trade, hashes=("0x01", "0x02")), "0x02", receipt_of(receipt(1)), EXECUTOR)
     assert replaced.record.stage is TradeStage.NOT_INCLUDED and replaced.record.reason == "replaced by a cancellation"
 
 

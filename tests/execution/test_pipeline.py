@@ -26,28 +26,34 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from execution import tally
+from execution.answers import BadAnswer, receipt_of
 from execution.ledger import Trade
 from execution.pipeline import Resumed, step
 from execution.pipeline_state import (
     MAX_UNASSESSED,
     AskRisk,
     Broadcast,
+    ExplainRevert,
     Finished,
     PipelineConfig,
     PipelineState,
     Publish,
     ReadInclusion,
     ReadNonce,
+    ReadRivals,
     ReadStartup,
     Report,
     RetryStartupAfter,
     Simulate,
     committed,
+    fees_of,
     initial_state,
     snapshot,
+    tip_of,
 )
 from execution.profitability import gas_bid_wei, gas_floor, gas_used_bound
 from execution.resume import resume
+from execution.tips import outbid
 from execution.transaction import SignedTx, WrongChain
 from protocol.execution import (
     Assessed,
@@ -60,7 +66,12 @@ from protocol.execution import (
     FollowTick,
     Inclusion,
     NonceSynced,
+    PoolTouch,
     RetryStartup,
+    RevertCause,
+    RevertEvidence,
+    RevertExplained,
+    RivalsRead,
     Sent,
     Simulated,
     Simulation,
@@ -93,7 +104,25 @@ def fake_sign(tx: dict[str, object]) -> SignedTx:
 
 #: No tip: gas at the bid is base fee 7 * 113 % = 7 wei/gas, and 10**7 wei of gas is 1 token wei (the
 #: opportunities' rate), so a 240k-gas trade costs 1 token wei and a 10**7-gas one 8.
-POLICY = ExecutionPolicy(priority_fee_wei=0, min_net_profit_wei=1)
+POLICY = ExecutionPolicy(priority_fee_wei=0, min_net_profit_wei=1, max_priority_fee_wei=40, max_fee_cap_wei=500)
+#: Anything a node or a proxy may decode to (JSON values), for answers that should have been something else.
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=8)
+                    | st.sampled_from(["0x", "0x1", "0xzz", "0x" + "00" * 32]),
+                    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+                        st.sampled_from(["status", "gasUsed", "blockNumber", "logs", "effectiveGasPrice",
+                                         "transactionIndex", "topics", "data", "address"]), inner, max_size=5),
+                    max_leaves=8)
+
+
+def not_a_receipt(value: object) -> bool:
+    try:
+        receipt_of(value)
+    except BadAnswer:
+        return True
+    return False
+
+
+JUNK_RECEIPTS = JSON.filter(not_a_receipt)
 CONFIG = PipelineConfig(chain_id=CHAIN_ID, account=ACCOUNT, executor_address=EXECUTOR, sign=fake_sign, policy=POLICY)
 
 
@@ -139,6 +168,8 @@ class PipelineMachine(RuleBasedStateMachine):
         self.sends: list[Broadcast] = []
         self.nonce_reads: list[ReadNonce] = []
         self.inclusion_reads: list[ReadInclusion] = []
+        self.explains: list[ExplainRevert] = []
+        self.rival_reads: list[ReadRivals] = []
         self.startup_reads = 0
         # what the checks remember
         self.received: set[str] = set()
@@ -200,6 +231,10 @@ class PipelineMachine(RuleBasedStateMachine):
                 self.startup_reads += 1
             case RetryStartupAfter():
                 pass
+            case ExplainRevert():
+                self.explains.append(action)
+            case ReadRivals():
+                self.rival_reads.append(action)
 
     def check_worth_its_gas(self, trade: Trade) -> None:
         """What is sent was simulated at the size sent and clears its gas at the bid: net > 0, and the
@@ -207,7 +242,8 @@ class PipelineMachine(RuleBasedStateMachine):
         sim, call = trade.simulation, trade.call
         assert sim is not None and call is not None and sim.amount_in == call.amount_in == trade.record.amount_in
         gas = gas_used_bound(sim.gas, len(trade.opportunity.route))
-        need = gas_floor(trade.opportunity, gas, gas_bid_wei(self.state.base_fee_wei, 0), POLICY.min_net_profit_wei)
+        bid = gas_bid_wei(self.state.base_fee_wei, tip_of(self.state, CONFIG))
+        need = gas_floor(trade.opportunity, gas, bid, POLICY.min_net_profit_wei)
         assert trade.record.simulated_net_profit is not None and trade.record.simulated_net_profit > 0
         assert sim.profit >= need and call.min_profit >= need, (sim, call.min_profit, need)
 
@@ -260,6 +296,7 @@ class PipelineMachine(RuleBasedStateMachine):
         for send in self.sends:  # the io loop outlives the actor: what it was sending still reaches the node
             self.node_answer(send, fail=False)
         self.asks, self.sims, self.sends, self.nonce_reads, self.inclusion_reads = [], [], [], [], []
+        self.explains, self.rival_reads = [], []
         self.startup_reads = 0
         self.state = initial_state(self.mode, ACCOUNT)
         if self.stopped:  # the new incarnation reads the book's published stop before its first step
@@ -295,6 +332,69 @@ class PipelineMachine(RuleBasedStateMachine):
         self.feed(Assessed(ask.trade_id, assessment(ask.trade_id, answer != "reject", adjusted)))
 
     # --- the node --------------------------------------------------------------------------------------
+
+    @precondition(lambda self: self.sims)
+    @rule(pick=st.integers(0, 50), garbage=JSON)
+    def answer_simulation_with_garbage(self, pick: int, garbage: object) -> None:
+        """Whatever the io loop hands back in place of a Simulation (a decoded answer gone wrong): the trade
+        ends with a reason, the table never raises."""
+        sim = self.sims.pop(pick % len(self.sims))
+        self.feed(Simulated(garbage, sim.trade_id, sim.amount_in))
+        trade = self.state.active.get(sim.trade_id)
+        assert trade is None or trade.simulation is None or trade.call is None or \
+            trade.call.amount_in != sim.amount_in, "garbage taken for a simulation"
+
+    @precondition(lambda self: self.rival_reads)
+    @rule(answer=st.sampled_from(["rivals", "ours", "error", "garbage"]), tip=st.integers(0, 60),
+          max_fee=st.integers(0, 10**3))
+    def answer_rivals(self, answer: str, tip: int = 0, max_fee: int = 0) -> None:
+        """Who moved the first trade's pools: nothing is sent until this answer, whatever it is."""
+        read = self.rival_reads.pop(0)
+        assert self.state.rivals == "reading" and not self.state.sending
+        result: object = {"rivals": (PoolTouch(0, "0xr", "0x" + "3c" * 20, read.pools[0], tip, max_fee),),
+                          "ours": (PoolTouch(0, "0xo", ACCOUNT, read.pools[0], 10**6, 10**6),),
+                          "error": Boom("no block"), "garbage": {"transactions": 7}}[answer]
+        bid = self.state.bid
+        self.feed(RivalsRead(result))
+        assert self.state.rivals == "read"
+        if answer != "rivals":
+            assert self.state.bid == bid  # our own trades and failed reads teach nothing
+        assert self.state.bid.tip_wei <= POLICY.max_priority_fee_wei
+        assert self.state.bid.max_fee_floor_wei <= POLICY.max_fee_cap_wei
+
+    @precondition(lambda self: self.explains)
+    @rule(pick=st.integers(0, 50), answer=st.sampled_from(["rival", "ours", "none", "error"]),
+          rival_tip=st.integers(0, 60), rival_max_fee=st.integers(0, 10**3))
+    def answer_revert_explanation(self, pick: int, answer: str, rival_tip: int, rival_max_fee: int) -> None:
+        """The reverted trade's block: a rival's swap went first, our own did, nothing, or no answer. A rival
+        is outbid from then on (execution.tips.outbid), within the caps; the fees signed follow the bid."""
+        probe = self.explains.pop(pick % len(self.explains)).probe
+        pool = next(iter(probe.sized_on))
+        touches = {"rival": (PoolTouch(0, "0xr", "0x" + "3c" * 20, pool, rival_tip, rival_max_fee),),
+                   "ours": (PoolTouch(0, "0xo", ACCOUNT, pool),), "none": (), "error": ()}[answer]
+        result: object = Boom("no block") if answer == "error" else RevertEvidence(touches, dict(probe.sized_on))
+        counts = {c: self.state.reverts_by_cause.get(c.value, 0) for c in RevertCause}
+        bid = self.state.bid
+        self.feed(RevertExplained(probe, result))
+        cause = {"rival": RevertCause.LATE_TO_MARKET_SWAP, "ours": RevertCause.SELF_INTERFERENCE,
+                 "none": RevertCause.UNKNOWN, "error": RevertCause.UNKNOWN}[answer]
+        if probe.gas_limit and probe.gas_used >= probe.gas_limit:
+            cause = RevertCause.OUT_OF_GAS
+        elif probe.deadline_block is not None and probe.block > probe.deadline_block:
+            cause = RevertCause.DEADLINE_PASSED
+        assert self.state.reverts_by_cause.get(cause.value, 0) == counts[cause] + 1
+        if cause is RevertCause.LATE_TO_MARKET_SWAP:
+            assert self.state.bid == outbid(bid, sent_tip_wei=probe.sent_tip_wei,
+                                            sent_max_fee_wei=probe.sent_max_fee_wei, rival_tip_wei=rival_tip,
+                                            rival_max_fee_wei=rival_max_fee, max_tip_wei=POLICY.max_priority_fee_wei,
+                                            max_fee_cap_wei=POLICY.max_fee_cap_wei)
+        else:
+            assert self.state.bid == bid
+        assert self.state.bid.tip_wei <= POLICY.max_priority_fee_wei
+        assert self.state.bid.max_fee_floor_wei <= POLICY.max_fee_cap_wei
+        max_fee, tip = fees_of(self.state, CONFIG)
+        assert tip == max(POLICY.priority_fee_wei, self.state.bid.tip_wei)
+        assert max_fee >= self.state.bid.max_fee_floor_wei
 
     @precondition(lambda self: self.sims)
     @rule(pick=st.integers(0, 50), answer=st.sampled_from(["ok", "ok", "revert", "pool fault", "malformed",
@@ -334,12 +434,18 @@ class PipelineMachine(RuleBasedStateMachine):
         return Sent(send.trade_id, send.signed.tx_hash, send.signed.tx_hash, send.cancellation)
 
     @precondition(lambda self: self.sends)
-    @rule(pick=st.integers(0, 50), fail=st.sampled_from([False, False, False, True]))
-    def answer_send(self, pick: int, fail: bool) -> None:
+    @rule(pick=st.integers(0, 50), fail=st.sampled_from([False, False, False, True]),
+          late=st.sampled_from([False, False, False, False, True]))
+    def answer_send(self, pick: int, fail: bool, late: bool = False) -> None:
         send = self.sends.pop(pick % len(self.sends))
         if self.stopped and not send.cancellation and (fail or send.trade_id not in self.sent_while_stopped):
             # the io loop read the stop just before sending: it never left
             self.feed(Sent(send.trade_id, send.signed.tx_hash, Boom("emergency stop active"), held=True))
+            return
+        if late and not send.cancellation and send.deadline_block is not None:
+            # the io loop saw the head at the trade's deadline block just before sending: it never left
+            self.feed(Sent(send.trade_id, send.signed.tx_hash, Boom("head reached the deadline block"), late=True))
+            assert self.stage.get(send.trade_id) is TradeStage.SKIPPED
             return
         self.feed(self.node_answer(send, fail))
 
@@ -397,15 +503,21 @@ class PipelineMachine(RuleBasedStateMachine):
         self.feed(FollowTick())
 
     @precondition(lambda self: self.inclusion_reads)
-    @rule(ok=st.sampled_from([True, True, True, False]))
-    def answer_inclusion(self, ok: bool) -> None:
+    @rule(ok=st.sampled_from([True, True, True, False]), garbled=st.sampled_from([None, None, None, 0, 1]),
+          garbage=JUNK_RECEIPTS)
+    def answer_inclusion(self, ok: bool, garbled: int | None = None, garbage: object = None) -> None:
+        """The receipts found; with `garbled`, one of them replaced by junk (a lying or broken endpoint):
+        that trade is not settled on it, and nothing raises."""
         read = self.inclusion_reads.pop(0)
         if not ok:
             self.feed(Followed(Boom("batch failed")))
             return
-        found = {h: self.receipts.get(h) for h in read.hashes}
+        found: dict[str, object] = {h: self.receipts.get(h) for h in read.hashes}
+        junk = read.hashes[garbled % len(read.hashes)] if garbled is not None and read.hashes else None
+        if junk is not None:
+            found[junk] = garbage
         for trade in self.state.active.values():
-            if trade.signed is not None and any(found.get(h) for h in trade.hashes):
+            if trade.signed is not None and any(found.get(h) and h != junk for h in trade.hashes):
                 self.included_nonces.add(trade.signed.nonce)
         self.feed(Followed(Inclusion(self.head, 7, found)))
 
@@ -447,6 +559,16 @@ class PipelineMachine(RuleBasedStateMachine):
             assert total <= s.inventory.get(token, 0), f"{total} of {token} committed, {s.inventory} held"
 
     @invariant()
+    def trades_that_can_share_a_block_touch_disjoint_pools(self) -> None:
+        """Issue 13 item 3: no two of our trades deciding or in flight share a pool, so none can land on
+        prices another of ours moved (an opportunity on a busy pool is parked until that trade is final)."""
+        seen: dict[str, str] = {}
+        for oid, trade in self.state.active.items():
+            for pool in trade.pools:
+                assert pool not in seen, f"{oid} and {seen[pool]} both on pool {pool}"
+                seen[pool] = oid
+
+    @invariant()
     def finished_trades_left_the_pipeline(self) -> None:
         active: dict[str, Trade] = dict(self.state.active)
         assert not any(self.finished[o] for o in (*active, *self.state.parked))
@@ -460,6 +582,8 @@ class PipelineMachine(RuleBasedStateMachine):
         for _ in range(60):
             while self.startup_reads:
                 self.answer_startup(True)
+            while self.rival_reads:
+                self.answer_rivals("rivals")
             while self.asks:
                 self.answer_risk(0, "approve")
             while self.sims:

@@ -8,6 +8,7 @@ import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from execution.answers import receipt_of
 from execution.ledger import Trade, new_trade, outcome_of, settle
 from execution.nonces import bump_fee
 from execution.resume import RESTARTED_BEFORE_SENDING, in_flight, nonce_book, resume
@@ -60,8 +61,8 @@ def test_a_taken_over_trade_settles_to_the_same_outcome(
     assert (trade.signed.max_fee_per_gas, trade.signed.max_priority_fee_per_gas) == (max_fee, tip)
     # the receipt of the trade's own transaction settles both to the same TradeOutcome (but for the clock)
     mined = receipt(status, profit=3 if status else 0)
-    before = outcome_of(settle(original, tx_hashes[0], mined, EXECUTOR))
-    after = outcome_of(settle(trade, tx_hashes[0], mined, EXECUTOR))
+    before = outcome_of(settle(original, tx_hashes[0], receipt_of(mined), EXECUTOR))
+    after = outcome_of(settle(trade, tx_hashes[0], receipt_of(mined), EXECUTOR))
     assert msgspec.structs.replace(after, finished_at=0.0) == msgspec.structs.replace(before, finished_at=0.0)
     assert after.status is (TradeStatus.MINED if status else TradeStatus.REVERTED)
     # the nonce book knows the transaction: a cancellation outbids its fees

@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 
 from actors.router import network_children
+from actors.subscriptions import SubscriptionManager
+from actors.ws_endpoint import WsEndpoint
 from devnet.anvil import Anvil
 from devnet.fault_proxy import FaultProxy
 from protocol.network import EndpointConfig, EndpointSnapshot, RoutingTable
@@ -73,7 +75,8 @@ class Network:
     def routes(self) -> list[str]:
         return [r.name for r in self.table().routes]
 
-    def wait_routes(self, expected: set[str], timeout: float = 10.0) -> None:
+    def wait_routes(self, expected: set[str], timeout: float = 30.0) -> None:
+        """A set-up wait: it returns as soon as the routes are there; the bound is for a loaded 2-core CI box."""
         wait_until(lambda: set(self.routes()) == expected, timeout, f"routes == {sorted(expected)}")
 
     def stop(self) -> None:
@@ -85,17 +88,23 @@ def start_network(
     urls: dict[str, str], *, routing: RoutingPolicy = TEST_ROUTING, breaker: BreakerPolicy = TEST_BREAKER,
     health_interval_s: float = 0.1, health_timeout_s: float = 0.5, regions: dict[str, str] | None = None,
     extra: Callable[[RpcClient], list[ChildSpec]] | None = None,
-    chain_id: int = CHAIN_ID, expect_routes: set[str] | None = None,
+    chain_id: int = CHAIN_ID, expect_routes: set[str] | None = None, ws_urls: dict[str, str] | None = None,
 ) -> Network:
     """Start a tree with a network supervisor over these endpoints; wait until all are routable.
 
-    `extra` adds children under the root, built with the client (actors that read through it)."""
+    `extra` adds children under the root, built with the client (actors that read through it);
+    `ws_urls` (endpoint name -> WebSocket URL) adds ws:<name> actors and the subscription manager."""
     configs = [
         EndpointConfig(name=n, url=u, chain_id=chain_id, region=(regions or {}).get(n, ""), priority=i)
         for i, (n, u) in enumerate(urls.items())
     ]
     children = network_children(configs, chain_id, routing=routing, breaker=breaker,
                                 health_interval_s=health_interval_s, health_timeout_s=health_timeout_s)
+    if ws_urls:
+        children += [ChildSpec(id=f"ws:{n}", start=WsEndpoint, kwargs={"name": n, "url": u})
+                     for n, u in ws_urls.items()]
+        children.append(ChildSpec(id="subscriptions", start=SubscriptionManager,
+                                  kwargs={"endpoints": list(ws_urls), "stall_after_s": None}))
     client = RpcClient(policy=routing)
     start_tree(supervisor_spec("root", [supervisor_spec("network", children), *(extra(client) if extra else [])]))
     net = Network(list(urls), client)

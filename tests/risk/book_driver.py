@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from actors.risk_book import RiskBook
+from persistence import audit_trail
 from persistence.sqlite_store import SqliteRiskStore
 from protocol.risk import (
     AssessTrade,
@@ -64,8 +65,15 @@ def requests(seed: int, clock: Clock, answers: dict[int, Any]) -> Iterator[Any]:
         step += 1
 
 
+def audit_dir(db_path: str) -> str:
+    """Where the driven book's audit trail lives: beside its database."""
+    return f"{db_path}.audit"
+
+
 def drive(db_path: str, steps: int, on_ack: Callable[[int, Any], None], seed: int = 1) -> None:
     clock = Clock()
+    trail = audit_trail.AuditTrail(audit_dir(db_path))
+    previous = audit_trail.install(trail)
     spec = ChildSpec(
         id="risk-book",
         start=RiskBook,
@@ -81,6 +89,8 @@ def drive(db_path: str, steps: int, on_ack: Callable[[int, Any], None], seed: in
             on_ack(i, answers[i])
     finally:
         stop_tree()
+        audit_trail.install(previous)
+        trail.close()
 
 
 def main() -> None:

@@ -13,8 +13,10 @@ from prometheus_client import REGISTRY
 
 from actors.risk_book import RiskBook
 from actors.risk_console import register_risk_commands
+from persistence import audit_trail
 from persistence.redis_store import RedisRiskStore
 from persistence.sqlite_store import SqliteRiskStore
+from persistence.store import risk_events
 from protocol.risk import (
     AssessTrade,
     EmergencyStop,
@@ -57,7 +59,7 @@ class Book:
     def durable(self):
         store = SqliteRiskStore(self.db)
         try:
-            return store.load(), store.audit()
+            return store.load(), risk_events(audit_trail.current().records())
         finally:
             store.close()
 
@@ -116,7 +118,11 @@ def test_losses_fire_the_stop_which_the_snapshot_metrics_and_audit_show(running)
     assert not rejected.approved and rejected.reasons[0] == "emergency stop active: limit hit: max_consecutive_losses"
     assert metric("arbiter_risk_assessments_total", result="rejected", reason="emergency stop active") >= 1
     _, audit = running.durable()
-    assert [type(e.event).__name__ for e in audit] == kinds
+    assert [type(e).__name__ for e in audit] == kinds
+    decisions = [r for r in audit_trail.current().records() if r.kind == "risk_decision"]
+    assert [(r.trace_id, r.body["approved"]) for r in decisions] == [
+        ("l0", True), ("l1", True), ("l2", True), ("l9", False)]
+    assert decisions[-1].body["reasons"] == list(rejected.reasons)
 
 
 def test_reset_needs_a_reason_and_is_recorded(running):
@@ -127,7 +133,7 @@ def test_reset_needs_a_reason_and_is_recorded(running):
     stop = running.ask(ResetEmergencyStop("head is back, checked three endpoints", "alice"))
     assert stop == EmergencyStop()
     _, audit = running.durable()
-    assert audit[-1].event.reason == "head is back, checked three endpoints" and audit[-1].event.by == "alice"
+    assert audit[-1].reason == "head is back, checked three endpoints" and audit[-1].by == "alice"
 
 
 def test_a_bad_outcome_is_refused_without_crashing_or_changing_the_book(running):
@@ -199,7 +205,7 @@ def test_a_corrupt_file_starts_the_book_stopped_and_keeps_the_file(tmp_path):
     assert len(moved) == 1 and moved[0].read_bytes() == b"\x00garbage, not sqlite" * 100
     state, audit = b.durable()
     assert state is not None and state.emergency_stop.active  # the stop itself is durable
-    assert type(audit[0].event).__name__ == "EmergencyStopTriggered"
+    assert type(audit[0]).__name__ == "EmergencyStopTriggered"
 
 
 @pytest.mark.redis
@@ -223,13 +229,16 @@ def test_with_redis_another_process_spending_the_budget_blocks_approvals(tmp_pat
 
 
 class RecordingRegistry:
-    """The console's registry contract: register_command(name, argparse parser, handler)."""
+    """The console's registry contract: register_command(name, argparse parser, handler, audited=...)."""
 
     def __init__(self) -> None:
         self.commands: dict[str, tuple[argparse.ArgumentParser, object]] = {}
+        self.audited: set[str] = set()
 
-    def register_command(self, name, parser, handler) -> None:
+    def register_command(self, name, parser, handler, audited=False) -> None:
         self.commands[name] = (parser, handler)
+        if audited:
+            self.audited.add(name)
 
     def run(self, line: str):
         name, *args = line.split()
@@ -241,6 +250,7 @@ def test_console_commands_risk_estop_reset(running):
     console = RecordingRegistry()
     register_risk_commands(console)
     assert set(console.commands) == {"risk", "estop", "reset", "cancel-inflight"}
+    assert console.audited == {"estop", "reset", "cancel-inflight"}  # they change state
     view = console.run("risk")
     assert view["overallRiskScore"] == 0.0 and view["emergencyStop"]["active"] is False
     assert view["limits"]["maxConsecutiveLosses"] == 3

@@ -155,7 +155,7 @@ def test_the_trace_id_travels_with_the_message(events: EventLog, control: Contro
     start(events, control)
     assert Handle("/w0").ask(WhoAmI(), timeout=WAIT_S, trace_id="cafe0001") == "cafe0001"
     minted = Handle("/w0").ask(WhoAmI(), timeout=WAIT_S)
-    assert isinstance(minted, str) and len(minted) == 16
+    assert isinstance(minted, str) and len(minted) == 32 and int(minted, 16)  # a 128-bit OTel trace id
 
 
 def test_pipe_delivers_results_and_exceptions_as_messages(events: EventLog, control: Control) -> None:

@@ -1,0 +1,169 @@
+"""What the monitoring service costs: a log call, a span, a durable audit append, tracing on the hot path.
+
+- log_call_us: the caller's cost of one structured log call (a bound extra field) to the bot's real
+  sinks (bot.logging: patcher with redaction and the JSON line, the queued file sink), median and p99;
+  log_lines_per_s: lines the file sink writes per second (N lines from the first call until the
+  enqueued sink has written the last; the file is read back and counted).
+- span_us: one stage span (start + end) through the OTel SDK into the in-memory trace store.
+- audit_append_us: one durable append (write + fsync) to the audit trail on this machine's disk.
+- trace_overhead: the strategy benchmark's 1,000-pool head-to-decision (MarketGraph.update of every
+  pool + scan + the pick of what is handed off) p50 with tracing on / off (`ratio`, target <= 1.05);
+  then, as the strategy does once every opportunity is on its way, the `detected` spans are recorded:
+  `ratio_with_spans` is the same p50 ratio up to the last span, the whole handler's cost of tracing.
+  Blocks alternate on and off so drift hits both alike.
+
+Prints one JSON object. Usage: python benchmarks/bench_monitoring.py [--quick]
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import msgspec
+from loguru import logger
+from opentelemetry.sdk.trace import TracerProvider
+
+from amm import BlockContext, GasPolicy, MarketGraph, PriceBook, scan
+from amm.selection import pick
+from bot.logging import setup_logging
+from devnet.synthetic_pools import WETH, next_block, synthetic_market
+from monitoring import tracing
+from monitoring.trade_stages import detected
+from persistence.audit_trail import AuditTrail
+from protocol.envelope import new_trace_id
+
+TRACE_TARGET = 1.05
+
+
+def q(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p * (len(ordered) - 1)))]
+
+
+def bench_logging(directory: Path, lines: int) -> dict[str, float]:
+    path = directory / "bench.jsonl"
+    sink = setup_logging("INFO", json_path=path, stderr=False)
+    assert sink is not None
+    log = logger.bind(actor="/bench")
+    costs = []
+    started = time.perf_counter()
+    for i in range(lines):
+        t = time.perf_counter_ns()
+        log.bind(seq=i, trace_id="ab" * 16).info("opportunity at block {}: {} hops", i, 2)
+        costs.append((time.perf_counter_ns() - t) / 1e3)
+    sink.drain(60.0)  # the writer thread has written the last line
+    elapsed = time.perf_counter() - started
+    logger.remove()
+    written = sum(1 for _ in path.open("rb"))
+    assert written == lines, f"{written} of {lines} lines written"
+    return {"log_call_us": round(statistics.median(costs), 2), "log_call_p99_us": round(q(costs, 0.99), 2),
+            "log_lines_per_s": round(lines / elapsed)}
+
+
+def install_tracing() -> TracerProvider:
+    provider = TracerProvider()
+    store = tracing.TraceStore()
+    provider.add_span_processor(tracing.StoreProcessor(store))
+    tracing.install(provider.get_tracer("bench"), store)
+    return provider
+
+
+def bench_spans(n: int) -> dict[str, float]:
+    provider = install_tracing()
+    ids = [new_trace_id() for _ in range(n)]
+    attributes = {"pools": ["0x" + "ab" * 20, "0x" + "cd" * 20], "block": 123, "size": str(10**18)}
+    costs = []
+    for trace_id in ids:
+        t = time.perf_counter_ns()
+        tracing.stage(trace_id, "detected", t, t + 1000, attributes)
+        costs.append((time.perf_counter_ns() - t) / 1e3)
+    tracing.install(None)
+    provider.shutdown()
+    return {"span_us": round(statistics.median(costs), 2), "span_p99_us": round(q(costs, 0.99), 2)}
+
+
+def bench_audit(directory: Path, n: int) -> dict[str, float]:
+    trail = AuditTrail(directory / "audit")
+    body = {"opportunity": "ab" * 16, "approved": True, "reasons": [], "size_offered": 1234.5,
+            "size_approved": 1000.0, "max_loss": 4.5, "score": 0.16}
+    costs = []
+    for _ in range(n):
+        t = time.perf_counter_ns()
+        trail.append("risk_decision", body, actor="/risk-book", trace_id="ab" * 16)
+        costs.append((time.perf_counter_ns() - t) / 1e3)
+    trail.close()
+    return {"median": round(statistics.median(costs), 1), "p99": round(q(costs, 0.99), 1), "appends": n}
+
+
+def bench_trace_overhead(blocks: int) -> dict[str, object]:
+    pools = synthetic_market(1_000, seed=1_000, spread=0.005)
+    graph = MarketGraph.build(pools, weth=WETH)
+    heads = [next_block(pools, seed=1_000 + b) for b in range(blocks)]
+    policy, prices = GasPolicy(), PriceBook(eth_value=3_000.0)
+    provider = install_tracing()
+    tracer = tracing.tracer()
+    store = tracing.store()
+    on: list[float] = []
+    off: list[float] = []
+    on_spans: list[float] = []
+    off_spans: list[float] = []
+    handed = 0
+    for number, changed in enumerate(heads):
+        traced = number % 2 == 1
+        tracing.install(tracer if traced else None, store)
+        block = BlockContext(number=number, base_fee_wei=10**9)
+        gc.disable()
+        started = time.perf_counter()
+        graph = graph.update(changed)
+        result = scan(graph, policy, prices, block, detected_at=time.time())
+        chosen = [msgspec.structs.replace(o, id=new_trace_id()) for o in pick(result.opportunities, 4).opportunities]
+        decided = time.perf_counter()
+        for opp in chosen:
+            detected(opp)
+        handed += len(chosen)
+        (on if traced else off).append((decided - started) * 1e3)
+        (on_spans if traced else off_spans).append((time.perf_counter() - started) * 1e3)
+        gc.enable()
+    tracing.install(None)
+    provider.shutdown()
+    ratio = statistics.median(on) / statistics.median(off)
+    with_spans = statistics.median(on_spans) / statistics.median(off_spans)
+    return {"ratio": round(ratio, 4), "p50_on_ms": round(statistics.median(on), 3),
+            "p50_off_ms": round(statistics.median(off), 3), "ratio_with_spans": round(with_spans, 4),
+            "p50_with_spans_on_ms": round(statistics.median(on_spans), 3),
+            "p50_with_spans_off_ms": round(statistics.median(off_spans), 3),
+            "blocks": blocks, "handed": handed,
+            "target_max": TRACE_TARGET, "met": ratio <= TRACE_TARGET}
+
+
+def main(argv: list[str]) -> int:
+    quick = "--quick" in argv
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = Path(tmp)
+        logs = bench_logging(directory, 20_000 if quick else 100_000)
+        spans = bench_spans(5_000 if quick else 50_000)
+        audit = bench_audit(directory, 300 if quick else 2_000)
+    overhead = bench_trace_overhead(40 if quick else 300)
+    print(json.dumps({
+        "benchmark": "monitoring",
+        **logs,
+        **spans,
+        "audit_append_us": audit,
+        "trace_overhead": overhead,
+        "disk": "the temporary directory's filesystem (fsync is real on it)",
+        "load_average_1m": round(os.getloadavg()[0], 2),
+    }, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
