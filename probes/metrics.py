@@ -8,7 +8,7 @@ caller's thread.
     arbiter_stage_duration_seconds{stage}                  histogram of every measured stage
     arbiter_slo_error_budget_remaining_ratio{slo}          1 untouched, 0 spent, < 0 overspent
     arbiter_slo_compliance_ratio{slo,window}               good share over 5m / 30m / 1h / 6h
-    arbiter_slo_burn_rate{slo,window}                      bad share / allowed bad share
+    arbiter_slo_burn_rate_ratio{slo,window}                bad share / allowed bad share
     arbiter_actor_mailbox_depth{actor}                     queued messages
     arbiter_actor_mailbox_oldest_age_seconds{actor}        age of the oldest queued message (0 when empty)
     arbiter_io_loop_lag_seconds                            the io loop's largest timer drift in the last tick
@@ -98,7 +98,7 @@ class SamplerMetrics(Collector):
                                    labels=["slo"])
         compliance = GaugeMetricFamily("arbiter_slo_compliance_ratio", "Share of good events over the window",
                                        labels=["slo", "window"])
-        burn = GaugeMetricFamily("arbiter_slo_burn_rate", "Bad-event share over the window / allowed bad share",
+        burn = GaugeMetricFamily("arbiter_slo_burn_rate_ratio", "Bad-event share over the window / allowed bad share",
                                  labels=["slo", "window"])
         for slo in snap.slos:
             if slo.budget_remaining is not None:
