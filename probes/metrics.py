@@ -90,9 +90,9 @@ class SamplerMetrics(Collector):
             stages.add_metric([name], _histogram(STAGE_BUCKETS_S, list(counts)), total[0])
         yield stages
         yield from self._gc()
+        # Every family is declared on every scrape, with samples once the sampler has them: a dashboard
+        # or a rule over a family never finds it missing because the bot only just started.
         snap = self.snapshot
-        if snap is None:
-            return
         budget = GaugeMetricFamily("arbiter_slo_error_budget_remaining_ratio",
                                    "Error budget left over the budget period: 1 untouched, 0 spent, below 0 overspent",
                                    labels=["slo"])
@@ -100,43 +100,42 @@ class SamplerMetrics(Collector):
                                        labels=["slo", "window"])
         burn = GaugeMetricFamily("arbiter_slo_burn_rate_ratio", "Bad-event share over the window / allowed bad share",
                                  labels=["slo", "window"])
-        for slo in snap.slos:
-            if slo.budget_remaining is not None:
-                budget.add_metric([slo.name], slo.budget_remaining)
-            for w in slo.windows:
-                if w.compliance is not None:
-                    compliance.add_metric([slo.name, window_label(w.window_s)], w.compliance)
-                if w.burn_rate is not None:
-                    burn.add_metric([slo.name, window_label(w.window_s)], w.burn_rate)
-        yield from (budget, compliance, burn)
         depth = GaugeMetricFamily("arbiter_actor_mailbox_depth", "Messages queued in the actor's mailbox",
                                   labels=["actor"])
         age = GaugeMetricFamily("arbiter_actor_mailbox_oldest_age_seconds",
                                 "Age of the oldest message queued in the actor's mailbox (0 when empty)",
                                 labels=["actor"])
-        for lag in snap.actors:
-            depth.add_metric([lag.path], lag.mailbox_depth)
-            age.add_metric([lag.path], lag.oldest_message_age_s or 0.0)
-        yield from (depth, age)
-        if snap.io_loop_lag_ms is not None:
-            yield GaugeMetricFamily("arbiter_io_loop_lag_seconds",
-                                    "Largest timer drift of the shared io loop since the previous sample",
-                                    value=snap.io_loop_lag_ms / 1000)
-        system = snap.system
-        if system is not None:
-            threads = GaugeMetricFamily("arbiter_thread_cpu_ratio",
-                                        "CPU used by each actor's thread (or named thread), as a share of one core",
-                                        labels=["actor"])
-            for label, pct in sorted(system.thread_cpu_pct.items()):
-                threads.add_metric([label], pct / 100)
-            yield threads
-            yield GaugeMetricFamily("arbiter_process_cpu_ratio", "CPU used by the process, as a share of one core",
-                                    value=system.process_cpu_pct / 100)
-            yield GaugeMetricFamily("arbiter_process_resident_memory_bytes", "Resident set size of the process",
-                                    value=system.rss_bytes)
-        yield GaugeMetricFamily("arbiter_performance_grade",
-                                "The sampler's performance grade as a number: A=5, B=4, C=3, D=2, F=0",
-                                value=GRADE_VALUE.get(snap.grade, 0))
+        io_lag = GaugeMetricFamily("arbiter_io_loop_lag_seconds",
+                                   "Largest timer drift of the shared io loop since the previous sample")
+        threads = GaugeMetricFamily("arbiter_thread_cpu_ratio",
+                                    "CPU used by each actor's thread (or named thread), as a share of one core",
+                                    labels=["actor"])
+        process_cpu = GaugeMetricFamily("arbiter_process_cpu_ratio", "CPU used by the process, as a share of one core")
+        rss = GaugeMetricFamily("arbiter_process_resident_memory_bytes", "Resident set size of the process")
+        grade = GaugeMetricFamily("arbiter_performance_grade",
+                                  "The sampler's performance grade as a number: A=5, B=4, C=3, D=2, F=0")
+        if snap is not None:
+            for slo in snap.slos:
+                if slo.budget_remaining is not None:
+                    budget.add_metric([slo.name], slo.budget_remaining)
+                for w in slo.windows:
+                    if w.compliance is not None:
+                        compliance.add_metric([slo.name, window_label(w.window_s)], w.compliance)
+                    if w.burn_rate is not None:
+                        burn.add_metric([slo.name, window_label(w.window_s)], w.burn_rate)
+            for lag in snap.actors:
+                depth.add_metric([lag.path], lag.mailbox_depth)
+                age.add_metric([lag.path], lag.oldest_message_age_s or 0.0)
+            if snap.io_loop_lag_ms is not None:
+                io_lag.add_metric([], snap.io_loop_lag_ms / 1000)
+            system = snap.system
+            if system is not None:
+                for label, pct in sorted(system.thread_cpu_pct.items()):
+                    threads.add_metric([label], pct / 100)
+                process_cpu.add_metric([], system.process_cpu_pct / 100)
+                rss.add_metric([], system.rss_bytes)
+            grade.add_metric([], GRADE_VALUE.get(snap.grade, 0))
+        yield from (budget, compliance, burn, depth, age, io_lag, threads, process_cpu, rss, grade)
 
     def _gc(self) -> Iterator[Metric]:
         watch = self.gc_watch

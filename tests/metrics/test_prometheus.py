@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import urllib.error
 import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,7 @@ import pytest
 
 from tests.app.conftest import REPO
 from tests.metrics.conftest import RunningBot, free_port, get
+from tests.metrics.test_dashboard import dashboard_queries
 from tests.waiting import wait_until
 
 EXAMPLE = REPO / "deploy" / "prometheus.yml"
@@ -58,7 +60,10 @@ class Prometheus:
 
     def query(self, promql: str) -> list[dict[str, object]]:
         """An instant query through the HTTP API: its result vector."""
-        answer = json.loads(get(f"{self.url}/api/v1/query?" + urllib.parse.urlencode({"query": promql})))
+        try:
+            answer = json.loads(get(f"{self.url}/api/v1/query?" + urllib.parse.urlencode({"query": promql})))
+        except urllib.error.HTTPError as refused:  # 400 for a query that does not parse
+            raise AssertionError(f"{promql!r}: {refused.read().decode()}") from refused
         assert answer["status"] == "success", answer
         return list(answer["data"]["result"])
 
@@ -108,3 +113,6 @@ def test_prometheus_scrapes_the_bot_and_answers_for_arbiter_series(prometheus: P
         line = next(line for line in served.splitlines()
                     if line.startswith(f'arbiter_rpc_requests_total{{endpoint="{endpoint}"}}'))
         assert 0 < stored <= float(line.rsplit(" ", 1)[1])
+    # every query of the Grafana dashboard parses and runs on the real server
+    for _title, expr in dashboard_queries():
+        prometheus.query(expr)  # raises with the query and Prometheus's error if it does not parse
