@@ -21,6 +21,8 @@ from actors.alert_sources import read_metrics
 from adapters import alert_metrics as m
 from alerting import compose, dedup, grouping, ratelimit, routing, rules
 from alerting.grouping import GroupTimers
+from performance.analyzer import ALERT_DELIVERY
+from performance.recorder import record
 from persistence.alert_outbox import AlertOutbox, DeliveryRow
 from protocol.alerts import (
     AddSilence,
@@ -327,11 +329,14 @@ class AlertRouter(SupervisedActor):
             m.DELIVERED.labels(channel.value).inc(len(rows))
             for row in rows:
                 m.LATENCY.labels(channel.value).observe(max(0.0, now - row.created_at))
+                record(ALERT_DELIVERY, max(0.0, now - row.created_at), True, channel=channel.value)  # the SLO
                 if routing.human(channel):
                     self.critical.discard(row.flush)
         else:
             rows = db.finish(outcome.attempt, "failed", outcome.detail, now)
             m.FAILED.labels(channel.value, "failed").inc(len(rows))
+            for row in rows:
+                record(ALERT_DELIVERY, max(0.0, now - row.created_at), False, channel=channel.value)
             titles = "; ".join(r.notification.title for r in rows[:3])
             self.log.error("alert delivery failed on {}: {} ({})", channel.value, outcome.detail, titles)
             snap = Handle(channel_path(channel, self.alerts_path)).snapshot()

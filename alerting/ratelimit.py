@@ -11,6 +11,10 @@ import math
 
 import msgspec
 
+#: A bucket this close below a whole token holds one: refill's float sums land a hair under 1.0 at the
+#: very time `ready_at` names, and a caller told "ready now" must then succeed, not spin.
+WHOLE_TOKEN_EPS = 1e-9
+
 
 class Bucket(msgspec.Struct, frozen=True):
     rate_per_s: float
@@ -37,7 +41,7 @@ def refill(bucket: Bucket, now: float) -> Bucket:
 def ready_at(bucket: Bucket, now: float) -> float:
     """The earliest time at which the bucket holds a whole token (now when it already does)."""
     current = refill(bucket, now)
-    if current.tokens >= 1.0:
+    if current.tokens >= 1.0 - WHOLE_TOKEN_EPS:
         return now
     return now + (1.0 - current.tokens) / current.rate_per_s
 
@@ -45,9 +49,9 @@ def ready_at(bucket: Bucket, now: float) -> float:
 def take(buckets: tuple[Bucket, ...], now: float) -> tuple[tuple[Bucket, ...], bool]:
     """Take one token from every bucket, or from none."""
     current = tuple(refill(b, now) for b in buckets)
-    if any(b.tokens < 1.0 for b in current):
+    if any(b.tokens < 1.0 - WHOLE_TOKEN_EPS for b in current):
         return current, False
-    return tuple(msgspec.structs.replace(b, tokens=b.tokens - 1.0) for b in current), True
+    return tuple(msgspec.structs.replace(b, tokens=max(0.0, b.tokens - 1.0)) for b in current), True
 
 
 def allowed_in(bucket: Bucket, start: float, end: float) -> int:
