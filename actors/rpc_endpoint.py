@@ -5,6 +5,11 @@ keep-alive pool on the io loop, and each outcome comes back here as a `RequestOu
 runs the health checks (eth_chainId, eth_blockNumber) at start and periodically, sends the one
 HALF_OPEN probe when the breaker allows it, and publishes an `EndpointSnapshot` (also told to the
 router) whenever its breaker state changes, and at most every `publish_interval_s` otherwise.
+
+Until its first check passes an endpoint is not routable (STARTING), so a failed or timed-out check
+then is retried on `STARTUP_RETRY`'s short backoff, not a whole health interval later; and a snapshot
+the router could not take (it was starting or restarting: its path not bound yet) is told again on
+the next publish tick, since the router may have read the older one at its start.
 """
 
 from __future__ import annotations
@@ -58,6 +63,8 @@ from supervision.breaker import (
 )
 from supervision.errors import ActorError
 from supervision.io_loop import io_loop
+from supervision.spec import Backoff
+from supervision.timers import TimerToken
 
 #: How often an endpoint checks its chain id and head (dshackle polls heads about every few seconds).
 DEFAULT_HEALTH_INTERVAL_S = 2.0
@@ -67,6 +74,9 @@ DEFAULT_HEALTH_TIMEOUT_S = 2.0
 DEFAULT_PUBLISH_INTERVAL_S = 0.1
 #: Evidence of lies kept for `inspect` (the newest).
 EVIDENCE_KEPT = 5
+#: Retries of a failed check before the first one passed: 0.25 s, 0.5 s, 1 s, 2 s, then every 4 s (each
+#: under the health interval only; an endpoint checked this often is still failing as a breaker sees it).
+STARTUP_RETRY = Backoff(min_s=0.25, max_s=4.0, random_factor=0.2)
 #: Faults that are not the endpoint failing: a lost hedge race, a head not yet confirmed by the others.
 _NOT_FAILURES = (FaultKind.SLOW, FaultKind.UNCONFIRMED)
 
@@ -100,6 +110,8 @@ class RpcEndpoint(SupervisedActor):
         self.observed_chain_id = 0
         self.state_changes = 0
         self.health_in_flight = False
+        self.startup_failures = 0  # failed checks since start (or an operator's clear) with none passed
+        self.startup_retry: TimerToken | None = None
         self.dirty = True
         self.evidence: list[str] = []  # why it was quarantined for lying, newest last
 
@@ -133,6 +145,7 @@ class RpcEndpoint(SupervisedActor):
             case ClearQuarantine():
                 self.log.warning("operator clears {} (was {})", self.config.name, self.breaker.status.value)
                 self.checked = False
+                self.startup_failures = 0
                 self._feed(OperatorClear(now=time.monotonic()))
                 self._health_check()
             case _:
@@ -212,6 +225,7 @@ class RpcEndpoint(SupervisedActor):
             return
         if result.fault is not None:
             self._feed(Failure(now=now, kind=result.fault.value, rand=self.rng.random()))
+            self._retry_unchecked()
             return
         if self.config.chain_id and result.chain_id != self.config.chain_id:
             self._feed(chain_id_mismatch(now, self.config.chain_id, result.chain_id or -1))
@@ -220,6 +234,7 @@ class RpcEndpoint(SupervisedActor):
         # adopts the majority's chain and leaves out endpoints on another one.
         self.observed_chain_id = result.chain_id or 0
         self.checked = True
+        self.startup_failures = 0
         self._feed(Success(now=now, latency_s=result.latency_s))
         if result.head is None:
             return
@@ -233,6 +248,20 @@ class RpcEndpoint(SupervisedActor):
                 else table.best_head
         self._feed(HeadObserved(now=now, own_head=result.head, best_head=max(best or 0, result.head)))
         self._publish()  # a new head or a first check matters to the router at once
+
+    def _retry_unchecked(self) -> None:
+        """Before any check has passed, the next one comes on `STARTUP_RETRY`'s backoff, not a health interval
+        later: an endpoint down or slow at start is routable soon after it answers, whatever the interval.
+        An OPEN breaker refuses the retry; its own wake sends the probe then."""
+        if self.checked:
+            return
+        delay = STARTUP_RETRY.delay(self.startup_failures, self.rng.random())
+        self.startup_failures += 1
+        if delay >= self.health_interval_s:
+            return  # the periodic check comes first
+        if self.startup_retry is not None:
+            self.startup_retry.cancel()
+        self.startup_retry = self.ctx.send_after(delay, HealthTick())
 
     # --- breaker plumbing -------------------------------------------------------------------------
 
@@ -295,4 +324,5 @@ class RpcEndpoint(SupervisedActor):
         try:
             self.router.tell(snapshot)
         except ActorError:
-            pass  # the router reads every endpoint's snapshot when it (re)starts
+            # A router that is starting has perhaps read an older snapshot already: tell it again next tick.
+            self.dirty = True
