@@ -27,7 +27,7 @@ def test_linear_and_noisy_series_predict_the_crossing(start_mb: float, cross_aft
             continue
         _, _, seconds = predict_crossing(pts, target)
         assert seconds is not None
-        assert abs(seconds - true_cross) <= 0.05 * true_cross + 5.0, (seconds, true_cross)
+        assert abs(seconds - true_cross) <= 0.05 * true_cross, (seconds, true_cross)
 
 
 def test_falling_series_never_crosses_and_text_reads_well() -> None:
