@@ -55,7 +55,9 @@ def profile_table(seconds: Any) -> Table:
                          f"{fn.self_share:.1%}", f"{fn.total_share:.1%}"])
     return Table(columns=PROFILE_COLUMNS, rows=rows,
                  title=f"{report.ticks} samples of every thread over {report.duration_s:g} s (the profiler used "
-                       f"{report.profiler_cpu_share or 0:.1%} of a core); CPU: share of one core; SELF: innermost "
+                       f"{report.profiler_cpu_share or 0:.1%} of a core and held the GIL "
+                       f"{report.profiler_gil_share or 0:.1%} of the time, {report.profiler_tick_us or 0:g} us a "
+                       "sample); CPU: share of one core; SELF: innermost "
                        "frame, TOTAL: anywhere on the stack; idle threads left out")
 
 

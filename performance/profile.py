@@ -27,6 +27,9 @@ IDLE_FUNCTIONS = frozenset({"wait", "get", "select", "poll", "_worker", "accept"
                             "_run_once", "readline", "recv_into", "epoll"})
 DEFAULT_TOP = 10
 
+#: A thread label and its stack, innermost frame first.
+StackKey = tuple[str, tuple[Hashable, ...]]
+
 
 class ProfileBook:
     """Counts of identical stacks per thread label; fed by the sampler thread, summed once at the end.
@@ -35,16 +38,22 @@ class ProfileBook:
     threads sit in the same wait tick after tick, and self / total counts are derived at the report."""
 
     def __init__(self) -> None:
-        self.stacks: dict[tuple[str, tuple[Hashable, ...]], int] = {}
+        self.stacks: dict[StackKey, int] = {}
         self.ticks = 0
         self.cpu_s = 0.0  # the sampling thread's own CPU time, set by it when it ends
+        self.tick_s = 0.0  # wall time the ticks took (the sampler holds the GIL through a tick), set by it
 
-    def add(self, label: str, stack: Sequence[Hashable]) -> None:
-        """One thread's stack, innermost first; an empty stack is ignored."""
+    def add(self, label: str, stack: Sequence[Hashable]) -> StackKey | None:
+        """One thread's stack, innermost first; an empty stack is ignored. Returns the stack's key, for `again`."""
         if not stack:
-            return
+            return None
         key = (label, tuple(stack))
         self.stacks[key] = self.stacks.get(key, 0) + 1
+        return key
+
+    def again(self, key: StackKey) -> None:
+        """One more sample of a stack already added (a thread still where it was at the last tick)."""
+        self.stacks[key] += 1
 
     def _counts(self) -> tuple[Counter[str], dict[str, Counter[Hashable]], dict[str, Counter[Hashable]]]:
         samples: Counter[str] = Counter()
@@ -80,4 +89,6 @@ class ProfileBook:
                                          round(cpu[label], 4) if label in cpu else None))
         threads.sort(key=lambda t: (-(t.cpu_share or 0.0), -(t.samples * (1 - t.idle_share)), t.thread))
         return ProfileReport(duration_s=round(duration_s, 3), ticks=self.ticks, threads=tuple(threads),
-                             profiler_cpu_share=round(self.cpu_s / duration_s, 4) if duration_s > 0 else None)
+                             profiler_cpu_share=round(self.cpu_s / duration_s, 4) if duration_s > 0 else None,
+                             profiler_tick_us=round(self.tick_s / self.ticks * 1e6, 1) if self.ticks else None,
+                             profiler_gil_share=round(self.tick_s / duration_s, 4) if duration_s > 0 else None)

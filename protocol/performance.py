@@ -168,6 +168,8 @@ class ProfileReport(msgspec.Struct, frozen=True):
     ticks: int
     threads: tuple[ThreadProfile, ...]
     profiler_cpu_share: float | None = None  # the sampling thread's own CPU time / duration: what profiling cost
+    profiler_tick_us: float | None = None  # mean wall time of one tick (every thread's stack), GIL held throughout
+    profiler_gil_share: float | None = None  # ticks' wall time / duration: at most this much GIL time was taken
 
 
 class PerfSnapshot(msgspec.Struct, frozen=True):
