@@ -7,23 +7,42 @@
 - sampler_cpu_share: the /sampler actor thread's CPU time / wall time while the devnet tree runs for
   SAMPLE_RUN_S (60 s); target < 0.02 of one core.
 - metrics_render_ms: median time to render /metrics (prometheus_client.generate_latest) for the devnet tree.
-- profile_overhead: slowdown of a CPU-bound loop while `perf profile` samples every thread of the
-  devnet tree at 100 Hz (alternating plain and profiled runs, the fastest of each); target < 0.05.
-  On a shared two-core machine this ratio is noisy (other processes slow either kind of run), so
-  profiler_cpu_share is printed beside it: the sampling thread's own CPU time / its duration, which
-  bounds what it can take from a GIL-bound loop.
+- profile_overhead: slowdown of a CPU-bound (GIL-bound) loop while `perf profile` (probes.profiler.profile,
+  the console's path) samples every thread of the running devnet tree at 100 Hz; target < 0.05. The
+  tree's own threads and the machine's other processes slow any run, so one plain and one profiled
+  run are not comparable; PROFILE_PAIRS pairs are, each a plain and a profiled chunk back to back in
+  random order: the figure is the median paired wall-time ratio - 1, with its 95 % bootstrap interval
+  (performance.paired) in profile_overhead_ci95. The plain chunk is a placebo: it runs beside a sham
+  profile (a runner thread and a waiting thread, started and joined the same way), because on a loaded
+  machine a thread timed right after it waited runs faster than one that did not (the scheduler's
+  sleeper credit); without it, profiled chunks came out 5-11 % *faster*. A chunk counts only if its
+  profile (or sham) was running from before it started until after it ended. On a loaded machine this
+  interval is wide.
+- profile_overhead_isolated (with its _ci95): the same pairs, each taken as (the loop's own CPU time
+  profiled / plain - 1) + the share of the profile's time its ticks held the GIL. The first term is what
+  the profiler costs the loop's thread itself (GIL hand-offs, caches), the second the time the loop
+  cannot run because the profiler holds the GIL; neither moves with the tree's GIL use or the machine's
+  other processes. Left out: the OS's wake-up of the loop's thread after each tick (one per tick).
+- profile_gil_share: that second term alone (ticks' wall time / the profile's duration, median over the
+  profiled chunks), with profile_tick_us (one tick: every thread's stack), profile_rate_hz (ticks
+  achieved per second: fewer than 100 when the machine is loaded) and profile_gil_share_at_100hz
+  (tick_us x 100 Hz: the share at the full rate). profiler_cpu_share: the sampling thread's CPU
+  time / duration (what it costs a core).
 
 Run: .venv/bin/python benchmarks/bench_sampler.py [--quick]   (--quick: a 15 s sampler run)
 """
 
 from __future__ import annotations
 
+import functools
 import json
+import random
 import statistics
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,17 +54,24 @@ from prometheus_client import REGISTRY, generate_latest  # noqa: E402
 
 from bot.manager import Phase4Manager  # noqa: E402
 from performance import recorder  # noqa: E402
+from performance.paired import median_interval, paired_slowdown  # noqa: E402
 from probes.profiler import profile  # noqa: E402
 from protocol.config import load_config  # noqa: E402
-from protocol.performance import PerfSnapshot  # noqa: E402
+from protocol.performance import PerfSnapshot, ProfileReport  # noqa: E402
 from supervision import Handle, introspect  # noqa: E402
 
 BATCH = 1000
 BATCHES = 200
 SAMPLE_RUN_S = 60.0
 RENDERS = 30
-LOOP_N = 1_000_000
-PROFILE_ROUNDS = 11
+#: One chunk of the CPU-bound loop (some 30-100 ms here) and the pairs of chunks timed.
+LOOP_N = 200_000
+PROFILE_PAIRS = 150
+#: A profiled chunk runs inside a profile this many times longer than the last plain chunk (plus a floor).
+PROFILE_COVER = 3.0
+PROFILE_MIN_S = 0.2
+#: The control arm's stand-in for the profiler's sampling thread (it only waits).
+SHAM_THREAD = "bench-sham-profiler"
 
 
 def pair_ns() -> tuple[float, float]:
@@ -75,28 +101,90 @@ def cpu_bound(n: int) -> int:
     return total
 
 
-def timed_loop() -> float:
-    t0 = time.perf_counter()
+def timed_loop() -> tuple[float, float]:
+    """(wall seconds, this thread's CPU seconds) of one chunk of the CPU-bound loop."""
+    t0, c0 = time.perf_counter(), time.thread_time()
     cpu_bound(LOOP_N)
-    return time.perf_counter() - t0
+    return time.perf_counter() - t0, time.thread_time() - c0
 
 
-def profile_overhead() -> tuple[float, int, float]:
-    """(fastest profiled loop / fastest plain loop - 1, threads in the process while profiling).
+def _sham_profile(seconds: float) -> None:
+    """The control arm: what `profile(seconds)` does to the caller's scheduling (a runner thread, a sampling
+    thread that lives `seconds`) without sampling anything."""
+    idle = threading.Thread(target=threading.Event().wait, args=(seconds,), name=SHAM_THREAD, daemon=True)
+    idle.start()
+    idle.join(seconds + 5.0)
 
-    The fastest of many alternating runs (timeit's rule): on a shared two-core machine the other runs
-    are slowed by whatever else runs, which is noise, not the profiler's cost."""
-    plain, profiled, costs = [], [], []
-    threads = 0
-    for _ in range(PROFILE_ROUNDS):
-        plain.append(timed_loop())
-        sampler = threading.Thread(target=lambda s: costs.append(profile(s).profiler_cpu_share or 0.0),
-                                   args=(min(60.0, plain[-1] * 2 + 1),))
-        sampler.start()  # samples for longer than the loop runs: the whole loop is under the profiler
-        threads = max(threads, threading.active_count())
-        profiled.append(timed_loop())
-        sampler.join(120)
-    return round(min(profiled) / min(plain) - 1, 4), threads, round(statistics.median(costs), 4)
+
+def _profile_into(reports: list[ProfileReport], seconds: float) -> None:
+    reports.append(profile(seconds))
+
+
+def loop_beside(run: Callable[[], None], watched: str) -> tuple[float, float] | None:
+    """One chunk timed while `run` goes on in another thread, from the moment a thread named `watched` is
+    up until it ends; None when that thread did not cover the whole chunk. Both arms of a pair go through
+    exactly this (a sleeper woken on a loaded machine gets more CPU at first: an arm timed right after a
+    wait and one timed without would differ by that, not by the profiler)."""
+    runner = threading.Thread(target=run, name="bench-runner")
+    runner.start()
+    deadline = time.monotonic() + 10.0
+    while not any(t.name == watched for t in threading.enumerate()):
+        if not runner.is_alive() or time.monotonic() > deadline:
+            runner.join(30)
+            return None
+        time.sleep(0.001)
+    timed = timed_loop()
+    covered = any(t.name == watched for t in threading.enumerate())  # still running at the chunk's end
+    runner.join(30)
+    return timed if covered else None
+
+
+def profile_overhead() -> dict[str, object]:
+    """Paired sham / profiled chunks in random order within each pair; see the module docstring."""
+    order = random.Random(15)
+    plain: list[tuple[float, float]] = []
+    profiled: list[tuple[float, float]] = []
+    reports: list[ProfileReport] = []
+    uncovered = 0
+    timed_loop()  # warm-up
+    while len(plain) < PROFILE_PAIRS:
+        seconds = max(PROFILE_MIN_S, (plain[-1] if plain else timed_loop())[0] * PROFILE_COVER)
+        got: list[ProfileReport] = []
+        arms = {"plain": functools.partial(_sham_profile, seconds),
+                "profiled": functools.partial(_profile_into, got, seconds)}
+        first = "plain" if order.random() < 0.5 else "profiled"
+        timed = {}
+        for arm in (first, "profiled" if first == "plain" else "plain"):
+            timed[arm] = loop_beside(arms[arm], SHAM_THREAD if arm == "plain" else "arbiter-profiler")
+        base, treated = timed["plain"], timed["profiled"]
+        if base is None or treated is None or not got:
+            uncovered += 1
+            continue
+        plain.append(base)
+        profiled.append(treated)
+        reports.append(got[0])
+    wall = paired_slowdown([w for w, _ in plain], [w for w, _ in profiled])
+    # Isolated: the loop's own CPU slowdown (GIL hand-offs, caches) plus the GIL time the profiler's ticks held,
+    # pair by pair; neither moves with what the tree's threads or the machine's other processes do meanwhile.
+    isolated = median_interval([pc / bc - 1.0 + (r.profiler_gil_share or 0.0)
+                                for (_, bc), (_, pc), r in zip(plain, profiled, reports)])
+    tick_us = statistics.median(r.profiler_tick_us or 0.0 for r in reports)
+    return {
+        "profile_overhead": round(wall.estimate, 4),
+        "profile_overhead_ci95": [round(wall.low, 4), round(wall.high, 4)],
+        "profile_overhead_isolated": round(isolated.estimate, 4),
+        "profile_overhead_isolated_ci95": [round(isolated.low, 4), round(isolated.high, 4)],
+        "profile_overhead_target": 0.05,
+        "profile_pairs": wall.n,
+        "profile_pairs_uncovered": uncovered,
+        "profile_chunk_ms": round(statistics.median(w for w, _ in plain) * 1000, 1),
+        "profile_gil_share": round(statistics.median(r.profiler_gil_share or 0.0 for r in reports), 4),
+        "profile_tick_us": round(tick_us, 1),
+        "profile_rate_hz": round(statistics.median(r.ticks / r.duration_s for r in reports), 1),
+        "profile_gil_share_at_100hz": round(tick_us * 1e-6 * 100, 4),
+        "profiler_cpu_share": round(statistics.median(r.profiler_cpu_share or 0.0 for r in reports), 4),
+        "profile_threads_sampled": max(len(r.threads) for r in reports) + 1,  # + the sampling thread itself
+    }
 
 
 def thread_cpu(native_id: int) -> float:
@@ -130,7 +218,7 @@ def main() -> None:
                 t0 = time.perf_counter()
                 body = generate_latest(REGISTRY)
                 renders.append(time.perf_counter() - t0)
-            overhead, threads, profiler_cpu = profile_overhead()
+            profiling = profile_overhead()
         finally:
             manager.shutdown()
     print(json.dumps({
@@ -144,10 +232,7 @@ def main() -> None:
         "sampler_tick_ms": sampler_info.extra.get("tick_ms") if sampler_info else None,
         "metrics_render_ms": round(statistics.median(renders) * 1000, 3),
         "metrics_bytes": len(body),
-        "profile_overhead": overhead,
-        "profile_overhead_target": 0.05,
-        "profile_threads_sampled": threads,
-        "profiler_cpu_share": profiler_cpu,
+        **profiling,
     }))
 
 
