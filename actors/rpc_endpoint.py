@@ -7,7 +7,8 @@ HALF_OPEN probe when the breaker allows it, and publishes an `EndpointSnapshot` 
 router) whenever its breaker state changes, and at most every `publish_interval_s` otherwise.
 
 Until its first check passes an endpoint is not routable (STARTING), so a failed or timed-out check
-then is retried on `STARTUP_RETRY`'s short backoff, not a whole health interval later; and a snapshot
+then is retried on `STARTUP_RETRY`'s short backoff, not a whole health interval later (a failed retry
+is not a breaker failure: the breaker opens no sooner than without retries); and a snapshot
 the router could not take (it was starting or restarting: its path not bound yet) is told again on
 the next publish tick, since the router may have read the older one at its start.
 """
@@ -110,6 +111,7 @@ class RpcEndpoint(SupervisedActor):
         self.observed_chain_id = 0
         self.state_changes = 0
         self.health_in_flight = False
+        self.health_counts = True  # whether the check out now counts against the breaker if it fails
         self.startup_failures = 0  # failed checks since start (or an operator's clear) with none passed
         self.startup_retry: TimerToken | None = None
         self.dirty = True
@@ -134,8 +136,8 @@ class RpcEndpoint(SupervisedActor):
                 self._on_outcomes((msg,))
             case HealthResult():
                 self._on_health(msg)
-            case HealthTick():
-                self._health_check()
+            case HealthTick(retry=retry):
+                self._health_check(retry=retry)
             case BreakerWake():
                 self._feed(Tick(now=time.monotonic(), rand=self.rng.random()))
                 self._health_check()  # if the wake made it HALF_OPEN, this is the probe
@@ -199,8 +201,9 @@ class RpcEndpoint(SupervisedActor):
             self._feed(Success(now=now, count=answered))
         self.dirty = True
 
-    def _health_check(self) -> None:
-        """Send the health batch unless one is out; in HALF_OPEN it is the probe, OPEN/QUARANTINED get none."""
+    def _health_check(self, retry: bool = False) -> None:
+        """Send the health batch unless one is out; in HALF_OPEN it is the probe, OPEN/QUARANTINED get none.
+        A start-up `retry` that fails counts against the breaker only as a probe (HALF_OPEN)."""
         if self.health_in_flight:
             return
         now = time.monotonic()
@@ -209,6 +212,7 @@ class RpcEndpoint(SupervisedActor):
         if not allowed:
             return  # OPEN, QUARANTINED, a probe already out, or parked: the server asked us to wait
         self.health_in_flight = True
+        self.health_counts = not retry or self.breaker.status is not BreakerStatus.CLOSED
         future = io_loop().submit(health.check(self.transport, self.health_timeout_s))
         self.ctx.pipe(future, lambda r: r if isinstance(r, HealthResult) else HealthResult(
             self.health_timeout_s, fault=FaultKind.CONNECTION, detail=f"{type(r).__name__}: {r}"))
@@ -224,7 +228,8 @@ class RpcEndpoint(SupervisedActor):
             self._feed(Throttled(now=now))
             return
         if result.fault is not None:
-            self._feed(Failure(now=now, kind=result.fault.value, rand=self.rng.random()))
+            if self.health_counts:
+                self._feed(Failure(now=now, kind=result.fault.value, rand=self.rng.random()))
             self._retry_unchecked()
             return
         if self.config.chain_id and result.chain_id != self.config.chain_id:
@@ -250,7 +255,7 @@ class RpcEndpoint(SupervisedActor):
         self._publish()  # a new head or a first check matters to the router at once
 
     def _retry_unchecked(self) -> None:
-        """Before any check has passed, the next one comes on `STARTUP_RETRY`'s backoff, not a health interval
+        """Before any check has passed, an extra one comes on `STARTUP_RETRY`'s backoff, not a health interval
         later: an endpoint down or slow at start is routable soon after it answers, whatever the interval.
         An OPEN breaker refuses the retry; its own wake sends the probe then."""
         if self.checked:
@@ -261,7 +266,7 @@ class RpcEndpoint(SupervisedActor):
             return  # the periodic check comes first
         if self.startup_retry is not None:
             self.startup_retry.cancel()
-        self.startup_retry = self.ctx.send_after(delay, HealthTick())
+        self.startup_retry = self.ctx.send_after(delay, HealthTick(retry=True))
 
     # --- breaker plumbing -------------------------------------------------------------------------
 

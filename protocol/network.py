@@ -84,7 +84,12 @@ class RequestOutcomes(msgspec.Struct, frozen=True, tag=True):
 
 
 class HealthTick(msgspec.Struct, frozen=True, tag=True):
-    """Timer message to an endpoint actor: run eth_chainId + eth_blockNumber now."""
+    """Timer message to an endpoint actor: run eth_chainId + eth_blockNumber now.
+
+    `retry`: an extra check of an endpoint no check has passed yet; its failure does not count against
+    the breaker (which sees failures at the health interval's pace, as without retries)."""
+
+    retry: bool = False
 
 
 class HealthResult(msgspec.Struct, frozen=True, tag=True):

@@ -86,6 +86,22 @@ def test_an_endpoint_down_at_start_is_routable_soon_after_it_comes_up_whatever_t
         net.stop()
 
 
+def test_start_up_retries_do_not_open_the_breaker_sooner(anvil, fault_proxies) -> None:
+    """TEST_BREAKER opens after 3 failures; the retries are many more, but only the periodic checks count."""
+    live, down = fault_proxies(2)
+    down.stop()
+    net = start_network({"e0": live.url, "e1": down.url}, breaker=TEST_BREAKER, health_interval_s=LONG_INTERVAL_S,
+                        health_timeout_s=1.0, expect_routes={"e0"})
+    try:
+        wait_until(lambda: net.endpoint("e1").errors.get("connection", 0), what="four refused checks of e1",
+                   until=lambda n: n >= TEST_BREAKER.failure_threshold + 1, timeout=ROUTABLE_WITHIN_S)
+        assert net.breaker("e1") == "STARTING" and net.endpoint("e1").state_changes == 0  # never OPEN
+        down.start()
+        net.wait_routes({"e0", "e1"}, ROUTABLE_WITHIN_S)
+    finally:
+        net.stop()
+
+
 def test_an_endpoint_too_slow_for_its_first_check_is_routable_once_it_answers_in_time(
     anvil, fault_proxies
 ) -> None:
