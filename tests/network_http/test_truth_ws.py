@@ -9,8 +9,10 @@ from supervision import Handle
 from tests.network_http.conftest import TEST_ROUTING
 from tests.waiting import wait_until
 
-#: Priority decides the ranking, so e0 carries every read; health checks once at start only.
-PINNED = dataclasses.replace(TEST_ROUTING, latency_bucket_s=10.0)
+#: Priority decides the ranking, so e0 carries every read; health checks once at start only. No hedges: on a
+#: loaded machine e0 can answer later than a hedge delay (at most 0.1 s here), and a hedge to e1 would show e1
+#: the new block, which this test asserts only the streams know.
+PINNED = dataclasses.replace(TEST_ROUTING, latency_bucket_s=10.0, hedge_reads=False)
 
 
 def test_new_heads_from_the_streams_raise_the_best_head_before_any_http_endpoint_shows_it(
