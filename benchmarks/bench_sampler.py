@@ -14,10 +14,11 @@
   random order: the figure is the median paired wall-time ratio - 1, with its 95 % bootstrap interval
   (performance.paired) in profile_overhead_ci95. The plain chunk is a placebo: it runs beside a sham
   profile (a runner thread and a waiting thread, started and joined the same way), because on a loaded
-  machine a thread timed right after it waited runs faster than one that did not (the scheduler's
-  sleeper credit); without it, profiled chunks came out 5-11 % *faster*. A chunk counts only if its
-  profile (or sham) was running from before it started until after it ended. On a loaded machine this
-  interval is wide.
+  machine a thread timed right after it waited may run faster than one that did not. Without the sham,
+  profiled chunks came out 6-11 % *faster*; with it, one run gave +1.8 % [-12 %, +15 %] and the next
+  -12.7 % [-22 %, -0.4 %]: on a machine at load 10-20 this wall-time figure is not yet trustworthy (a
+  bias between the arms is left that the sham does not remove). A chunk counts only if its profile
+  (or sham) was running from before it started until after it ended.
 - profile_overhead_isolated (with its _ci95): the same pairs, each taken as (the loop's own CPU time
   profiled / plain - 1) + the share of the profile's time its ticks held the GIL. The first term is what
   the profiler costs the loop's thread itself (GIL hand-offs, caches), the second the time the loop
