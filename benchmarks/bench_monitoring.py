@@ -5,7 +5,11 @@
   log_lines_per_s: lines the file sink writes per second (N lines from the first call until the
   enqueued sink has written the last; the file is read back and counted).
 - span_us: one stage span (start + end) through the OTel SDK into the in-memory trace store.
-- audit_append_us: one durable append (write + fsync) to the audit trail on this machine's disk.
+- audit_append_us: one durable append to the audit trail on this machine's disk, as the caller waits
+  for it (median, p99), with appends/s and fsyncs per append; by one writer and by 8 threads appending
+  at once, each with the product's group commit (appends written during an fsync share the next one)
+  and with the former one-fsync-per-append path (write + fsync under the lock, `fsync_each`, kept here
+  as the baseline) in the same run on the same disk.
 - trace_overhead: the strategy benchmark's 1,000-pool head-to-decision (MarketGraph.update of every
   pool + scan + the pick of what is handed off) p50 with tracing on / off (`ratio`, target <= 1.05);
   then, as the strategy does once every opportunity is on its way, the `detected` spans are recorded:
@@ -23,8 +27,11 @@ import os
 import statistics
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -36,9 +43,9 @@ from amm import BlockContext, GasPolicy, MarketGraph, PriceBook, scan
 from amm.selection import pick
 from bot.logging import setup_logging
 from devnet.synthetic_pools import WETH, next_block, synthetic_market
-from monitoring import tracing
+from monitoring import audit, tracing
 from monitoring.trade_stages import detected
-from persistence.audit_trail import AuditTrail
+from persistence.audit_trail import AuditTrail, plain
 from protocol.envelope import new_trace_id
 
 TRACE_TARGET = 1.05
@@ -91,17 +98,81 @@ def bench_spans(n: int) -> dict[str, float]:
     return {"span_us": round(statistics.median(costs), 2), "span_p99_us": round(q(costs, 0.99), 2)}
 
 
-def bench_audit(directory: Path, n: int) -> dict[str, float]:
-    trail = AuditTrail(directory / "audit")
-    body = {"opportunity": "ab" * 16, "approved": True, "reasons": [], "size_offered": 1234.5,
-            "size_approved": 1000.0, "max_loss": 4.5, "score": 0.16}
-    costs = []
-    for _ in range(n):
-        t = time.perf_counter_ns()
-        trail.append("risk_decision", body, actor="/risk-book", trace_id="ab" * 16)
-        costs.append((time.perf_counter_ns() - t) / 1e3)
+AUDIT_BODY = {"opportunity": "ab" * 16, "approved": True, "reasons": [], "size_offered": 1234.5,
+              "size_approved": 1000.0, "max_loss": 4.5, "score": 0.16}
+
+
+def append_fsync_each(trail: AuditTrail, kind: str, body: Any, actor: str, trace_id: str) -> audit.AuditRecord:
+    """The baseline: the trail's append as it was before group commit, one fsync per record, under the lock."""
+    data = plain(body)
+    with trail._lock, trail._flock():
+        trail._sync_tail(recover=False)
+        now = trail.clock()
+        if trail._fd is None or trail._size >= trail.segment_bytes or now - trail._opened_at >= trail.segment_s:
+            trail._rotate(now)
+        record = trail._write(kind, data, actor, trace_id, now)
+        assert trail._fd is not None
+        os.fsync(trail._fd)
+        return record
+
+
+def group_commit(trail: AuditTrail, kind: str, body: Any, actor: str, trace_id: str) -> audit.AuditRecord:
+    return trail.append(kind, body, actor=actor, trace_id=trace_id)
+
+
+class FsyncCount:
+    """os.fsync, counted (to show how many appends share one)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.real = os.fsync
+
+    def __call__(self, fd: int) -> None:
+        self.calls += 1
+        self.real(fd)
+
+
+def audit_run(directory: Path, append: Callable[..., audit.AuditRecord], writers: int, n: int) -> dict[str, float]:
+    """`n` appends by `writers` threads at once; each caller's wait per append, appends/s, fsyncs per append."""
+    trail = AuditTrail(directory)
+    trail.append("config", {})  # the segment is created outside the measurement
+    costs: list[list[float]] = [[] for _ in range(writers)]
+    start = threading.Barrier(writers + 1)
+
+    def writer(i: int) -> None:
+        mine = costs[i]
+        start.wait()
+        for _ in range(n // writers):
+            t = time.perf_counter_ns()
+            append(trail, "risk_decision", AUDIT_BODY, f"/risk-book/{i}", "ab" * 16)
+            mine.append((time.perf_counter_ns() - t) / 1e3)
+
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(writers)]
+    for t in threads:
+        t.start()
+    counter = FsyncCount()
+    os.fsync = counter  # type: ignore[assignment]  # both paths call os.fsync through the module
+    try:
+        started = time.perf_counter()
+        start.wait()
+        for t in threads:
+            t.join()
+        elapsed = time.perf_counter() - started
+    finally:
+        os.fsync = counter.real
     trail.close()
-    return {"median": round(statistics.median(costs), 1), "p99": round(q(costs, 0.99), 1), "appends": n}
+    every = [c for mine in costs for c in mine]
+    return {"median": round(statistics.median(every), 1), "p99": round(q(every, 0.99), 1),
+            "appends_per_s": round(len(every) / elapsed), "fsyncs_per_append": round(counter.calls / len(every), 3),
+            "appends": len(every)}
+
+
+def bench_audit(directory: Path, n: int, writers: int = 8) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for label, count in (("single_writer", 1), (f"writers_{writers}", writers)):
+        out[label] = {name: audit_run(directory / f"audit-{label}-{name}", append, count, n)
+                      for name, append in (("group_commit", group_commit), ("fsync_each", append_fsync_each))}
+    return out
 
 
 def bench_trace_overhead(blocks: int) -> dict[str, object]:
