@@ -11,8 +11,9 @@
   and with the former one-fsync-per-append path (write + fsync under the lock, `fsync_each`, kept here
   as the baseline) in the same run on the same disk.
 - trace_overhead: the strategy benchmark's 1,000-pool head-to-decision (MarketGraph.update of every
-  pool + scan + the pick of what is handed off) p50 with tracing on / off (`ratio`, target <= 1.05);
-  then, as the strategy does once every opportunity is on its way, the `detected` spans are recorded:
+  pool + scan + the pick of what is handed off, with each picked opportunity's trace opened: its root
+  span, whose trace id is the opportunity's id) p50 with tracing on / off (`ratio`, target <= 1.05);
+  then, as the strategy does around the hand-off, each `detected` span is started and ended:
   `ratio_with_spans` is the same p50 ratio up to the last span, the whole handler's cost of tracing.
   Blocks alternate on and off so drift hits both alike.
 
@@ -43,10 +44,8 @@ from amm import BlockContext, GasPolicy, MarketGraph, PriceBook, scan
 from amm.selection import pick
 from bot.logging import setup_logging
 from devnet.synthetic_pools import WETH, next_block, synthetic_market
-from monitoring import audit, tracing
-from monitoring.trade_stages import detected
+from monitoring import audit, tracing, trade_stages
 from persistence.audit_trail import AuditTrail, plain
-from protocol.envelope import new_trace_id
 
 TRACE_TARGET = 1.05
 
@@ -86,13 +85,15 @@ def install_tracing() -> TracerProvider:
 
 def bench_spans(n: int) -> dict[str, float]:
     provider = install_tracing()
-    ids = [new_trace_id() for _ in range(n)]
     attributes = {"pools": ["0x" + "ab" * 20, "0x" + "cd" * 20], "block": 123, "size": str(10**18)}
     costs = []
-    for trace_id in ids:
+    for _ in range(n):
+        trace_id = tracing.open_trade(time.time_ns())
+        root = tracing.root_span_id(trace_id)
         t = time.perf_counter_ns()
-        tracing.stage(trace_id, "detected", t, t + 1000, attributes)
+        tracing.end_stage(tracing.start_stage(trace_id, "detected", root, None, attributes))
         costs.append((time.perf_counter_ns() - t) / 1e3)
+        tracing.end_trade(trace_id, "included")
     tracing.install(None)
     provider.shutdown()
     return {"span_us": round(statistics.median(costs), 2), "span_p99_us": round(q(costs, 0.99), 2)}
@@ -196,13 +197,16 @@ def bench_trace_overhead(blocks: int) -> dict[str, object]:
         started = time.perf_counter()
         graph = graph.update(changed)
         result = scan(graph, policy, prices, block, detected_at=time.time())
-        chosen = [msgspec.structs.replace(o, id=new_trace_id()) for o in pick(result.opportunities, 4).opportunities]
+        chosen = [msgspec.structs.replace(o, id=trade_stages.open_trade(o))
+                  for o in pick(result.opportunities, 4).opportunities]
         decided = time.perf_counter()
-        for opp in chosen:
-            detected(opp)
+        stages = [trade_stages.detecting(opp) for opp in chosen]
+        for stage in stages:
+            trade_stages.detected(stage)
         handed += len(chosen)
         (on if traced else off).append((decided - started) * 1e3)
         (on_spans if traced else off_spans).append((time.perf_counter() - started) * 1e3)
+        tracing.end_open_trades("included")  # the executor's part, not the strategy's handler
         gc.enable()
     tracing.install(None)
     provider.shutdown()
