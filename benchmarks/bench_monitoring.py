@@ -9,7 +9,7 @@
   for it (median, p99), with appends/s and fsyncs per append; by one writer and by 8 threads appending
   at once, each with the product's group commit (appends written during an fsync share the next one)
   and with the former one-fsync-per-append path (write + fsync under the lock, `fsync_each`, kept here
-  as the baseline) in the same run on the same disk.
+  as the baseline) in the same run on the same disk, in alternating batches.
 - trace_overhead: the strategy benchmark's 1,000-pool head-to-decision (MarketGraph.update of every
   pool + scan + the pick of what is handed off, with each picked opportunity's trace opened: its root
   span, whose trace id is the opportunity's id) p50 with tracing on / off (`ratio`, target <= 1.05);
@@ -133,46 +133,66 @@ class FsyncCount:
         self.real(fd)
 
 
-def audit_run(directory: Path, append: Callable[..., audit.AuditRecord], writers: int, n: int) -> dict[str, float]:
-    """`n` appends by `writers` threads at once; each caller's wait per append, appends/s, fsyncs per append."""
-    trail = AuditTrail(directory)
-    trail.append("config", {})  # the segment is created outside the measurement
-    costs: list[list[float]] = [[] for _ in range(writers)]
-    start = threading.Barrier(writers + 1)
+class AuditRun:
+    """One way of appending (`append`) by `writers` threads at once, measured over batches."""
 
-    def writer(i: int) -> None:
-        mine = costs[i]
-        start.wait()
-        for _ in range(n // writers):
-            t = time.perf_counter_ns()
-            append(trail, "risk_decision", AUDIT_BODY, f"/risk-book/{i}", "ab" * 16)
-            mine.append((time.perf_counter_ns() - t) / 1e3)
+    def __init__(self, directory: Path, append: Callable[..., audit.AuditRecord], writers: int) -> None:
+        self.trail = AuditTrail(directory)
+        self.trail.append("config", {})  # the segment is created outside the measurement
+        self.append, self.writers = append, writers
+        self.costs: list[float] = []
+        self.elapsed = 0.0
+        self.fsyncs = 0
 
-    threads = [threading.Thread(target=writer, args=(i,)) for i in range(writers)]
-    for t in threads:
-        t.start()
-    counter = FsyncCount()
-    os.fsync = counter  # type: ignore[assignment]  # both paths call os.fsync through the module
-    try:
-        started = time.perf_counter()
-        start.wait()
+    def batch(self, n: int) -> None:
+        """`n` appends, `n // writers` by each thread, all released at once: each caller's wait is kept."""
+        costs: list[list[float]] = [[] for _ in range(self.writers)]
+        start = threading.Barrier(self.writers + 1)
+
+        def writer(i: int) -> None:
+            mine = costs[i]
+            start.wait()
+            for _ in range(n // self.writers):
+                t = time.perf_counter_ns()
+                self.append(self.trail, "risk_decision", AUDIT_BODY, f"/risk-book/{i}", "ab" * 16)
+                mine.append((time.perf_counter_ns() - t) / 1e3)
+
+        threads = [threading.Thread(target=writer, args=(i,)) for i in range(self.writers)]
         for t in threads:
-            t.join()
-        elapsed = time.perf_counter() - started
-    finally:
-        os.fsync = counter.real
-    trail.close()
-    every = [c for mine in costs for c in mine]
-    return {"median": round(statistics.median(every), 1), "p99": round(q(every, 0.99), 1),
-            "appends_per_s": round(len(every) / elapsed), "fsyncs_per_append": round(counter.calls / len(every), 3),
-            "appends": len(every)}
+            t.start()
+        counter = FsyncCount()
+        os.fsync = counter  # type: ignore[assignment]  # both paths call os.fsync through the module
+        try:
+            started = time.perf_counter()
+            start.wait()
+            for t in threads:
+                t.join()
+            self.elapsed += time.perf_counter() - started
+        finally:
+            os.fsync = counter.real
+        self.fsyncs += counter.calls
+        self.costs.extend(c for mine in costs for c in mine)
+
+    def result(self) -> dict[str, float]:
+        self.trail.close()
+        every = self.costs
+        return {"median": round(statistics.median(every), 1), "p99": round(q(every, 0.99), 1),
+                "appends_per_s": round(len(every) / self.elapsed),
+                "fsyncs_per_append": round(self.fsyncs / len(every), 3), "appends": len(every)}
 
 
-def bench_audit(directory: Path, n: int, writers: int = 8) -> dict[str, object]:
+def bench_audit(directory: Path, n: int, writers: int = 8, rounds: int = 10) -> dict[str, object]:
+    """Group commit and the fsync-per-append baseline, batches alternating so the disk's drift (other
+    processes' I/O) hits both alike."""
     out: dict[str, object] = {}
     for label, count in (("single_writer", 1), (f"writers_{writers}", writers)):
-        out[label] = {name: audit_run(directory / f"audit-{label}-{name}", append, count, n)
-                      for name, append in (("group_commit", group_commit), ("fsync_each", append_fsync_each))}
+        runs = {name: AuditRun(directory / f"audit-{label}-{name}", append, count)
+                for name, append in (("group_commit", group_commit), ("fsync_each", append_fsync_each))}
+        for r in range(rounds):
+            order = list(runs.values())
+            for run in order if r % 2 == 0 else reversed(order):  # neither always goes first
+                run.batch(n // rounds)
+        out[label] = {name: run.result() for name, run in runs.items()}
     return out
 
 

@@ -34,8 +34,8 @@ AWAITING = "awaiting"
 
 def open_trade(opp: Opportunity) -> str:
     """Start the opportunity's trace at its detection; the id to give it (the trace id)."""
-    return tracing.open_trade(int(opp.detected_at * 1e9), {
-        "pools": [leg.pool for leg in opp.route], "block": opp.block_number, "token": opp.token})
+    # the root carries only the block: it is opened on the strategy's hot path, and `detected` has the rest
+    return tracing.open_trade(int(opp.detected_at * 1e9), {"block": opp.block_number})
 
 
 def detecting(opp: Opportunity) -> Any:
