@@ -158,7 +158,7 @@ class Executor(SupervisedActor):
 
     def receive(self, msg: Any) -> Any:
         if isinstance(msg, _EVENTS):
-            self.stages.returned(msg)
+            self.stages.returned(msg, self.ctx.current_span_id)
             self._feed(msg)
             return None
         if isinstance(msg, GetTrades):
@@ -199,14 +199,18 @@ class Executor(SupervisedActor):
         self.state, actions = step(self.state, event, self.config)
         for action in actions:
             if isinstance(action, _TELLS):
-                self._tell_or_log(action)
+                self._tell_or_log(action, event)
         if any(isinstance(a, Publish) for a in actions):
             self._publish()
         for action in actions:
             if not isinstance(action, (*_TELLS, Publish)):
                 self._start(action)
 
-    def _tell_or_log(self, action: Action) -> None:
+    def _trade_log(self, trade_id: str, event: Event | None = None) -> Any:
+        """The log bound to a trade: its trace id and the span of the stage it is in (its lines join it)."""
+        return self.log.bind(trace_id=trade_id, span_id=self.stages.span_of(trade_id, event))
+
+    def _tell_or_log(self, action: Action, event: Event) -> None:
         match action:
             case Finished(trade=trade):
                 self._record(trade)
@@ -215,16 +219,17 @@ class Executor(SupervisedActor):
             case BlameRoute(failed=failed) if self.strategy is not None:
                 self._tell(self.strategy, failed)
             case Note(level=level, text=text, trace_id=trace_id):
-                (self.log.bind(trace_id=trace_id) if trace_id else self.log).log(level, text)
+                (self._trade_log(trace_id, event) if trace_id else self.log).log(level, text)
             case RevertClassified(trade_id=trade_id, cause=cause, line=line):
                 TRADE_REVERTS.labels(cause=cause.value).inc()
-                self.log.bind(trace_id=trade_id).warning("{}", line)
+                self._trade_log(trade_id, event).warning("{}", line)
 
     def _start(self, action: Action) -> None:
         match action:
             case AskRisk(trade_id=trade_id, opportunity=opp, market=market):
-                self.stages.asking_risk(trade_id)
-                future = self.risk.ask_future(AssessTrade(opp, market), timeout=RISK_TIMEOUT_S, trace_id=trade_id)
+                span = self.stages.asking_risk(trade_id)  # the book's lines join the assessed stage
+                future = self.risk.ask_future(AssessTrade(opp, market), timeout=RISK_TIMEOUT_S, trace_id=trade_id,
+                                              span_id=span)
                 self.ctx.pipe(future, _timed(STAGE_RISK, lambda result: Assessed(trade_id, result)))
             case Simulate(trade_id=trade_id, tx=tx, amount_in=amount, pairs=pairs):
                 self.stages.simulating(trade_id)
@@ -232,12 +237,12 @@ class Executor(SupervisedActor):
                            _timed(STAGE_SIMULATE, lambda result: Simulated(result, trade_id, amount)))
             case Broadcast(trade_id=trade_id, signed=signed, bundle_block=block, cancellation=cancelling,
                            deadline_block=deadline):
+                self.stages.broadcasting(trade_id, signed, block)
                 # write-ahead: the submission is on record before the transaction can leave
                 audit_trail.record("trade_submitted", {
                     "trade": trade_id, "tx_hash": signed.tx_hash, "nonce": signed.nonce, "gas": signed.gas,
                     "max_fee_per_gas": signed.max_fee_per_gas, "bundle_block": block, "cancellation": cancelling,
                 }, actor=self.ctx.path, trace_id=trade_id)
-                self.stages.broadcasting(trade_id, signed, block)
                 if block is not None:
                     assert self.relay is not None
                     send = functools.partial(self.relay.send_bundle, [signed.raw], block)
@@ -271,11 +276,11 @@ class Executor(SupervisedActor):
         self.records.append(record)
         metrics.trade_finished(record, trade.opportunity)
         _measure_trade(record, trade.opportunity.head_at)
-        self.stages.finished(record)
+        final_span = self.stages.finished(record)
         if record.tx_hash is not None:  # it was submitted: its end is on record (mined, reverted, not included)
             audit_trail.record("trade_mined" if record.stage is TradeStage.MINED else "trade_failed", record,
                                actor=self.ctx.path, trace_id=record.opportunity_id)
-        log = self.log.bind(trace_id=record.opportunity_id)
+        log = self.log.bind(trace_id=record.opportunity_id, span_id=final_span)
         if record.stage is TradeStage.MINED:
             if record.reason:
                 log.error("trade {} mined but {}", record.opportunity_id, record.reason)

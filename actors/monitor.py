@@ -4,7 +4,9 @@ Every ERROR record and actor crash reaches it from the error sink (bot.logging's
 logging thread) through a bounded inbox and a nudge, so an error logged while the monitor restarts
 is counted when it is back. The counting is monitoring.errors (pure); a new fingerprint or a spike is
 an event for the alerting layer, logged at WARNING with its fields until that layer lands. A timer
-deletes audit segments past their retention (whole segments; what remains still verifies).
+deletes audit segments past their retention (whole segments; what remains still verifies), and another
+ends the trace roots of trades that never reached a final stage (monitoring.tracing.expire), so the
+collector gets a whole tree even for a trade lost to a restart.
 
 The trace store and the audit trail are process-wide objects (monitoring.tracing, persistence.
 audit_trail) written on their callers' threads, because their writes must not wait on a mailbox: a span
@@ -20,6 +22,7 @@ from typing import Any
 import msgspec
 
 from actors.alert_sources import raise_alert
+from monitoring import tracing
 from monitoring.errors import ErrorGroup, ErrorOccurrence, ErrorSpike, NewError, observe
 from persistence import audit_trail
 from protocol.alerts import AlertType, Priority
@@ -28,6 +31,7 @@ from supervision.errors import ActorError
 
 MONITOR_PATH = "/monitor"
 PRUNE_EVERY_S = 3600.0
+EXPIRE_TRACES_EVERY_S = 5.0
 INBOX = 10_000  # errors waiting for the monitor; past this the oldest are dropped (and counted)
 
 _inbox: collections.deque[ErrorOccurrence] = collections.deque(maxlen=INBOX)
@@ -44,6 +48,10 @@ class GetErrors(msgspec.Struct, frozen=True, tag=True):
 
 
 class PruneTick(msgspec.Struct, frozen=True, tag=True):
+    pass
+
+
+class ExpireTracesTick(msgspec.Struct, frozen=True, tag=True):
     pass
 
 
@@ -72,10 +80,12 @@ class Monitor(SupervisedActor):
         self.audit_retention_s = audit_retention_s
         self.groups: dict[str, ErrorGroup] = {}
         self.errors_seen = 0
+        self.traces_expired = 0
 
     def on_start(self) -> None:
         self._drain()
         self.ctx.send_interval(PRUNE_EVERY_S, PruneTick(), initial_delay_s=1.0)
+        self.ctx.send_interval(EXPIRE_TRACES_EVERY_S, ExpireTracesTick())
 
     def receive(self, msg: Any) -> Any:
         match msg:
@@ -91,10 +101,14 @@ class Monitor(SupervisedActor):
             case PruneTick():
                 self._prune()
                 return None
+            case ExpireTracesTick():
+                self.traces_expired += tracing.expire()
+                return None
         return super().receive(msg)
 
     def status(self) -> dict[str, Any]:
-        return {"fingerprints": len(self.groups), "errors": self.errors_seen, "dropped": _dropped[0]}
+        return {"fingerprints": len(self.groups), "errors": self.errors_seen, "dropped": _dropped[0],
+                "traces_open": tracing.open_trades(), "traces_expired": self.traces_expired}
 
     def _drain(self) -> None:
         with _inbox_lock:

@@ -165,7 +165,7 @@ class RiskBook(SupervisedActor):
         }, trace_id=opp.id)
         metrics.assessed(answer)
         if answer.approved:
-            self.log.bind(trace_id=opp.id).info(
+            self.log.bind(trace_id=opp.id, span_id=self.ctx.current_span_id).info(
                 "approved {}: size {:.2f} of {:.2f} offered (limit {:.2f}), worst case {:.2f}, score {:.2f}",
                 opp.id, answer.adjusted_size_value, opp.amount_in_value, answer.max_size_value,
                 answer.max_loss_value, answer.score)

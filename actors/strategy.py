@@ -2,8 +2,9 @@
 
 A thin shell over amm/ (token graph, vectorized screen, exact integer sizing). It reads pool-state's
 MarketSnapshot without a mailbox hop, skips versions it has already scanned (a burst of blocks costs
-one scan), gives each opportunity a fresh trace id, and tells the executor the head first and then
-the best opportunities that share no pool (two trades on one pool would race each other).
+one scan), opens each opportunity's trace (its id is the trace id; the envelope to the executor carries
+the root span's id), and tells the executor the head first and then the best opportunities that share
+no pool (two trades on one pool would race each other).
 """
 
 from __future__ import annotations
@@ -21,9 +22,9 @@ from amm.graph import MarketGraph
 from amm.pools import PoolSnapshot
 from amm.search import eth_value_in, scan
 from amm.selection import market_view, pick, token_prices
-from monitoring.trade_stages import detected
+from monitoring import trade_stages
+from monitoring.tracing import root_span_id, span_id
 from performance.recorder import record
-from protocol.envelope import new_trace_id
 from protocol.execution import ChainHead, ExecuteOpportunity, ExecutorSnapshot, RouteFailed, StrategySnapshot
 from protocol.market import MarketSnapshot, ReservesUpdated
 from supervision import ActorContext, Handle, SupervisedActor
@@ -130,25 +131,31 @@ class Strategy(SupervisedActor):
                       max_amount_in=inventory, detected_at=time.time())
         picked = pick(result.opportunities, self.max_per_block)
         metrics.scanned(len(result.opportunities), picked.shares_a_pool, picked.over_limit)
-        chosen = [msgspec.structs.replace(o, id=new_trace_id(), head_at=head_at) for o in picked.opportunities]
+        chosen = [msgspec.structs.replace(o, id=trade_stages.open_trade(o), head_at=head_at)
+                  for o in picked.opportunities]
         self.price_history.append(token_prices(graph, self.price_book.eth_value))
         elapsed = time.perf_counter() - started
+        stages = [trade_stages.detecting(opp) for opp in chosen]
+        handed = 0
         try:
             self.executor.tell(ChainHead(market.block_number, market.block_hash, market.base_fee_wei))
-            for opp in chosen:
+            for opp, stage in zip(chosen, stages, strict=True):
                 view = market_view(self.price_history, opp.tokens)
-                self.executor.tell(ExecuteOpportunity(opp, view), trace_id=opp.id)
-                self.log.bind(trace_id=opp.id).info(
+                self.executor.tell(ExecuteOpportunity(opp, view), trace_id=opp.id, span_id=root_span_id(opp.id))
+                handed += 1
+                self.log.bind(trace_id=opp.id, span_id=span_id(stage)).info(
                     "opportunity at block {}: {} hops, in {} out +{} of {} (net {} wei ETH)",
                     opp.block_number, len(opp.route), opp.amount_in, opp.gross_profit, opp.token_symbol,
                     opp.net_profit_wei,
                 )
-            self.handed += len(chosen)
-            for opp in chosen:  # the traces' first spans, once every opportunity is on its way
-                detected(opp)
         except ActorError as exc:
-            self.log.warning("executor unavailable, {} opportunities dropped: {}", len(chosen), exc)
-            metrics.not_handed(len(chosen))
+            self.log.warning("executor unavailable, {} opportunities dropped: {}", len(chosen) - handed, exc)
+            metrics.not_handed(len(chosen) - handed)
+            for opp in chosen[handed:]:
+                trade_stages.not_handed(opp, f"executor unavailable: {exc}")
+        self.handed += handed
+        for stage in stages:  # the detected stages end once every opportunity is on its way
+            trade_stages.detected(stage)
         if head_at > 0:
             record(HEAD_TO_DECISION, max(0.0, time.time() - head_at), True, opportunities=len(chosen))
         self.scanned_version = market.version

@@ -5,10 +5,15 @@
   log_lines_per_s: lines the file sink writes per second (N lines from the first call until the
   enqueued sink has written the last; the file is read back and counted).
 - span_us: one stage span (start + end) through the OTel SDK into the in-memory trace store.
-- audit_append_us: one durable append (write + fsync) to the audit trail on this machine's disk.
+- audit_append_us: one durable append to the audit trail on this machine's disk, as the caller waits
+  for it (median, p99), with appends/s and fsyncs per append; by one writer and by 8 threads appending
+  at once, each with the product's group commit (appends written during an fsync share the next one)
+  and with the former one-fsync-per-append path (write + fsync under the lock, `fsync_each`, kept here
+  as the baseline) in the same run on the same disk, in alternating batches.
 - trace_overhead: the strategy benchmark's 1,000-pool head-to-decision (MarketGraph.update of every
-  pool + scan + the pick of what is handed off) p50 with tracing on / off (`ratio`, target <= 1.05);
-  then, as the strategy does once every opportunity is on its way, the `detected` spans are recorded:
+  pool + scan + the pick of what is handed off, with each picked opportunity's trace opened: its root
+  span, whose trace id is the opportunity's id) p50 with tracing on / off (`ratio`, target <= 1.05);
+  then, as the strategy does around the hand-off, each `detected` span is started and ended:
   `ratio_with_spans` is the same p50 ratio up to the last span, the whole handler's cost of tracing.
   Blocks alternate on and off so drift hits both alike.
 
@@ -23,8 +28,11 @@ import os
 import statistics
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -36,10 +44,8 @@ from amm import BlockContext, GasPolicy, MarketGraph, PriceBook, scan
 from amm.selection import pick
 from bot.logging import setup_logging
 from devnet.synthetic_pools import WETH, next_block, synthetic_market
-from monitoring import tracing
-from monitoring.trade_stages import detected
-from persistence.audit_trail import AuditTrail
-from protocol.envelope import new_trace_id
+from monitoring import audit, tracing, trade_stages
+from persistence.audit_trail import AuditTrail, plain
 
 TRACE_TARGET = 1.05
 
@@ -79,29 +85,115 @@ def install_tracing() -> TracerProvider:
 
 def bench_spans(n: int) -> dict[str, float]:
     provider = install_tracing()
-    ids = [new_trace_id() for _ in range(n)]
     attributes = {"pools": ["0x" + "ab" * 20, "0x" + "cd" * 20], "block": 123, "size": str(10**18)}
     costs = []
-    for trace_id in ids:
+    for _ in range(n):
+        trace_id = tracing.open_trade(time.time_ns())
+        root = tracing.root_span_id(trace_id)
         t = time.perf_counter_ns()
-        tracing.stage(trace_id, "detected", t, t + 1000, attributes)
+        tracing.end_stage(tracing.start_stage(trace_id, "detected", root, None, attributes))
         costs.append((time.perf_counter_ns() - t) / 1e3)
+        tracing.end_trade(trace_id, "included")
     tracing.install(None)
     provider.shutdown()
     return {"span_us": round(statistics.median(costs), 2), "span_p99_us": round(q(costs, 0.99), 2)}
 
 
-def bench_audit(directory: Path, n: int) -> dict[str, float]:
-    trail = AuditTrail(directory / "audit")
-    body = {"opportunity": "ab" * 16, "approved": True, "reasons": [], "size_offered": 1234.5,
-            "size_approved": 1000.0, "max_loss": 4.5, "score": 0.16}
-    costs = []
-    for _ in range(n):
-        t = time.perf_counter_ns()
-        trail.append("risk_decision", body, actor="/risk-book", trace_id="ab" * 16)
-        costs.append((time.perf_counter_ns() - t) / 1e3)
-    trail.close()
-    return {"median": round(statistics.median(costs), 1), "p99": round(q(costs, 0.99), 1), "appends": n}
+AUDIT_BODY = {"opportunity": "ab" * 16, "approved": True, "reasons": [], "size_offered": 1234.5,
+              "size_approved": 1000.0, "max_loss": 4.5, "score": 0.16}
+
+
+def append_fsync_each(trail: AuditTrail, kind: str, body: Any, actor: str, trace_id: str) -> audit.AuditRecord:
+    """The baseline: the trail's append as it was before group commit, one fsync per record, under the lock."""
+    data = plain(body)
+    with trail._lock, trail._flock():
+        trail._sync_tail(recover=False)
+        now = trail.clock()
+        if trail._fd is None or trail._size >= trail.segment_bytes or now - trail._opened_at >= trail.segment_s:
+            trail._rotate(now)
+        record = trail._write(kind, data, actor, trace_id, now)
+        assert trail._fd is not None
+        os.fsync(trail._fd)
+        return record
+
+
+def group_commit(trail: AuditTrail, kind: str, body: Any, actor: str, trace_id: str) -> audit.AuditRecord:
+    return trail.append(kind, body, actor=actor, trace_id=trace_id)
+
+
+class FsyncCount:
+    """os.fsync, counted (to show how many appends share one)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.real = os.fsync
+
+    def __call__(self, fd: int) -> None:
+        self.calls += 1
+        self.real(fd)
+
+
+class AuditRun:
+    """One way of appending (`append`) by `writers` threads at once, measured over batches."""
+
+    def __init__(self, directory: Path, append: Callable[..., audit.AuditRecord], writers: int) -> None:
+        self.trail = AuditTrail(directory)
+        self.trail.append("config", {})  # the segment is created outside the measurement
+        self.append, self.writers = append, writers
+        self.costs: list[float] = []
+        self.elapsed = 0.0
+        self.fsyncs = 0
+
+    def batch(self, n: int) -> None:
+        """`n` appends, `n // writers` by each thread, all released at once: each caller's wait is kept."""
+        costs: list[list[float]] = [[] for _ in range(self.writers)]
+        start = threading.Barrier(self.writers + 1)
+
+        def writer(i: int) -> None:
+            mine = costs[i]
+            start.wait()
+            for _ in range(n // self.writers):
+                t = time.perf_counter_ns()
+                self.append(self.trail, "risk_decision", AUDIT_BODY, f"/risk-book/{i}", "ab" * 16)
+                mine.append((time.perf_counter_ns() - t) / 1e3)
+
+        threads = [threading.Thread(target=writer, args=(i,)) for i in range(self.writers)]
+        for t in threads:
+            t.start()
+        counter = FsyncCount()
+        os.fsync = counter  # type: ignore[assignment]  # both paths call os.fsync through the module
+        try:
+            started = time.perf_counter()
+            start.wait()
+            for t in threads:
+                t.join()
+            self.elapsed += time.perf_counter() - started
+        finally:
+            os.fsync = counter.real
+        self.fsyncs += counter.calls
+        self.costs.extend(c for mine in costs for c in mine)
+
+    def result(self) -> dict[str, float]:
+        self.trail.close()
+        every = self.costs
+        return {"median": round(statistics.median(every), 1), "p99": round(q(every, 0.99), 1),
+                "appends_per_s": round(len(every) / self.elapsed),
+                "fsyncs_per_append": round(self.fsyncs / len(every), 3), "appends": len(every)}
+
+
+def bench_audit(directory: Path, n: int, writers: int = 8, rounds: int = 10) -> dict[str, object]:
+    """Group commit and the fsync-per-append baseline, batches alternating so the disk's drift (other
+    processes' I/O) hits both alike."""
+    out: dict[str, object] = {}
+    for label, count in (("single_writer", 1), (f"writers_{writers}", writers)):
+        runs = {name: AuditRun(directory / f"audit-{label}-{name}", append, count)
+                for name, append in (("group_commit", group_commit), ("fsync_each", append_fsync_each))}
+        for r in range(rounds):
+            order = list(runs.values())
+            for run in order if r % 2 == 0 else reversed(order):  # neither always goes first
+                run.batch(n // rounds)
+        out[label] = {name: run.result() for name, run in runs.items()}
+    return out
 
 
 def bench_trace_overhead(blocks: int) -> dict[str, object]:
@@ -125,13 +217,16 @@ def bench_trace_overhead(blocks: int) -> dict[str, object]:
         started = time.perf_counter()
         graph = graph.update(changed)
         result = scan(graph, policy, prices, block, detected_at=time.time())
-        chosen = [msgspec.structs.replace(o, id=new_trace_id()) for o in pick(result.opportunities, 4).opportunities]
+        chosen = [msgspec.structs.replace(o, id=trade_stages.open_trade(o))
+                  for o in pick(result.opportunities, 4).opportunities]
         decided = time.perf_counter()
-        for opp in chosen:
-            detected(opp)
+        stages = [trade_stages.detecting(opp) for opp in chosen]
+        for stage in stages:
+            trade_stages.detected(stage)
         handed += len(chosen)
         (on if traced else off).append((decided - started) * 1e3)
         (on_spans if traced else off_spans).append((time.perf_counter() - started) * 1e3)
+        tracing.end_open_trades("included")  # the executor's part, not the strategy's handler
         gc.enable()
     tracing.install(None)
     provider.shutdown()

@@ -37,7 +37,9 @@ def start_tracing(config: MonitoringConfig) -> TracerProvider | None:
 
 
 def stop_tracing(provider: TracerProvider | None) -> None:
-    """Flush what is batched for export, then fall back to the no-op tracer."""
+    """End the traces still open (their root is exported too), flush what is batched for export, then fall
+    back to the no-op tracer."""
+    tracing.end_open_trades("shutdown")
     tracing.install(None)
     if provider is not None:
         provider.shutdown()

@@ -5,6 +5,13 @@ entry is fsynced too), so a caller acknowledges an action only after its record 
 from any thread are serialized by a lock, and across processes sharing the directory by an flock on
 `audit.lock`: a writer that finds the files changed under it re-reads the chain's tail first.
 
+Group commit: the lock covers only sealing and writing the line; the fsync happens after it is
+released. One caller at a time runs an fsync, which makes durable every line written before it
+started; appends that arrive meanwhile write their lines and wait, and the next fsync (run by one of
+them) covers them all. So N concurrent appends cost about two fsyncs, not N, and each caller still
+returns only after its own record is durable. Closing or replacing the file (rotation, another
+process's writes, close) fsyncs it first, under the same fsync lock, so no line is left behind.
+
 A write cut short by a crash leaves a partial last line. It was never acknowledged, so at the next
 open it is cut off and a `recovered` record says how many bytes were dropped; the chain goes on.
 
@@ -34,6 +41,7 @@ from protocol.secrets import redact, secret_enc_hook
 
 SEGMENT_BYTES = 64 * 1024 * 1024
 SEGMENT_S = 24 * 3600.0  # one segment a day, so retention deletes whole days
+MAX_FAILURES = 64  # failed fsyncs remembered, so each caller whose line one covered is failed
 _SEGMENT = re.compile(r"audit-(\d{6,})\.jsonl")
 
 
@@ -109,21 +117,33 @@ class AuditTrail:
         self._size = 0
         self._opened_at = 0.0
         self._last: audit.AuditRecord | None = None
+        # group commit: lines written / made durable so far (counted in this process), and who fsyncs
+        self._written = 0
+        self._durable = 0
+        self._syncing = False
+        self._failed: list[tuple[int, int, OSError]] = []  # (after, up to, error) of failed fsyncs
+        self._synced = threading.Condition()  # guards the three above; notified when an fsync ends
+        self._fsync_lock = threading.Lock()  # held by an fsync, and while the file is closed or replaced
         with self._lock, self._flock():
             self._sync_tail(recover=True)
+        self._wait_durable(self._written)  # a `recovered` record written at open
 
     # --- appending ---------------------------------------------------------------------------------
 
     def append(self, kind: str, body: Any = None, *, actor: str = "", trace_id: str | None = None,
                at: float | None = None) -> audit.AuditRecord:
-        """Chain a record of `kind` and make it durable before returning it."""
+        """Chain a record of `kind` and make it durable before returning it (its fsync may be shared with
+        appends from other threads written meanwhile: group commit)."""
         data = plain(body) if body is not None else {}
         with self._lock, self._flock():
             self._sync_tail(recover=False)
             now = self.clock() if at is None else at
             if self._fd is None or self._size >= self.segment_bytes or now - self._opened_at >= self.segment_s:
                 self._rotate(now)
-            return self._write(kind, data, actor, trace_id, now)
+            record = self._write(kind, data, actor, trace_id, now)
+            ticket = self._written
+        self._wait_durable(ticket)
+        return record
 
     def _write(self, kind: str, data: Mapping[str, Any], actor: str, trace_id: str | None,
                now: float) -> audit.AuditRecord:
@@ -135,18 +155,69 @@ class AuditTrail:
         written = os.write(self._fd, line)
         if written != len(line):  # a short write on a full disk: the tail is cut at the next open
             raise OSError(f"audit trail: short write ({written} of {len(line)} bytes)")
-        os.fsync(self._fd)
         self._size += len(line)
         self._last = record
+        with self._synced:
+            self._written += 1
         return record
+
+    def _wait_durable(self, ticket: int) -> None:
+        """Return once the `ticket`-th line written is on disk: fsync, or wait for the fsync in progress
+        and, if that one began before our line was written, run (or wait for) the next. An fsync that
+        fails fails every caller whose line it covered (a later fsync's success would not prove them
+        durable: the kernel may have dropped the pages), as each append used to fail on its own fsync."""
+        while True:
+            with self._synced:
+                while self._durable < ticket and self._syncing:
+                    self._synced.wait()
+                failed = next((exc for lo, hi, exc in self._failed if lo < ticket <= hi), None)
+                if failed is not None:
+                    raise OSError(f"audit trail: fsync failed, the record is not durable: {failed}") from failed
+                if self._durable >= ticket:
+                    return
+                self._syncing = True
+                durable, covers = self._durable, self._written  # every line written so far: this fsync's
+            try:
+                with self._fsync_lock:
+                    if self._fd is not None:  # None: closed, and fsynced when it was
+                        os.fsync(self._fd)
+            except OSError as exc:
+                with self._synced:
+                    self._failed = [*self._failed[-(MAX_FAILURES - 1):], (durable, covers, exc)]
+                    self._syncing = False
+                    self._synced.notify_all()
+                raise
+            with self._synced:
+                self._durable = max(self._durable, covers)
+                self._syncing = False
+                self._synced.notify_all()
+
+    def _replace_fd(self, fd: int | None) -> None:
+        """Swap the file appended to (None: none), making every line written to the old one durable first."""
+        with self._fsync_lock:
+            old, self._fd = self._fd, fd
+            if old is not None:
+                try:
+                    os.fsync(old)
+                except OSError as exc:  # the lines waiting in the old file fail; the new one is dropped too
+                    with self._synced:
+                        self._failed = [*self._failed[-(MAX_FAILURES - 1):], (self._durable, self._written, exc)]
+                        self._synced.notify_all()
+                    self._fd = None
+                    if fd is not None:
+                        os.close(fd)
+                    raise
+                finally:
+                    os.close(old)
+        with self._synced:
+            self._durable = max(self._durable, self._written)
+            self._synced.notify_all()
 
     def _rotate(self, now: float) -> None:
         first = self._fd is None and self._last is None
-        if self._fd is not None:
-            os.close(self._fd)
         self._number += 1
         path = self.directory / segment_name(self._number)
-        self._fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_APPEND | os.O_EXCL, 0o600)
+        self._replace_fd(os.open(path, os.O_CREAT | os.O_WRONLY | os.O_APPEND | os.O_EXCL, 0o600))
         dir_fd = os.open(self.directory, os.O_RDONLY)
         try:
             os.fsync(dir_fd)  # the new file's name is durable before any record in it is acknowledged
@@ -187,9 +258,7 @@ class AuditTrail:
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             raise AuditTrailDamaged(f"audit trail {path}: the last record does not decode ({exc}); "
                                     "`python run.py audit verify` names what is wrong") from None
-        if self._fd is not None:
-            os.close(self._fd)
-        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+        self._replace_fd(os.open(path, os.O_WRONLY | os.O_APPEND))
         self._number, self._size, self._last = number, len(data), last
         try:
             self._opened_at = audit.decode_line(lines[0]).at if lines else self.clock()
@@ -233,9 +302,7 @@ class AuditTrail:
 
     def close(self) -> None:
         with self._lock:
-            if self._fd is not None:
-                os.close(self._fd)
-                self._fd = None
+            self._replace_fd(None)
             if self._lock_fd >= 0:
                 os.close(self._lock_fd)
                 self._lock_fd = -1

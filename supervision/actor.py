@@ -45,6 +45,8 @@ class ActorContext:
         self.incarnation = incarnation
         self.parent = parent
         self.current_trace_id: str | None = None
+        #: The span id the message being handled arrived with (the sender's stage), or None.
+        self.current_span_id: str | None = None
         self._ref: pykka.ActorRef[Any] | None = None
         self.actor: SupervisedActor | None = None
         self._timers: list[TimerToken] = []
@@ -54,10 +56,10 @@ class ActorContext:
     def child_path(self, child_id: str) -> str:
         return f"{self.path.rstrip('/')}/{child_id}"
 
-    def tell_self(self, msg: Any, trace_id: str | None = None) -> None:
+    def tell_self(self, msg: Any, trace_id: str | None = None, span_id: str | None = None) -> None:
         """Deliver `msg` to this incarnation (dropped as a dead letter if it has died)."""
         if self._ref is not None:
-            post(self._ref, Delivery(Envelope.wrap(msg, trace_id or self.current_trace_id)))
+            post(self._ref, Delivery(Envelope.wrap(msg, trace_id or self.current_trace_id, span_id)))
 
     def send_after(self, delay_s: float, msg: Any) -> TimerToken:
         token = scheduler().call_later(delay_s, lambda: self.tell_self(msg))
@@ -72,11 +74,11 @@ class ActorContext:
 
     def pipe(self, future: concurrent.futures.Future[Any], wrap: Callable[[Any], Any]) -> None:
         """When `future` completes, tell this actor `wrap(result)` or `wrap(exception)` (Akka's pipeTo)."""
-        trace_id = self.current_trace_id
+        trace_id, span_id = self.current_trace_id, self.current_span_id
 
         def done(f: concurrent.futures.Future[Any]) -> None:
             exc = f.exception() if not f.cancelled() else concurrent.futures.CancelledError()
-            self.tell_self(wrap(exc if exc is not None else f.result()), trace_id)
+            self.tell_self(wrap(exc if exc is not None else f.result()), trace_id, span_id)
 
         future.add_done_callback(done)
 
@@ -144,6 +146,7 @@ class SupervisedActor(pykka.ThreadingActor):
             self.lag_max_s = lag
         self.messages_handled += 1
         self.ctx.current_trace_id = message.trace_id
+        self.ctx.current_span_id = message.span_id
         body = message.body
         if isinstance(body, Crash):
             raise InjectedCrash(body.reason)

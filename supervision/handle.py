@@ -51,16 +51,17 @@ class Handle:
         ref = registry.lookup(self.path)
         return ref is not None and ref.is_alive()
 
-    def tell(self, msg: Any, trace_id: str | None = None, wait_s: float = 0.0) -> None:
+    def tell(self, msg: Any, trace_id: str | None = None, wait_s: float = 0.0, span_id: str | None = None) -> None:
         """Fire and forget. Raises ActorUnavailable if nobody is there to receive it."""
-        post(self.resolve(wait_s), Delivery(Envelope.wrap(msg, trace_id)))
+        post(self.resolve(wait_s), Delivery(Envelope.wrap(msg, trace_id, span_id)))
 
     def ask(
-        self, msg: Any, timeout: float = DEFAULT_ASK_TIMEOUT_S, trace_id: str | None = None, wait_s: float = 0.0
+        self, msg: Any, timeout: float = DEFAULT_ASK_TIMEOUT_S, trace_id: str | None = None, wait_s: float = 0.0,
+        span_id: str | None = None,
     ) -> Any:
         """Blocking ask for code outside actors. Never call it from inside an actor's handler."""
         reply = Reply()
-        post(self.resolve(wait_s), Delivery(Envelope.wrap(msg, trace_id), reply))
+        post(self.resolve(wait_s), Delivery(Envelope.wrap(msg, trace_id, span_id), reply))
         try:
             return reply.result(timeout)
         except concurrent.futures.TimeoutError:
@@ -69,7 +70,8 @@ class Handle:
             raise error from None
 
     def ask_future(
-        self, msg: Any, timeout: float = DEFAULT_ASK_TIMEOUT_S, trace_id: str | None = None
+        self, msg: Any, timeout: float = DEFAULT_ASK_TIMEOUT_S, trace_id: str | None = None,
+        span_id: str | None = None,
     ) -> concurrent.futures.Future[Any]:
         """Non-blocking ask: a future that completes with the answer, the handler's error,
         ActorUnavailable, ActorCrashed or AskTimeout; it is never left pending."""
@@ -82,7 +84,7 @@ class Handle:
         path, name = self.path, type(msg).__name__
         token = scheduler().call_later(timeout, lambda: reply.set_exception(AskTimeout(path, timeout, name)))
         reply.add_done_callback(lambda _: token.cancel())
-        post(ref, Delivery(Envelope.wrap(msg, trace_id), reply))
+        post(ref, Delivery(Envelope.wrap(msg, trace_id, span_id), reply))
         return reply
 
     def snapshot(self) -> Any:

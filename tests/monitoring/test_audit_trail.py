@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import msgspec
@@ -19,6 +20,7 @@ from bot.audit_cli import main as audit_main
 from monitoring import audit
 from persistence.audit_trail import AuditPathError, AuditTrail, read_records, segment_files, verify_trail
 from protocol.secrets import Secret
+from tests.waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -194,7 +196,7 @@ def test_sigkill_mid_write_leaves_a_trail_that_verifies_to_its_last_whole_record
     acked = -1
     assert proc.stdout is not None
     for line in proc.stdout:  # blocks on the pipe: each line is an acknowledged (fsynced) record
-        acked = int(line)
+        acked = int(line.split()[0])
         if acked >= 300:
             break
     os.kill(proc.pid, signal.SIGKILL)
@@ -209,13 +211,103 @@ def test_sigkill_mid_write_leaves_a_trail_that_verifies_to_its_last_whole_record
     assert verdict.ok and verdict.last_seq >= acked + 1
 
 
+def test_sigkill_while_eight_threads_append_keeps_every_acknowledged_record_in_one_chain(tmp_path):
+    proc = subprocess.Popen([sys.executable, "-m", "tests.monitoring.audit_writer", str(tmp_path), "8"],
+                            cwd=REPO, stdout=subprocess.PIPE, text=True)
+    acked: dict[int, str] = {}
+    assert proc.stdout is not None
+    for line in proc.stdout:  # each line: a record whose append returned (its shared fsync done)
+        seq, digest = line.split()
+        acked[int(seq)] = digest
+        if len(acked) >= 400:
+            break
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)
+    on_disk = {r.seq: r.hash for r in read_records(tmp_path)}
+    assert {seq: on_disk.get(seq) for seq in acked} == acked  # every acknowledged record, as acknowledged
+    verdict = verify_trail(tmp_path)
+    assert verdict.ok or "truncated tail" in verdict.finding.problem
+    trail = AuditTrail(tmp_path)  # the next start cuts any partial tail and chains on
+    trail.append("config", {"restarted": True})
+    trail.close()
+    verdict = verify_trail(tmp_path)
+    assert verdict.ok and verdict.last_seq is not None and verdict.last_seq > max(acked)
+
+
+class GatedFsync:
+    """os.fsync that counts its calls and holds the first one until `release` (to see who shares it)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.first_started = threading.Event()
+        self.release = threading.Event()
+        self.real = os.fsync
+
+    def __call__(self, fd: int) -> None:
+        self.calls += 1
+        if self.calls == 1:
+            self.first_started.set()
+            assert self.release.wait(30.0), "the first fsync was never released"
+        self.real(fd)
+
+
+def test_appends_that_arrive_during_an_fsync_share_the_next_one_and_all_wait_for_it(tmp_path, monkeypatch):
+    trail = AuditTrail(tmp_path)
+    trail.append("config", {"n": -1})  # the segment exists (its directory fsync is done)
+    fsync = GatedFsync()
+    monkeypatch.setattr(os, "fsync", fsync)
+    results: dict[int, audit.AuditRecord] = {}
+    done = threading.Condition()
+
+    def append(n: int) -> None:
+        record = trail.append("risk_decision", {"n": n}, actor=f"/t{n}")
+        with done:
+            results[n] = record
+            done.notify_all()
+
+    first = threading.Thread(target=append, args=(0,), daemon=True)
+    first.start()
+    assert fsync.first_started.wait(30.0)  # thread 0's fsync is in progress...
+    others = [threading.Thread(target=append, args=(n,), daemon=True) for n in range(1, 8)]
+    for t in others:
+        t.start()
+    # ...while the other seven write their lines (they are in the file) and wait, unacknowledged
+    wait_until(lambda: len(list(read_records(tmp_path))) == 1 + 1 + 8, timeout=30.0, what="8 lines written")
+    assert results == {} and fsync.calls == 1
+    fsync.release.set()
+    wait_until(lambda: len(results) == 8, timeout=30.0, what="8 appends acknowledged", changed=done)
+    for t in [first, *others]:
+        t.join(10.0)
+    assert fsync.calls == 2  # thread 0's, and one the other seven shared
+    assert sorted(r.seq for r in results.values()) == list(range(2, 10))
+    trail.close()
+    assert verify_trail(tmp_path).ok
+
+
+def test_a_failed_fsync_fails_every_append_it_covered(tmp_path, monkeypatch):
+    trail = AuditTrail(tmp_path)
+    trail.append("config", {})
+
+    def broken(fd: int) -> None:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(os, "fsync", broken)
+    with pytest.raises(OSError, match="Input/output error"):
+        trail.append("risk_decision", {"n": 1})
+    monkeypatch.undo()
+    trail.append("risk_decision", {"n": 2})  # the disk is back: later records are durable again
+    trail.close()
+    assert [r.kind for r in read_records(tmp_path)][-2:] == ["risk_decision", "risk_decision"]
+    assert verify_trail(tmp_path).ok
+
+
 def test_two_processes_appending_to_one_directory_keep_one_chain(tmp_path):
     procs = [subprocess.Popen([sys.executable, "-m", "tests.monitoring.audit_writer", str(tmp_path)],
                               cwd=REPO, stdout=subprocess.PIPE, text=True) for _ in range(2)]
     for proc in procs:
         assert proc.stdout is not None
         for line in proc.stdout:
-            if int(line) >= 200:
+            if int(line.split()[0]) >= 200:
                 break
     for proc in procs:
         proc.kill()

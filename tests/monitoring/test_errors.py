@@ -4,17 +4,20 @@
 from __future__ import annotations
 
 import argparse
+import time
 from collections.abc import Iterator
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from loguru import logger
+from opentelemetry.sdk.trace import TracerProvider
 
 from actors.monitor import Monitor, error_sink
 from actors.monitor_console import errors
 from bot import logging as bot_logging
 from console.registry import CommandError
+from monitoring import tracing
 from monitoring.errors import (
     SPIKE_MIN,
     SPIKE_WINDOW_S,
@@ -26,6 +29,7 @@ from monitoring.errors import (
     observe,
 )
 from supervision import ChildSpec, Handle, SupervisedActor, start_tree, stop_tree, supervisor_spec
+from supervision.introspect import find
 from tests.waiting import wait_until
 
 
@@ -123,3 +127,22 @@ def test_the_monitor_counts_errors_and_crashes_and_the_console_shows_them(monito
     assert crashes[0][1] == 1 and crashes[0][4] == "/faulty" and "went negative" in crashes[0][6]
     with pytest.raises(CommandError, match="no error with fingerprint"):
         errors(argparse.Namespace(fingerprint="0000"))
+
+
+def test_the_monitor_ends_the_trace_of_a_trade_no_actor_finished(monitored):
+    """A trade lost to a restart leaves its root open: the monitor's timer ends it as `timeout`, so the
+    store (and a collector) get the whole tree."""
+    store = tracing.TraceStore()
+    provider = TracerProvider()
+    provider.add_span_processor(tracing.StoreProcessor(store))
+    tracing.install(provider.get_tracer("test"), store, trade_timeout_s=0.001)
+    try:
+        trace_id = tracing.open_trade(time.time_ns())
+        [root] = wait_until(lambda: store.timeline(trace_id), timeout=30.0, what="the lost trade's root ended")
+        assert root.name == tracing.ROOT and root.attributes["trade.outcome"] == "timeout" and root.error
+        info = wait_until(lambda: (i := find("/monitor")) is not None and i.extra.get("traces_expired") and i,
+                          what="the monitor's count of expired traces")
+        assert info.extra["traces_expired"] >= 1
+    finally:
+        tracing.install(None)
+        provider.shutdown()

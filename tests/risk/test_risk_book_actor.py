@@ -283,3 +283,20 @@ def test_an_approval_gets_an_info_line_with_its_id_size_and_worst_case(running):
     assert len(lines) == 1, lines
     assert lines[0].startswith(f"approved ap1: size {a.adjusted_size_value:.2f} of ")
     assert f"worst case {a.max_loss_value:.2f}" in lines[0]
+
+
+def test_the_approval_line_joins_the_assessed_stage_the_question_came_from(running):
+    """The executor asks with its assessed stage's span id in the envelope: the book's line carries it (and
+    the trace id), so the line sits under that span in the trace."""
+    from loguru import logger
+
+    extras: list[dict[str, object]] = []
+    sink = logger.add(lambda m: extras.append(dict(m.record["extra"])), level="INFO",
+                      filter=lambda r: r["message"].startswith("approved "))
+    try:
+        a = book.ask(AssessTrade(opportunity("ap2"), calm_market()), timeout=10.0, trace_id="ab" * 16,
+                     span_id="cd" * 8)
+    finally:
+        logger.remove(sink)
+    assert isinstance(a, RiskAssessment) and a.approved
+    assert [(e["trace_id"], e["span_id"]) for e in extras] == [("ap2", "cd" * 8)]
