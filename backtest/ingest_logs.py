@@ -13,6 +13,7 @@ the asked range, out of order or listed twice, a log of an event we did not ask 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -20,6 +21,12 @@ import msgspec
 from eth_utils import keccak, to_checksum_address
 
 WORD = 32
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def checksummed(raw: bytes) -> str:
+    """EIP-55 form of a 20-byte address; cached: a history names the same pools and traders again and again."""
+    return str(to_checksum_address(raw))
 
 
 class MalformedLog(ValueError):
@@ -40,6 +47,7 @@ class EventAbi(msgspec.Struct, frozen=True):
     signature: str
     topic: str  # 0x-hex keccak of the signature
     inputs: tuple[tuple[str, str, bool], ...]
+    indexed: int = 0  # inputs in topics (after topic0); the rest are data words
 
     @classmethod
     def from_abi(cls, abi: Sequence[Mapping[str, Any]], name: str) -> EventAbi:
@@ -51,11 +59,7 @@ class EventAbi(msgspec.Struct, frozen=True):
             if not (kind == "address" or kind == "bool" or kind.startswith("uint")):
                 raise ValueError(f"{name}: input type {kind} is not a static type this decoder reads")
         signature = f"{name}({','.join(kind for _, kind, _ in inputs)})"
-        return cls(name, signature, "0x" + keccak(text=signature).hex(), inputs)
-
-    @property
-    def indexed(self) -> int:
-        return sum(1 for _, _, i in self.inputs if i)
+        return cls(name, signature, "0x" + keccak(text=signature).hex(), inputs, sum(1 for *_, i in inputs if i))
 
 
 def function_selector(abi: Sequence[Mapping[str, Any]], name: str) -> str:
@@ -139,7 +143,7 @@ def _address(raw: Any, what: str) -> str:
     data = _hex_bytes(raw, what)
     if len(data) != 20:
         raise ValueError(f"{what} has {len(data)} bytes, an address has 20")
-    return to_checksum_address(data)
+    return checksummed(data)
 
 
 def _static(word: bytes, kind: str, name: str) -> Any:
@@ -147,7 +151,7 @@ def _static(word: bytes, kind: str, name: str) -> Any:
     if kind == "address":
         if value >> 160:
             raise ValueError(f"{name} is not an address (the high 12 bytes are not zero)")
-        return to_checksum_address(word[12:])
+        return checksummed(word[12:])
     if kind == "bool":
         if value > 1:
             raise ValueError(f"{name} is {value}, not a bool")
@@ -162,9 +166,9 @@ def decode_args(event: EventAbi, topics: Sequence[bytes], data: bytes) -> dict[s
     """The event's arguments by name, from its topics (after topic0) and its data words."""
     if len(topics) != event.indexed + 1:
         raise ValueError(f"{event.name} has {event.indexed + 1} topics, the log has {len(topics)}")
-    static = [i for i in event.inputs if not i[2]]
-    if len(data) != WORD * len(static):
-        raise ValueError(f"{event.name} data is {len(data)} bytes, expected {WORD * len(static)}")
+    words = len(event.inputs) - event.indexed
+    if len(data) != WORD * words:
+        raise ValueError(f"{event.name} data is {len(data)} bytes, expected {WORD * words}")
     args: dict[str, Any] = {}
     t = d = 0
     for name, kind, indexed in event.inputs:
