@@ -234,6 +234,7 @@ class ChainHistoryFetcher:
         pools = [to_checksum_address(a) for a in checkpoint.scope.pairs] + [p.address for p in checkpoint.known_pairs]
         if not pools:
             raise ValueError("no pairs to ingest: give pair addresses, or factories that created pairs by then")
+        asked = frozenset(pools)
         holder = [checkpoint]
         total = max(0, last - checkpoint.events.next_block + 1)
         done = [0]
@@ -248,6 +249,9 @@ class ChainHistoryFetcher:
             if len(syncs) + len(swaps) != len(logs):
                 bad = next(x for x in logs if not isinstance(x, SyncLog | SwapLog))
                 raise MalformedLog(bad.block, bad.log_index, "a PairCreated log among the pairs' logs")
+            for x in logs:
+                if isinstance(x, SyncLog | SwapLog) and x.pool not in asked:
+                    raise MalformedLog(x.block, x.log_index, f"emitted by {x.pool}, none of the asked pairs")
             return StoredChunk(tuple(headers), syncs, swaps)
 
         def commit(first: int, end: int, chunk: StoredChunk, after: Progress) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from adapters.chain_history import ChainHistoryFetcher, FetchRequest, v2_events
+from adapters.chain_history import ChainChanged, ChainHistoryFetcher, FetchRequest, v2_events
 from backtest.history import exact
 from backtest.ingest_logs import MalformedLog
 from backtest.ingest_plan import ChunkPolicy, Scope
@@ -177,3 +177,46 @@ def test_a_killed_fetch_resumes_where_it_stopped_with_no_gap_and_no_duplicate(ch
     resumed = proxy.asked[before_resume:]
     assert resumed and resumed[0][0] == stopped.events.next_block
     assert all(a >= stopped.events.next_block for a, _ in resumed)
+
+
+def test_only_final_blocks_are_stored_and_a_later_run_extends_the_history(chain: Chain, tmp_path: Path) -> None:
+    client = pinned_client(chain.devnet.node.http_url, chain.devnet.world.chain_id)
+    store = IngestStore(tmp_path)
+    world = chain.devnet.world
+    try:
+        for confirmations in (100, 0):
+            request = FetchRequest(0, None, chain.scope, world.weth.address, world.token("USDC").address,
+                                   confirmations=confirmations, policy=ChunkPolicy(initial_span=64))
+            report = ChainHistoryFetcher(client, store).run(request)
+            assert report.last == report.final_block == chain.head - confirmations
+    finally:
+        client.close()
+    same_history(chain.reference, tmp_path)
+
+
+def test_a_reorganised_chain_under_the_stored_blocks_stops_the_run_naming_the_block(chain: Chain,
+                                                                                   tmp_path: Path) -> None:
+    node, head = chain.devnet.node, chain.head
+    policy = ChunkPolicy(initial_span=64)
+    client = pinned_client(node.http_url, chain.devnet.world.chain_id)
+    world = chain.devnet.world
+
+    def run(last: int) -> None:
+        request = FetchRequest(0, last, chain.scope, world.weth.address, world.token("USDC").address,
+                               confirmations=0, policy=policy)
+        ChainHistoryFetcher(client, IngestStore(tmp_path)).run(request)
+
+    try:
+        with node.isolated():
+            node.mine(3)
+            run(head + 3)  # stored up to head + 3
+        with node.isolated():  # the same heights again, other blocks (later timestamps), and two more
+            node.rpc("evm_setNextBlockTimestamp", hex(chain.devnet.w3.eth.get_block(head)["timestamp"] + 1_000))
+            node.mine(5)
+            with pytest.raises(ChainChanged, match=rf"block {head + 4}'s parent is 0x[0-9a-f]+, but block "
+                                                   rf"{head + 3} was stored as 0x[0-9a-f]+: the chain reorganised"):
+                run(head + 5)
+        checkpoint = IngestStore(tmp_path).read_checkpoint()
+        assert checkpoint is not None and checkpoint.events.next_block == head + 4  # nothing of the new branch
+    finally:
+        client.close()
