@@ -43,6 +43,7 @@ from backtest.ingest_logs import (
     log_block_hashes,
 )
 from backtest.ingest_plan import (
+    DEFAULT_CONFIRMATIONS,
     Checkpoint,
     ChunkPolicy,
     KnownPair,
@@ -89,7 +90,7 @@ class FetchRequest(msgspec.Struct, frozen=True):
     scope: Scope
     weth: str
     quote: str
-    confirmations: int = 64
+    confirmations: int = DEFAULT_CONFIRMATIONS
     policy: ChunkPolicy = ChunkPolicy()
 
 
@@ -286,7 +287,10 @@ class ChainHistoryFetcher:
         erc20 = v2_abi("ERC20")
         tokens: dict[str, TokenInfo] = {}
         for token in sorted({t for p in pairs for t in (p.token0, p.token1)}):
-            decimals = int.from_bytes(self._call(token, function_selector(erc20, "decimals"), block) or b"\0", "big")
+            raw = self._call(token, function_selector(erc20, "decimals"), block)
+            if len(raw) != 32 or int.from_bytes(raw, "big") > 255:
+                raise ValueError(f"token {token}: decimals() answered 0x{raw.hex()[:80]}, not a uint8")
+            decimals = int.from_bytes(raw, "big")
             try:
                 symbol = _symbol(self._call(token, function_selector(erc20, "symbol"), block))
             except (RpcError, ValueError):

@@ -20,6 +20,8 @@ from typing import Any
 
 from tqdm import tqdm
 
+from backtest.ingest_plan import DEFAULT_CONFIRMATIONS
+
 DEFAULT_OUT = "var/history"
 
 
@@ -42,7 +44,8 @@ def _parser() -> argparse.ArgumentParser:
     fetch.add_argument("--out", default=DEFAULT_OUT, help=f"history directory (default {DEFAULT_OUT})")
     fetch.add_argument("--rpc", action="append", default=[], metavar="URL",
                        help="an endpoint (repeat for failover; default: the configured RPC_URL_* endpoints)")
-    fetch.add_argument("--confirmations", type=int, default=64, help="blocks under the head that are final")
+    fetch.add_argument("--confirmations", type=int, default=DEFAULT_CONFIRMATIONS,
+                       help=f"blocks under the head that are final (default {DEFAULT_CONFIRMATIONS})")
     fetch.add_argument("--span", type=int, default=None, help="blocks per eth_getLogs to start with (default 2000)")
     fetch.add_argument("--max-span", type=int, default=None, help="widest eth_getLogs range (default 100000)")
     fetch.add_argument("--timeout", type=float, default=30.0, help="seconds one read may take on all endpoints")

@@ -86,7 +86,7 @@ class HistoryRecorder(SupervisedActor):
         assert self.client is not None
         store = IngestStore(self.directory)
         genesis = self.client.request("eth_getBlockByNumber", ["0x0", False], timeout=RPC_TIMEOUT_S)["hash"]
-        existing = store.read_checkpoint() if store.checkpoint_path.exists() else None
+        existing = store.read_checkpoint()
         if existing is not None and existing.genesis_hash != genesis:
             aside = self.directory.with_name(self.directory.name + ".previous")
             shutil.rmtree(aside, ignore_errors=True)
