@@ -5,6 +5,7 @@
   console [CMD]   attach the debug console to a running bot (interactive, or one command)
   config          print the effective configuration, secrets masked
   backtest [...]  replay the strategy and risk book on history (--synthetic 6mo, --history DIR; --help)
+  history fetch   ingest Uniswap V2 pool history from a node (chunked eth_getLogs, resumable; --help)
   optimize [...]  genetic search of strategy parameters with walk-forward validation (--help)
   audit verify    check the audit trail's hash chain (audit show prints its records)
 """
@@ -27,6 +28,10 @@ def main(argv: list[str]) -> int:
         from bot.backtesting import main as backtest_main
 
         return backtest_main(rest)
+    if command == "history":
+        from bot.history_cli import main as history_main
+
+        return history_main(rest)
     if command == "optimize":
         from bot.optimizing import main as optimize_main
 

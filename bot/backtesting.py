@@ -8,8 +8,8 @@ history directory (blocks.parquet, events.parquet, meta.json: persistence.histor
 CSV files with --blocks/--events/--meta). --config is a JSON file {"strategy": {...}, "options": {...}}
 in the camelCase names of backtest.engine.StrategyParams and BacktestOptions. The report is written
 as DIR/backtest.json (every figure) and DIR/backtest.html (self-contained, plots inlined).
-Ingesting a block range from a node (eth_getLogs) is not built yet: --from/--to without --history
-is refused with that reason.
+--from/--to without --history is refused: ingest the range from a node first with
+`run.py history fetch` (bot.history_cli), then replay its directory.
 """
 
 from __future__ import annotations
@@ -51,8 +51,8 @@ def history_for(request: BacktestRequest) -> History:
     if request.history is not None:
         history = load(request.history)
     elif request.first_block is not None or request.last_block is not None:
-        raise BacktestSetupError("--from/--to need --history DIR: ingesting a block range from a node (eth_getLogs) "
-                                 "is not built yet")
+        raise BacktestSetupError("--from/--to need --history DIR: ingest the range from a node first with "
+                                 "`run.py history fetch --from N --to M ... --out DIR`")
     elif request.synthetic is not None:
         history = generate(spec_for(request.synthetic, request.synthetic_seed))
     else:

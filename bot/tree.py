@@ -176,10 +176,13 @@ def sampler_spec(inputs: TreeInputs) -> ChildSpec:
 
 
 def devnet_spec(inputs: TreeInputs) -> ChildSpec:
+    from devnet.history_recorder import history_recorder_spec
     from devnet.market_simulator import market_simulator_spec
 
     assert inputs.devnet is not None
-    return supervisor_spec("devnet", [market_simulator_spec(inputs.devnet.world, seed=inputs.seed)])
+    world = inputs.devnet.world
+    recorder = history_recorder_spec(world, Path(inputs.config.storage.data_dir) / "history" / "devnet")
+    return supervisor_spec("devnet", [market_simulator_spec(world, seed=inputs.seed), recorder])
 
 
 def monitor_spec(inputs: TreeInputs) -> ChildSpec:

@@ -147,6 +147,16 @@ _NODE_FAULT_CODES = frozenset({-32603})  # internal error
 _THROTTLE_WORDS = ("rate limit", "limit exceeded", "too many requests", "exceeded the quota")
 _NODE_FAULT_WORDS = ("header not found", "unknown block", "internal error", "backend", "timeout")
 _ANSWER_WORDS = ("revert", "execution", "nonce", "gas", "insufficient", "invalid", "already known")
+#: eth_getLogs over too wide a range: providers say so with -32005 or "limit exceeded", yet it is the
+#: request's fault (every node would refuse it the same way): an answer the caller narrows, not throttling.
+RANGE_REFUSAL_WORDS = ("query returned more than", "response size", "block range", "range is too", "range too",
+                       "too many results", "too many logs", "results limit", "logs limit")
+
+
+def is_range_refusal(message: str) -> bool:
+    """True when a JSON-RPC error says the asked block range (or its result) is too large."""
+    text = message.lower()
+    return any(w in text for w in RANGE_REFUSAL_WORDS)
 
 
 def rpc_error_fault(code: int, message: str) -> FaultKind | None:
@@ -157,6 +167,8 @@ def rpc_error_fault(code: int, message: str) -> FaultKind | None:
     repeat them. Throttling and internal errors are the node's own trouble.
     """
     text = message.lower()
+    if is_range_refusal(text):
+        return None
     if code in _THROTTLE_CODES or any(w in text for w in _THROTTLE_WORDS):
         return FaultKind.RATE_LIMITED
     if any(w in text for w in _ANSWER_WORDS):

@@ -154,7 +154,7 @@ def test_cli_refuses_an_unbuilt_source_and_runs_a_synthetic_range(tmp_path, caps
     from run import main
 
     assert main(["backtest", "--from", "1", "--to", "5"]) == 2
-    assert "not built yet" in capsys.readouterr().err
+    assert "run.py history fetch" in capsys.readouterr().err  # ingest first, then replay the directory
     assert main(["backtest", "--synthetic", "2000b", "--out", str(tmp_path)]) == 0
     assert (tmp_path / "backtest.html").exists()
     assert "SYNTHETIC" in capsys.readouterr().out

@@ -114,7 +114,11 @@ def test_a_single_throttle_error_instead_of_a_batch_is_rate_limited() -> None:
         (-32000, "insufficient funds for gas * price + value", None),
         (-32602, "invalid params", None),
         (-32601, "Method not found", None),
-        (-32005, "query returned more than 10000 results", FaultKind.RATE_LIMITED),
+        # too wide an eth_getLogs range is the request's fault (every node refuses it): an answer, so the
+        # history fetcher narrows the range instead of the endpoint being parked as throttled
+        (-32005, "query returned more than 10000 results", None),
+        (-32602, "Log response size exceeded. You can make eth_getLogs requests with up to a 2K block range", None),
+        (-32005, "limit exceeded", FaultKind.RATE_LIMITED),
         (-32000, "header not found", FaultKind.SERVER_ERROR),
         (-32603, "Internal error", FaultKind.SERVER_ERROR),
     ],
