@@ -267,7 +267,13 @@ class AlertRouter(SupervisedActor):
         for channel, rows in queued.items():
             if channel in self.busy or channel not in self.live or channel in self.disabled:
                 continue
-            snap = Handle(channel_path(channel, self.alerts_path)).snapshot()
+            handle = Handle(channel_path(channel, self.alerts_path))
+            if not handle.is_alive():
+                # Announced but not addressable yet: a channel tells ChannelStarted from its on_start, and its
+                # supervisor binds the path only after on_start returns. Or it is restarting. Either way its
+                # incarnation stays known and the next tick tries again (a new incarnation announces itself).
+                continue
+            snap = handle.snapshot()
             if isinstance(snap, ChannelSnapshot) and snap.breaker in ("OPEN", "QUARANTINED"):
                 continue  # the channel is failing fast; its wake (HALF_OPEN) lets a probe through
             if not self._take_token(channel, now):
@@ -278,11 +284,9 @@ class AlertRouter(SupervisedActor):
             notification = compose.merge(lead.notification, [o.notification for o in others], ref=str(lead.id))
             db.mark_sending(lead.id, [lead.id, *(o.id for o in others)], self.live[channel])
             try:
-                Handle(channel_path(channel, self.alerts_path)).tell(Deliver(attempt=lead.id,
-                                                                             notification=notification))
-            except ActorError:
+                handle.tell(Deliver(attempt=lead.id, notification=notification))
+            except ActorError:  # gone between the check and the tell: queued again, tried again next tick
                 db.requeue(lead.id)
-                self.live.pop(channel, None)
                 continue
             self.busy[channel] = lead.id
 
