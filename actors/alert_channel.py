@@ -27,18 +27,15 @@ from supervision.breaker import (
     BreakerPolicy,
     BreakerState,
     BreakerStatus,
-    Event,
     Failure,
     Quarantine,
     StateChanged,
     Success,
     Throttled,
     Tick,
-    WakeAt,
-    admit,
-    transition,
     transition_log_level,
 )
+from supervision.breaker_owner import BreakerOwner
 from supervision.io_loop import io_loop
 
 #: A service failing 3 times in a row is down: fail fast for 15 s, then probe (pybreaker-like, shorter).
@@ -70,7 +67,7 @@ class _Work:
         self.in_flight = False
 
 
-class AlertChannel(SupervisedActor):
+class AlertChannel(BreakerOwner, SupervisedActor):
     def __init__(self, ctx: ActorContext, *, service: AlertService, router_path: str = "/alerts/router",
                  breaker_policy: BreakerPolicy = CHANNEL_BREAKER, retry: Backoff = CHANNEL_RETRY,
                  max_attempts: int = MAX_ATTEMPTS) -> None:
@@ -145,9 +142,7 @@ class AlertChannel(SupervisedActor):
         if now < work.retry_at:
             self.ctx.send_after(work.retry_at - now, ChannelWake())
             return
-        state, allowed, actions = admit(self.breaker, now, self.policy, rand=self.rng.random())
-        self._apply(state, actions)
-        if not allowed:
+        if not self._admit(now, rand=self.rng.random()):
             if now < self.breaker.parked_until:
                 alert_metrics.RATE_LIMITED.labels(self.kind.value).inc()
                 self.ctx.send_after(self.breaker.parked_until - now, ChannelWake())
@@ -238,27 +233,17 @@ class AlertChannel(SupervisedActor):
         except Exception as exc:  # a restarting router finds the row `unknown` and settles it when told again
             self.log.warning("router not told of delivery {}: {}", outcome.attempt, exc)
 
-    # --- breaker --------------------------------------------------------------------------------
+    # --- breaker plumbing (supervision.breaker_owner) ----------------------------------------------
 
-    def _feed(self, event: Event) -> None:
-        state, actions = transition(self.breaker, event, self.policy)
-        self._apply(state, actions)
+    def _breaker_wake(self) -> ChannelWake:
+        return ChannelWake()
 
-    def _apply(self, state: BreakerState, actions: list[Any]) -> None:
-        self.breaker = state
-        changed = False
-        for action in actions:
-            match action:
-                case StateChanged(previous=previous, current=current, reason=reason):
-                    changed = True
-                    level = "WARNING" if current in (BreakerStatus.OPEN, BreakerStatus.QUARANTINED) else \
-                        transition_log_level(current)
-                    self.log.log(level, "{} channel: {} -> {} ({})", self.kind.value, previous.value, current.value,
-                                 redact(reason))
-                case WakeAt(at=at):
-                    self.ctx.send_after(max(0.0, at - time.monotonic()), ChannelWake())
-        if changed:
-            self._publish()
+    def _breaker_changed(self, change: StateChanged) -> None:
+        current = change.current
+        level = "WARNING" if current in (BreakerStatus.OPEN, BreakerStatus.QUARANTINED) else \
+            transition_log_level(current)
+        self.log.log(level, "{} channel: {} -> {} ({})", self.kind.value, change.previous.value, current.value,
+                     redact(change.reason))
 
     def _publish(self) -> None:
         now = time.monotonic()
