@@ -65,6 +65,7 @@ class _Work:
         self.started = now
         self.retry_at = 0.0
         self.in_flight = False
+        self.expires_at = now + deliver.expires_in_s if deliver.expires_in_s is not None else float("inf")
 
 
 class AlertChannel(BreakerOwner, SupervisedActor):
@@ -139,13 +140,17 @@ class AlertChannel(BreakerOwner, SupervisedActor):
         if self.disabled:
             self._finish(work, permanent=True, detail=f"channel stopped: {self.disabled}")
             return
+        if now >= work.expires_at:  # a late alert misleads: report it expired instead of sending it now
+            self._finish(work, permanent=True, expired=True,
+                         detail="; ".join([*work.details, "delivery deadline passed before the service took it"]))
+            return
         if now < work.retry_at:
-            self.ctx.send_after(work.retry_at - now, ChannelWake())
+            self.ctx.send_after(min(work.retry_at, work.expires_at) - now, ChannelWake())
             return
         if not self._admit(now, rand=self.rng.random()):
             if now < self.breaker.parked_until:
                 alert_metrics.RATE_LIMITED.labels(self.kind.value).inc()
-                self.ctx.send_after(self.breaker.parked_until - now, ChannelWake())
+                self.ctx.send_after(min(self.breaker.parked_until, work.expires_at) - now, ChannelWake())
                 return
             # OPEN (or a probe already out): hand the work back; the router keeps it queued
             self._give_back(f"breaker {self.breaker.status.value}: {self.breaker.reason}")
@@ -204,20 +209,22 @@ class AlertChannel(BreakerOwner, SupervisedActor):
             return
         self._next()
 
-    def _finish(self, work: _Work, *, permanent: bool, detail: str, delivered: bool = False) -> None:
+    def _finish(self, work: _Work, *, permanent: bool, detail: str, delivered: bool = False,
+                expired: bool = False) -> None:
         self.work = None
-        self._finish_one(work.deliver, delivered, detail, permanent, time.monotonic() - work.started)
+        self._finish_one(work.deliver, delivered, detail, permanent, time.monotonic() - work.started, expired)
         self._next()
 
     def _finish_one(self, deliver: Deliver, delivered: bool, detail: str, permanent: bool,
-                    latency_s: float = 0.0) -> None:
+                    latency_s: float = 0.0, expired: bool = False) -> None:
         if delivered:
             self.sent += 1
         else:
             self.failed += 1
         self._publish()
         self._tell_router(DeliveryOutcome(attempt=deliver.attempt, channel=self.kind, delivered=delivered,
-                                          detail=redact(detail), permanent=permanent, latency_s=latency_s))
+                                          detail=redact(detail), permanent=permanent, latency_s=latency_s,
+                                          expired=expired))
 
     def _give_back(self, why: str) -> None:
         pending = ([self.work.deliver] if self.work is not None else []) + list(self.queue)
