@@ -18,11 +18,12 @@ from protocol.alerts import AlertType, ChannelKind, Priority, SendAlert, Silence
 #: A critical alert undelivered this long on every human channel escalates to the next one.
 DEFAULT_ESCALATE_AFTER_S = 60.0
 DEFAULT_ESCALATION_CHAIN = (ChannelKind.TELEGRAM, ChannelKind.DISCORD, ChannelKind.SLACK, ChannelKind.EMAIL,
-                            ChannelKind.SMS)
+                            ChannelKind.APPRISE, ChannelKind.SMS)
 #: The lowest priority each channel hears by default.
 DEFAULT_MIN_PRIORITY = {
     ChannelKind.LOG: Priority.LOW, ChannelKind.DISCORD: Priority.LOW, ChannelKind.TELEGRAM: Priority.MEDIUM,
     ChannelKind.SLACK: Priority.LOW, ChannelKind.EMAIL: Priority.HIGH, ChannelKind.SMS: Priority.CRITICAL,
+    ChannelKind.APPRISE: Priority.MEDIUM,
 }
 
 

@@ -42,6 +42,7 @@ class ChannelKind(StrEnum):
     SLACK = "slack"
     EMAIL = "email"
     SMS = "sms"
+    APPRISE = "apprise"  # any other service, through apprise URLs (APPRISE_URLS)
 
 
 # --- raising alerts ----------------------------------------------------------------------------

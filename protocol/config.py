@@ -103,7 +103,7 @@ class AlertsConfig(msgspec.Struct, frozen=True):
     twilio_from: str | None = None
     twilio_to: tuple[str, ...] = ()
     twilio_api_base: str = "https://api.twilio.com"
-    apprise_urls: Secret | None = None  # not built: set, it stops the bot at start with a clear error
+    apprise_urls: Secret | None = None  # set: the apprise channel, one request per URL (comma/space separated)
     dedup_window_s: float = 60.0  # repeats of one condition within this window are dropped
     group_wait_s: float = 30.0  # Alertmanager's defaults; critical alerts do not wait
     group_interval_s: float = 300.0
@@ -221,7 +221,7 @@ SETTINGS: tuple[Setting, ...] = (
     S("TWILIO_FROM", "alerts", "twilio_from", v.text, "a sender phone number"),
     S("TWILIO_TO", "alerts", "twilio_to", v.string_list, "a comma-separated list of phone numbers"),
     S("TWILIO_API_BASE", "alerts", "twilio_api_base", v.plain_url(*_HTTP), "an http(s) URL"),
-    S("APPRISE_URLS", "alerts", "apprise_urls", v.secret, "apprise URLs", True),
+    S("APPRISE_URLS", "alerts", "apprise_urls", v.secret, "apprise URLs separated by commas or spaces", True),
     S("ALERT_DEDUP_WINDOW", "alerts", "dedup_window_s", v.number(0), "a number of seconds >= 0"),
     S("ALERT_GROUP_WAIT", "alerts", "group_wait_s", v.number(0), "a number of seconds >= 0"),
     S("ALERT_GROUP_INTERVAL", "alerts", "group_interval_s", v.number(0), "a number of seconds >= 0"),

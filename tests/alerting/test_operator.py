@@ -73,7 +73,7 @@ def test_no_secret_in_logs_errors_or_console(alerts: AlertsRun, services: FakeSe
 
 
 def test_unbuilt_channel_and_bad_rule_stop_the_bot_with_one_line(tmp_path: Path) -> None:
-    cfg = load_config({"APPRISE_URLS": "tgram://bottoken/chat"})
+    cfg = load_config({"APPRISE_URLS": "nosuchscheme://bottoken/chat"})  # a URL apprise cannot send to
     problem = alerts_config_problem(cfg.alerts)
     assert problem is not None and problem.startswith("config error: APPRISE_URLS=***") and "bottoken" not in problem
     toml = tmp_path / "bot.toml"
