@@ -36,11 +36,13 @@ def alerts_config_problem(cfg: AlertsConfig) -> str | None:
         if problem is not None:
             return f"config error: {problem}"
     from actors.alert_sources import KNOWN_METRICS
-    from alerting.rules import RuleError, parse_rules
+    from alerting.routing import parse_routes
+    from alerting.rules import parse_rules
 
     try:
         parse_rules(list(cfg.rules), KNOWN_METRICS)
-    except RuleError as exc:
+        parse_routes(cfg.routes, configured_channels(cfg))
+    except ValueError as exc:  # RuleError is one
         return f"config error: {exc}"
     return None
 
@@ -89,7 +91,7 @@ def router_settings(config: Config, **overrides: Any) -> Any:
     from actors.alert_router import RouterSettings
     from actors.alert_sources import KNOWN_METRICS
     from alerting.grouping import GroupTimers
-    from alerting.routing import default_routes
+    from alerting.routing import parse_routes
     from alerting.rules import parse_rules
 
     cfg = config.alerts
@@ -102,7 +104,7 @@ def router_settings(config: Config, **overrides: Any) -> Any:
     values: dict[str, Any] = {
         "outbox_path": str(data_dir / "alerts-outbox.sqlite3"),
         "channels": channels,
-        "routes": default_routes(channels),
+        "routes": parse_routes(cfg.routes, channels),
         "buckets": buckets,
         "dedup_window_s": cfg.dedup_window_s,
         "timers": GroupTimers(group_wait_s=cfg.group_wait_s, group_interval_s=cfg.group_interval_s,

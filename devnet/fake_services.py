@@ -233,20 +233,26 @@ class FakeServices:
         self._accept("telegram", raw)
         return web.json_response({"ok": True, "result": {"message_id": 1, "chat": {"id": payload["chat_id"]}}})
 
-    async def _slack(self, request: web.Request) -> web.Response:
-        fault, over = await self._gate("slack")
+    async def _webhook_fault(self, service: str, not_found: str) -> web.Response | None:
+        """A plain-text webhook's (Slack's, apprise's) answer to its scripted fault or our limit, or None."""
+        fault, over = await self._gate(service)
         if over and fault is None:
             fault = Fault("429", retry_after=1)
-        if fault is not None:
-            match fault.kind:
-                case "429":
-                    self._throttle("slack", fault.retry_after)
-                    return web.Response(status=429, text="rate_limited",
-                                        headers={"Retry-After": str(int(fault.retry_after + 0.999))})
-                case "404":
-                    return web.Response(status=404, text="no_service")
-                case kind:
-                    return web.Response(status=int(kind) if kind.isdigit() else 500, text="error")
+        if fault is None:
+            return None
+        match fault.kind:
+            case "429":
+                self._throttle(service, fault.retry_after)
+                return web.Response(status=429, text="rate_limited",
+                                    headers={"Retry-After": str(int(fault.retry_after + 0.999))})
+            case "404":
+                return web.Response(status=404, text=not_found)
+            case kind:
+                return web.Response(status=int(kind) if kind.isdigit() else 500, text="error")
+
+    async def _slack(self, request: web.Request) -> web.Response:
+        if (refused := await self._webhook_fault("slack", "no_service")) is not None:
+            return refused
         raw = await request.text()
         if len(json.loads(raw).get("blocks", [])) > 50:
             return web.Response(status=400, text="invalid_blocks")
@@ -283,17 +289,8 @@ class FakeServices:
 
     async def _apprise(self, request: web.Request) -> web.Response:
         """A webhook as apprise's json:// plugin posts to it: {version, title, message, type, attachments}."""
-        fault, over = await self._gate("apprise")
-        if over and fault is None:
-            fault = Fault("429", retry_after=1)
-        if fault is not None:
-            match fault.kind:
-                case "429":
-                    self._throttle("apprise", fault.retry_after)
-                    return web.Response(status=429, text="slow down",
-                                        headers={"Retry-After": str(int(fault.retry_after + 0.999))})
-                case kind:
-                    return web.Response(status=int(kind) if kind.isdigit() else 500, text="error")
+        if (refused := await self._webhook_fault("apprise", "no such hook")) is not None:
+            return refused
         raw = await request.text()
         payload = json.loads(raw)
         if not isinstance(payload.get("message"), str) or payload.get("version") != "1.0":

@@ -110,6 +110,7 @@ class AlertsConfig(msgspec.Struct, frozen=True):
     repeat_interval_s: float = 14400.0
     escalate_after_s: float = 60.0  # a critical alert undelivered this long goes to the next channel
     rules: tuple[dict[str, Any], ...] = ()  # [[alerts.rules]] tables, parsed and validated at start
+    routes: tuple[dict[str, Any], ...] = ()  # [[alerts.routes]] tables: which alerts a channel hears (see routing)
 
 
 class StorageConfig(msgspec.Struct, frozen=True):
@@ -441,7 +442,7 @@ def load_config(env: Mapping[str, str] | None = None, toml_path: str | None = No
                 if key == "network":
                     known.append("endpoints")
                 if key == "alerts":
-                    known.append("rules")
+                    known += ["rules", "routes"]
                 for sub, sub_raw in raw.items():
                     if key == "network" and sub == "endpoints":
                         toml_eps = _toml_endpoints(sub_raw, where)
@@ -450,6 +451,11 @@ def load_config(env: Mapping[str, str] | None = None, toml_path: str | None = No
                             raise ConfigError(f"config error: alerts.rules in {where} is not a list of tables; "
                                               "expected [[alerts.rules]] entries with name and when")
                         values["alerts"]["rules"] = tuple(sub_raw)
+                    elif key == "alerts" and sub == "routes":
+                        if not isinstance(sub_raw, list) or not all(isinstance(r, dict) for r in sub_raw):
+                            raise ConfigError(f"config error: alerts.routes in {where} is not a list of tables; "
+                                              "expected [[alerts.routes]] entries with channel and min_priority")
+                        values["alerts"]["routes"] = tuple(sub_raw)
                     elif (key, sub) in by_key:
                         values[key][sub] = _parse(by_key[(key, sub)], sub_raw, f"{key}.{sub}", where)
                     else:

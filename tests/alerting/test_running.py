@@ -35,6 +35,13 @@ def _deliveries(tmp_path: Path) -> list[tuple[str, str, float, str]]:
         db.close()
 
 
+def _use_toml(alerts: AlertsRun, tmp_path: Path, text: str) -> None:
+    """The run reads this TOML config (ARBITER_CONFIG) when it starts."""
+    toml = tmp_path / "arbiter.toml"
+    toml.write_text(text)
+    alerts.env["ARBITER_CONFIG"] = str(toml)
+
+
 def _requests(services: FakeServices, service: str) -> int:
     with services.lock:
         return services.state[service].requests
@@ -79,8 +86,7 @@ def _table(endpoints: int) -> RoutingTable:
 def test_a_toml_rule_fires_through_the_running_router_only_after_its_for(alerts: AlertsRun, services: FakeServices,
                                                                           tmp_path: Path,
                                                                           network_table: None) -> None:
-    toml = tmp_path / "arbiter.toml"
-    toml.write_text('''
+    _use_toml(alerts, tmp_path, '''
 [[alerts.rules]]
 name = "few-endpoints"
 when = "routable_endpoints < 2"
@@ -89,7 +95,6 @@ type = "network"
 priority = "high"
 title = "fewer than two RPC endpoints routable"
 ''')
-    alerts.env["ARBITER_CONFIG"] = str(toml)
     registry.publish(NETWORK_ROUTER, _table(3))  # what the network router publishes; read with no mailbox hop
     alerts.start()
     wait_until(lambda: ROUTER.ask(GetAlerts(limit=5)), until=lambda r: r.channels, what="the router up")
@@ -129,3 +134,32 @@ def test_an_alert_past_its_delivery_deadline_is_expired_counted_and_never_sent_l
     (sent,) = wait_until(lambda: services.accepted("slack"), timeout=30, what="the next alert delivered")
     assert "fresh fill" in sent.body and "stale fill" not in sent.body  # the expired ones do not ride along
     assert services.violations() == 0
+
+
+def test_toml_routes_decide_who_hears_what_in_the_running_router(alerts: AlertsRun, services: FakeServices,
+                                                                 tmp_path: Path) -> None:
+    _use_toml(alerts, tmp_path, '''
+[[alerts.routes]]
+channel = "sms"
+min_priority = "high"
+types = ["risk"]
+
+[[alerts.routes]]
+channel = "slack"
+min_priority = "critical"
+''')
+    alerts.start(buckets={}, global_bucket=None)
+    ROUTER.tell(SendAlert(type=AlertType.RISK, title="daily loss limit hit", priority=Priority.HIGH, key="loss"))
+    ROUTER.tell(SendAlert(type=AlertType.NETWORK, title="endpoint e1 quarantined", priority=Priority.HIGH, key="q"))
+    wait_until(lambda: " ".join(a.body for a in services.accepted("discord")),  # one message may carry both
+               until=lambda text: "daily loss limit hit" in text and "endpoint e1 quarantined" in text, timeout=30,
+               what="both alerts on discord (its default route)")
+    wait_until(lambda: services.accepted("twilio"), timeout=30, what="the risk alert on SMS (its TOML route)")
+    wait_until(lambda: ROUTER.ask(GetAlerts(limit=5)).recent,
+               until=lambda views: all(d.status == "delivered" for v in views for d in v.deliveries), timeout=30,
+               what="every delivery settled")
+    heard = {v.title: sorted(d.channel for d in v.deliveries) for v in ROUTER.ask(GetAlerts(limit=5)).recent}
+    assert heard["daily loss limit hit"] == ["discord", "email", "log", "sms", "telegram"]
+    assert heard["endpoint e1 quarantined"] == ["discord", "email", "log", "telegram"]  # not a risk: no SMS
+    assert services.accepted("slack") == []  # slack hears only critical alerts now
+    assert "daily loss limit hit" in services.accepted("twilio")[0].body
