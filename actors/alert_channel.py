@@ -27,18 +27,15 @@ from supervision.breaker import (
     BreakerPolicy,
     BreakerState,
     BreakerStatus,
-    Event,
     Failure,
     Quarantine,
     StateChanged,
     Success,
     Throttled,
     Tick,
-    WakeAt,
-    admit,
-    transition,
     transition_log_level,
 )
+from supervision.breaker_owner import BreakerOwner
 from supervision.io_loop import io_loop
 
 #: A service failing 3 times in a row is down: fail fast for 15 s, then probe (pybreaker-like, shorter).
@@ -68,9 +65,10 @@ class _Work:
         self.started = now
         self.retry_at = 0.0
         self.in_flight = False
+        self.expires_at = now + deliver.expires_in_s if deliver.expires_in_s is not None else float("inf")
 
 
-class AlertChannel(SupervisedActor):
+class AlertChannel(BreakerOwner, SupervisedActor):
     def __init__(self, ctx: ActorContext, *, service: AlertService, router_path: str = "/alerts/router",
                  breaker_policy: BreakerPolicy = CHANNEL_BREAKER, retry: Backoff = CHANNEL_RETRY,
                  max_attempts: int = MAX_ATTEMPTS) -> None:
@@ -142,15 +140,17 @@ class AlertChannel(SupervisedActor):
         if self.disabled:
             self._finish(work, permanent=True, detail=f"channel stopped: {self.disabled}")
             return
-        if now < work.retry_at:
-            self.ctx.send_after(work.retry_at - now, ChannelWake())
+        if now >= work.expires_at:  # a late alert misleads: report it expired instead of sending it now
+            self._finish(work, permanent=True, expired=True,
+                         detail="; ".join([*work.details, "delivery deadline passed before the service took it"]))
             return
-        state, allowed, actions = admit(self.breaker, now, self.policy, rand=self.rng.random())
-        self._apply(state, actions)
-        if not allowed:
+        if now < work.retry_at:
+            self.ctx.send_after(min(work.retry_at, work.expires_at) - now, ChannelWake())
+            return
+        if not self._admit(now, rand=self.rng.random()):
             if now < self.breaker.parked_until:
                 alert_metrics.RATE_LIMITED.labels(self.kind.value).inc()
-                self.ctx.send_after(self.breaker.parked_until - now, ChannelWake())
+                self.ctx.send_after(min(self.breaker.parked_until, work.expires_at) - now, ChannelWake())
                 return
             # OPEN (or a probe already out): hand the work back; the router keeps it queued
             self._give_back(f"breaker {self.breaker.status.value}: {self.breaker.reason}")
@@ -209,20 +209,22 @@ class AlertChannel(SupervisedActor):
             return
         self._next()
 
-    def _finish(self, work: _Work, *, permanent: bool, detail: str, delivered: bool = False) -> None:
+    def _finish(self, work: _Work, *, permanent: bool, detail: str, delivered: bool = False,
+                expired: bool = False) -> None:
         self.work = None
-        self._finish_one(work.deliver, delivered, detail, permanent, time.monotonic() - work.started)
+        self._finish_one(work.deliver, delivered, detail, permanent, time.monotonic() - work.started, expired)
         self._next()
 
     def _finish_one(self, deliver: Deliver, delivered: bool, detail: str, permanent: bool,
-                    latency_s: float = 0.0) -> None:
+                    latency_s: float = 0.0, expired: bool = False) -> None:
         if delivered:
             self.sent += 1
         else:
             self.failed += 1
         self._publish()
         self._tell_router(DeliveryOutcome(attempt=deliver.attempt, channel=self.kind, delivered=delivered,
-                                          detail=redact(detail), permanent=permanent, latency_s=latency_s))
+                                          detail=redact(detail), permanent=permanent, latency_s=latency_s,
+                                          expired=expired))
 
     def _give_back(self, why: str) -> None:
         pending = ([self.work.deliver] if self.work is not None else []) + list(self.queue)
@@ -238,27 +240,17 @@ class AlertChannel(SupervisedActor):
         except Exception as exc:  # a restarting router finds the row `unknown` and settles it when told again
             self.log.warning("router not told of delivery {}: {}", outcome.attempt, exc)
 
-    # --- breaker --------------------------------------------------------------------------------
+    # --- breaker plumbing (supervision.breaker_owner) ----------------------------------------------
 
-    def _feed(self, event: Event) -> None:
-        state, actions = transition(self.breaker, event, self.policy)
-        self._apply(state, actions)
+    def _breaker_wake(self) -> ChannelWake:
+        return ChannelWake()
 
-    def _apply(self, state: BreakerState, actions: list[Any]) -> None:
-        self.breaker = state
-        changed = False
-        for action in actions:
-            match action:
-                case StateChanged(previous=previous, current=current, reason=reason):
-                    changed = True
-                    level = "WARNING" if current in (BreakerStatus.OPEN, BreakerStatus.QUARANTINED) else \
-                        transition_log_level(current)
-                    self.log.log(level, "{} channel: {} -> {} ({})", self.kind.value, previous.value, current.value,
-                                 redact(reason))
-                case WakeAt(at=at):
-                    self.ctx.send_after(max(0.0, at - time.monotonic()), ChannelWake())
-        if changed:
-            self._publish()
+    def _breaker_changed(self, change: StateChanged) -> None:
+        current = change.current
+        level = "WARNING" if current in (BreakerStatus.OPEN, BreakerStatus.QUARANTINED) else \
+            transition_log_level(current)
+        self.log.log(level, "{} channel: {} -> {} ({})", self.kind.value, change.previous.value, current.value,
+                     redact(change.reason))
 
     def _publish(self) -> None:
         now = time.monotonic()

@@ -123,8 +123,9 @@ class AlertRouter(SupervisedActor):
         self.critical = set(self.outbox.open_critical_flushes())
         self.outbox.commit()
         for kind in self.s.channels:  # channels that outlived a router restart announced themselves to the old one
-            snap = Handle(channel_path(kind, self.alerts_path)).snapshot()
-            if isinstance(snap, ChannelSnapshot):
+            handle = Handle(channel_path(kind, self.alerts_path))
+            snap = handle.snapshot()
+            if isinstance(snap, ChannelSnapshot) and handle.is_alive():  # not a stopped tree's last word
                 self.live[kind] = snap.incarnation
                 if snap.disabled:
                     self.disabled[kind] = snap.disabled
@@ -267,7 +268,13 @@ class AlertRouter(SupervisedActor):
         for channel, rows in queued.items():
             if channel in self.busy or channel not in self.live or channel in self.disabled:
                 continue
-            snap = Handle(channel_path(channel, self.alerts_path)).snapshot()
+            handle = Handle(channel_path(channel, self.alerts_path))
+            if not handle.is_alive():
+                # Announced but not addressable yet: a channel tells ChannelStarted from its on_start, and its
+                # supervisor binds the path only after on_start returns. Or it is restarting. Either way its
+                # incarnation stays known and the next tick tries again (a new incarnation announces itself).
+                continue
+            snap = handle.snapshot()
             if isinstance(snap, ChannelSnapshot) and snap.breaker in ("OPEN", "QUARANTINED"):
                 continue  # the channel is failing fast; its wake (HALF_OPEN) lets a probe through
             if not self._take_token(channel, now):
@@ -278,11 +285,10 @@ class AlertRouter(SupervisedActor):
             notification = compose.merge(lead.notification, [o.notification for o in others], ref=str(lead.id))
             db.mark_sending(lead.id, [lead.id, *(o.id for o in others)], self.live[channel])
             try:
-                Handle(channel_path(channel, self.alerts_path)).tell(Deliver(attempt=lead.id,
-                                                                             notification=notification))
-            except ActorError:
+                left = self.s.delivery_deadline_s - (now - lead.created_at)
+                handle.tell(Deliver(attempt=lead.id, notification=notification, expires_in_s=max(0.0, left)))
+            except ActorError:  # gone between the check and the tell: queued again, tried again next tick
                 db.requeue(lead.id)
-                self.live.pop(channel, None)
                 continue
             self.busy[channel] = lead.id
 
@@ -333,8 +339,9 @@ class AlertRouter(SupervisedActor):
                 if routing.human(channel):
                     self.critical.discard(row.flush)
         else:
-            rows = db.finish(outcome.attempt, "failed", outcome.detail, now)
-            m.FAILED.labels(channel.value, "failed").inc(len(rows))
+            status = "expired" if outcome.expired else "failed"
+            rows = db.finish(outcome.attempt, status, outcome.detail, now)
+            m.FAILED.labels(channel.value, status).inc(len(rows))
             for row in rows:
                 record(ALERT_DELIVERY, max(0.0, now - row.created_at), False, channel=channel.value)
             titles = "; ".join(r.notification.title for r in rows[:3])
@@ -373,7 +380,8 @@ class AlertRouter(SupervisedActor):
         now, db = self.clock(), self._db()
         expired = [r for r in db.queued() if now - r.created_at > self.s.delivery_deadline_s]
         if expired:
-            db.fail_rows([r.id for r in expired], f"not sendable within {self.s.delivery_deadline_s:.0f} s", now)
+            db.fail_rows([r.id for r in expired], f"not sendable within {self.s.delivery_deadline_s:g} s", now,
+                         status="expired")
             for r in expired:
                 m.FAILED.labels(r.channel.value, "expired").inc()
             self.log.error("{} alert deliveries expired unsent", len(expired))
@@ -405,7 +413,7 @@ class AlertRouter(SupervisedActor):
             available = [c for c in self.s.channels if c not in self.disabled]
             nxt = routing.escalation_next(self.s.escalation_chain, available, [r.channel for r in rows])
             if nxt is None:
-                if all(r.status in ("failed", "unknown") for r in human):
+                if all(r.status in ("failed", "expired", "unknown") for r in human):
                     self.critical.discard(flush)
                     self.log.error("critical alert {!r} could not be delivered on any channel",
                                    rows[0].notification.title)

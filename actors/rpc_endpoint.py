@@ -46,22 +46,18 @@ from supervision.breaker import (
     BreakerPolicy,
     BreakerState,
     BreakerStatus,
-    Event,
     Failure,
     HeadObserved,
     OperatorClear,
-    Parked,
     StateChanged,
     Success,
     Throttled,
     Tick,
-    WakeAt,
-    admit,
     chain_id_mismatch,
     lying_answer,
-    transition,
     transition_log_level,
 )
+from supervision.breaker_owner import BreakerOwner
 from supervision.errors import ActorError
 from supervision.io_loop import io_loop
 from supervision.spec import Backoff
@@ -82,7 +78,7 @@ STARTUP_RETRY = Backoff(min_s=0.25, max_s=4.0, random_factor=0.2)
 _NOT_FAILURES = (FaultKind.SLOW, FaultKind.UNCONFIRMED)
 
 
-class RpcEndpoint(SupervisedActor):
+class RpcEndpoint(BreakerOwner, SupervisedActor):
     def __init__(
         self,
         ctx: ActorContext,
@@ -207,9 +203,7 @@ class RpcEndpoint(SupervisedActor):
         if self.health_in_flight:
             return
         now = time.monotonic()
-        state, allowed, actions = admit(self.breaker, now, self.policy, needs_head=False, rand=self.rng.random())
-        self._apply(state, actions)
-        if not allowed:
+        if not self._admit(now, needs_head=False, rand=self.rng.random()):
             return  # OPEN, QUARANTINED, a probe already out, or parked: the server asked us to wait
         self.health_in_flight = True
         self.health_counts = not retry or self.breaker.status is not BreakerStatus.CLOSED
@@ -268,35 +262,23 @@ class RpcEndpoint(SupervisedActor):
             self.startup_retry.cancel()
         self.startup_retry = self.ctx.send_after(delay, HealthTick(retry=True))
 
-    # --- breaker plumbing -------------------------------------------------------------------------
+    # --- breaker plumbing (supervision.breaker_owner) ----------------------------------------------
 
-    def _feed(self, event: Event) -> None:
-        state, actions = transition(self.breaker, event, self.policy)
-        self._apply(state, actions)
+    def _breaker_wake(self) -> BreakerWake:
+        return BreakerWake()
 
-    def _apply(self, state: BreakerState, actions: list[Any]) -> None:
-        self.breaker = state
-        changed = False
-        for action in actions:
-            match action:
-                case StateChanged(previous=previous, current=current, reason=reason):
-                    changed = True
-                    self.state_changes += 1
-                    self.log.log(transition_log_level(current), "{}: {} -> {} ({})", self.config.name,
-                                 previous.value, current.value, reason)
-                    metrics.record_breaker(self.config.name, current.value)
-                    if BreakerStatus.QUARANTINED in (previous, current):
-                        raise_alert(AlertType.NETWORK, f"endpoint {self.config.name} quarantined: {reason}"
-                                    if current is BreakerStatus.QUARANTINED else
-                                    f"endpoint {self.config.name} out of quarantine ({reason})",
-                                    priority=Priority.HIGH, key=f"quarantined:{self.config.name}",
-                                    source=self.ctx.path, resolved=current is not BreakerStatus.QUARANTINED)
-                case Parked():
-                    changed = True
-                case WakeAt(at=at):
-                    self.ctx.send_after(max(0.0, at - time.monotonic()), BreakerWake())
-        if changed:
-            self._publish()
+    def _breaker_changed(self, change: StateChanged) -> None:
+        previous, current, reason = change.previous, change.current, change.reason
+        self.state_changes += 1
+        self.log.log(transition_log_level(current), "{}: {} -> {} ({})", self.config.name, previous.value,
+                     current.value, reason)
+        metrics.record_breaker(self.config.name, current.value)
+        if BreakerStatus.QUARANTINED in (previous, current):
+            raise_alert(AlertType.NETWORK, f"endpoint {self.config.name} quarantined: {reason}"
+                        if current is BreakerStatus.QUARANTINED else
+                        f"endpoint {self.config.name} out of quarantine ({reason})",
+                        priority=Priority.HIGH, key=f"quarantined:{self.config.name}",
+                        source=self.ctx.path, resolved=current is not BreakerStatus.QUARANTINED)
 
     def _publish(self) -> None:
         quantiles = self.stats.quantiles()

@@ -18,7 +18,7 @@ from loguru import logger
 
 from alerting import discord, slack, sms, smtp, telegram
 from alerting.replies import Reply, ReplyKind
-from alerting.text import plain
+from alerting.text import log_lines
 from protocol.alerts import ChannelKind, Notification
 from protocol.secrets import Secret, redact
 
@@ -208,17 +208,19 @@ class EmailService:
 
 
 class LogService:
-    """The always-on channel: the alert as one log line (WARNING, ERROR for critical)."""
+    """The always-on channel: a headline line, then one line per alert of the group (WARNING, ERROR for
+    critical), each its own log record so a JSON log keeps them apart."""
 
     kind = ChannelKind.LOG
 
     def build(self, n: Notification) -> list[Any]:
-        return [(n.priority.value, plain(n).replace("\n", " | "))]
+        return [(n.priority.value, log_lines(n))]
 
     async def send(self, request: Any) -> Reply:
-        priority, text = request
-        logger.bind(actor="/alerts/channel:log").log("ERROR" if priority == "critical" else "WARNING", "ALERT {}",
-                                                     redact(text))
+        priority, lines = request
+        log = logger.bind(actor="/alerts/channel:log")
+        for text in lines:
+            log.log("ERROR" if priority == "critical" else "WARNING", "ALERT {}", redact(text))
         return Reply(ReplyKind.DELIVERED)
 
     def migrate(self, request: Any, new_chat_id: str) -> Any:

@@ -40,6 +40,21 @@ def plain(n: Notification) -> str:
     return "\n".join(parts)
 
 
+def log_lines(n: Notification) -> list[str]:
+    """The notification as log lines: the headline, then one line per alert (details inline), then what
+    rode along; each carries the ref, so one grep finds a whole group and its delivery row."""
+    ref = f"[ref {n.ref}]"
+    out = [f"{ref} {headline(n)}" + (f" ({len(n.lines)} alerts)" if len(n.lines) > 1 else "")]
+    for x in n.lines:
+        state = "RESOLVED" if x.resolved else x.priority.value
+        details = ", ".join(f"{k}={v}" for k, v in x.details)
+        out.append(redact(f"{ref}   #{x.alert_id} ({state}) {x.title}" + (f" [{details}]" if details else "")))
+    held = held_back_text(n)
+    if held:
+        out.append(f"{ref}   {held}")
+    return out
+
+
 def truncate(text: str, limit: int, marker: str = "…") -> str:
     return text if len(text) <= limit else text[: max(0, limit - len(marker))] + marker
 

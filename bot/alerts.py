@@ -1,8 +1,8 @@
 """The alerts supervisor of ARCHITECTURE.md, built from config: the router and one actor per channel.
 
 The log channel is always on (and the only one on the devnet by default). Each `ENABLE_*_ALERTS=true`
-adds its channel; a configured channel that is not built (`APPRISE_URLS`) or a bad rule stops the bot
-at start with one config error line.
+adds its channel, and `APPRISE_URLS` (one or more apprise URLs) the apprise one; an APPRISE_URLS entry
+apprise cannot use or a bad rule stops the bot at start with one config error line.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ DEFAULT_BUCKETS: dict[ChannelKind, tuple[float, float]] = {
     ChannelKind.SLACK: (1.0, 3.0),  # about 1 message per second per webhook
     ChannelKind.EMAIL: (0.2, 5.0),  # an inbox, not a pager: one message per 5 s after a burst of 5
     ChannelKind.SMS: (0.1, 3.0),  # paid per segment: one per 10 s after a burst of 3
+    ChannelKind.APPRISE: (1.0, 3.0),  # unknown services behind it: as careful as the strictest webhook
 }
 #: A Telegram group takes at most 20 messages a minute (group chat ids are negative).
 TELEGRAM_GROUP_BUCKET = (20 / 60, 3.0)
@@ -29,14 +30,19 @@ TELEGRAM_GROUP_BUCKET = (20 / 60, 3.0)
 def alerts_config_problem(cfg: AlertsConfig) -> str | None:
     """The one config error line for alert settings that cannot run, or None."""
     if cfg.apprise_urls is not None:
-        return ("config error: APPRISE_URLS=*** is set but this build has no apprise channel; expected it unset "
-                "(use the Discord, Telegram, Slack, email or SMS settings)")
+        from adapters.alert_apprise import apprise_problem
+
+        problem = apprise_problem(cfg.apprise_urls)
+        if problem is not None:
+            return f"config error: {problem}"
     from actors.alert_sources import KNOWN_METRICS
-    from alerting.rules import RuleError, parse_rules
+    from alerting.routing import parse_routes
+    from alerting.rules import parse_rules
 
     try:
         parse_rules(list(cfg.rules), KNOWN_METRICS)
-    except RuleError as exc:
+        parse_routes(cfg.routes, configured_channels(cfg))
+    except ValueError as exc:  # RuleError is one
         return f"config error: {exc}"
     return None
 
@@ -44,7 +50,7 @@ def alerts_config_problem(cfg: AlertsConfig) -> str | None:
 def configured_channels(cfg: AlertsConfig) -> tuple[ChannelKind, ...]:
     flags = ((cfg.discord_enabled, ChannelKind.DISCORD), (cfg.telegram_enabled, ChannelKind.TELEGRAM),
              (cfg.slack_enabled, ChannelKind.SLACK), (cfg.email_enabled, ChannelKind.EMAIL),
-             (cfg.sms_enabled, ChannelKind.SMS))
+             (cfg.sms_enabled, ChannelKind.SMS), (cfg.apprise_urls is not None, ChannelKind.APPRISE))
     return (ChannelKind.LOG, *(kind for on, kind in flags if on))
 
 
@@ -73,6 +79,11 @@ def build_service(kind: ChannelKind, cfg: AlertsConfig) -> Any:
             assert cfg.twilio_from is not None
             return s.TwilioService(cfg.twilio_account_sid, cfg.twilio_auth_token, cfg.twilio_from, cfg.twilio_to,
                                    cfg.twilio_api_base)
+        case ChannelKind.APPRISE:
+            from adapters.alert_apprise import AppriseService
+
+            assert cfg.apprise_urls is not None
+            return AppriseService(cfg.apprise_urls)
     raise ValueError(f"no alert channel {kind}")
 
 
@@ -80,7 +91,7 @@ def router_settings(config: Config, **overrides: Any) -> Any:
     from actors.alert_router import RouterSettings
     from actors.alert_sources import KNOWN_METRICS
     from alerting.grouping import GroupTimers
-    from alerting.routing import default_routes
+    from alerting.routing import parse_routes
     from alerting.rules import parse_rules
 
     cfg = config.alerts
@@ -93,7 +104,7 @@ def router_settings(config: Config, **overrides: Any) -> Any:
     values: dict[str, Any] = {
         "outbox_path": str(data_dir / "alerts-outbox.sqlite3"),
         "channels": channels,
-        "routes": default_routes(channels),
+        "routes": parse_routes(cfg.routes, channels),
         "buckets": buckets,
         "dedup_window_s": cfg.dedup_window_s,
         "timers": GroupTimers(group_wait_s=cfg.group_wait_s, group_interval_s=cfg.group_interval_s,

@@ -18,7 +18,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-SERVICE_OF_CHANNEL = {"discord": "discord", "telegram": "telegram", "slack": "slack", "sms": "twilio"}
+SERVICE_OF_CHANNEL = {"discord": "discord", "telegram": "telegram", "slack": "slack", "sms": "twilio",
+                      "apprise": "apprise"}
 _REF = re.compile(r"ref (\d+)")
 
 

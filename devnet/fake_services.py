@@ -27,7 +27,7 @@ from typing import Any
 
 from aiohttp import web
 
-SERVICES = ("discord", "telegram", "slack", "twilio")
+SERVICES = ("discord", "telegram", "slack", "twilio", "apprise")
 _REF = re.compile(r"ref (\S+?)(?:[\"\\<\s]|$)")
 
 
@@ -59,7 +59,7 @@ class ServiceState:
 
 
 class FakeServices:
-    """`with FakeServices() as f:` serves all four web services on one loopback port."""
+    """`with FakeServices() as f:` serves the web services (and a webhook for apprise) on one loopback port."""
 
     def __init__(self, telegram_token: str = "123456:TEST-token_abcdef", twilio_sid: str = "AC0123456789",
                  twilio_token: str = "twilio-secret-token-42") -> None:
@@ -82,6 +82,11 @@ class FakeServices:
     @property
     def discord_url(self) -> str:
         return f"{self.base}/api/webhooks/42/discord-webhook-secret-token"
+
+    @property
+    def apprise_url(self) -> str:
+        """An apprise URL: its JSON webhook (json://) posting to the fake's /apprise/<hook>."""
+        return f"json://127.0.0.1:{self.port}/apprise/ops-hook-secret-7f3a"
 
     @property
     def slack_url(self) -> str:
@@ -124,6 +129,7 @@ class FakeServices:
         app.router.add_post("/bot{token}/sendMessage", self._telegram)
         app.router.add_post("/services/{a}/{b}/{c}", self._slack)
         app.router.add_post("/2010-04-01/Accounts/{sid}/Messages.json", self._twilio)
+        app.router.add_post("/apprise/{hook}", self._apprise)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -227,20 +233,26 @@ class FakeServices:
         self._accept("telegram", raw)
         return web.json_response({"ok": True, "result": {"message_id": 1, "chat": {"id": payload["chat_id"]}}})
 
-    async def _slack(self, request: web.Request) -> web.Response:
-        fault, over = await self._gate("slack")
+    async def _webhook_fault(self, service: str, not_found: str) -> web.Response | None:
+        """A plain-text webhook's (Slack's, apprise's) answer to its scripted fault or our limit, or None."""
+        fault, over = await self._gate(service)
         if over and fault is None:
             fault = Fault("429", retry_after=1)
-        if fault is not None:
-            match fault.kind:
-                case "429":
-                    self._throttle("slack", fault.retry_after)
-                    return web.Response(status=429, text="rate_limited",
-                                        headers={"Retry-After": str(int(fault.retry_after + 0.999))})
-                case "404":
-                    return web.Response(status=404, text="no_service")
-                case kind:
-                    return web.Response(status=int(kind) if kind.isdigit() else 500, text="error")
+        if fault is None:
+            return None
+        match fault.kind:
+            case "429":
+                self._throttle(service, fault.retry_after)
+                return web.Response(status=429, text="rate_limited",
+                                    headers={"Retry-After": str(int(fault.retry_after + 0.999))})
+            case "404":
+                return web.Response(status=404, text=not_found)
+            case kind:
+                return web.Response(status=int(kind) if kind.isdigit() else 500, text="error")
+
+    async def _slack(self, request: web.Request) -> web.Response:
+        if (refused := await self._webhook_fault("slack", "no_service")) is not None:
+            return refused
         raw = await request.text()
         if len(json.loads(raw).get("blocks", [])) > 50:
             return web.Response(status=400, text="invalid_blocks")
@@ -274,6 +286,17 @@ class FakeServices:
             return web.json_response({"code": 21617, "message": "body too long", "status": 400}, status=400)
         self._accept("twilio", json.dumps({"To": form.get("To"), "Body": body}))
         return web.json_response({"sid": "SM1", "status": "queued", "to": form.get("To")}, status=201)
+
+    async def _apprise(self, request: web.Request) -> web.Response:
+        """A webhook as apprise's json:// plugin posts to it: {version, title, message, type, attachments}."""
+        if (refused := await self._webhook_fault("apprise", "no such hook")) is not None:
+            return refused
+        raw = await request.text()
+        payload = json.loads(raw)
+        if not isinstance(payload.get("message"), str) or payload.get("version") != "1.0":
+            return web.Response(status=400, text="not an apprise JSON payload")
+        self._accept("apprise", raw)
+        return web.Response(text="ok")
 
 
 # --- SMTP ------------------------------------------------------------------------------------------

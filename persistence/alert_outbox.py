@@ -1,10 +1,11 @@
 """The alert outbox: one SQLite file (WAL, synchronous=FULL) the alert router alone writes.
 
 An alert is accepted when its row is committed. Each notification for a channel is a `deliveries`
-row that moves queued -> sending -> delivered | failed; a row found `sending` when the outbox is
-opened again (the process died mid-request) becomes `unknown`: it may or may not have reached the
-service, and it is never sent again, so nothing is sent twice. Rows merged into another one's
-message (held back by a rate limit) follow their lead row's fate.
+row that moves queued -> sending -> delivered | failed | expired (its delivery deadline passed
+unsent); a row found `sending` when the outbox is opened again (the process died mid-request)
+becomes `unknown`: it may or may not have reached the service, and it is never sent again, so
+nothing is sent twice. Rows merged into another one's message (held back by a rate limit) follow
+their lead row's fate.
 
 Writes are batched: the router opens a transaction with `begin()` on its first write and commits
 with `commit()` once its mailbox has no more alerts waiting, so a burst costs one fsync, not one per
@@ -200,10 +201,11 @@ class AlertOutbox:
         self._db.execute("UPDATE deliveries SET status = 'queued', lead = NULL WHERE lead = ? AND status = 'sending'",
                          (lead,))
 
-    def fail_rows(self, ids: Iterable[int], detail: str, now: float) -> None:
+    def fail_rows(self, ids: Iterable[int], detail: str, now: float, status: str = "failed") -> None:
+        """Settle rows that were never sent: `failed`, or `expired` (their delivery deadline passed)."""
         self.begin()
-        self._db.executemany("UPDATE deliveries SET status = 'failed', detail = ?, done_at = ? WHERE id = ?",
-                             [(detail, now, i) for i in ids])
+        self._db.executemany("UPDATE deliveries SET status = ?, detail = ?, done_at = ? WHERE id = ?",
+                             [(status, detail, now, i) for i in ids])
 
     def orphan_sending(self, channel: ChannelKind | None = None, below_incarnation: int | None = None) -> int:
         """Rows `sending` whose request may or may not have reached the service become `unknown`."""

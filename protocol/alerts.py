@@ -42,6 +42,7 @@ class ChannelKind(StrEnum):
     SLACK = "slack"
     EMAIL = "email"
     SMS = "sms"
+    APPRISE = "apprise"  # any other service, through apprise URLs (APPRISE_URLS)
 
 
 # --- raising alerts ----------------------------------------------------------------------------
@@ -106,6 +107,7 @@ class Notification(msgspec.Struct, frozen=True):
 class Deliver(msgspec.Struct, frozen=True, tag=True):
     attempt: int  # the router's attempt id, echoed in the outcome
     notification: Notification
+    expires_in_s: float | None = None  # left of its delivery deadline when handed over; past it, never sent
 
 
 class DeliveryOutcome(msgspec.Struct, frozen=True, tag=True):
@@ -116,6 +118,7 @@ class DeliveryOutcome(msgspec.Struct, frozen=True, tag=True):
     permanent: bool = False  # the channel will not deliver this one (or any: see ChannelSnapshot.disabled)
     requeue: bool = False  # not tried (breaker open): the router keeps it queued for later
     latency_s: float = 0.0
+    expired: bool = False  # its delivery deadline passed before the service took it: not sent late
 
 
 class ChannelStarted(msgspec.Struct, frozen=True, tag=True):

@@ -103,13 +103,14 @@ class AlertsConfig(msgspec.Struct, frozen=True):
     twilio_from: str | None = None
     twilio_to: tuple[str, ...] = ()
     twilio_api_base: str = "https://api.twilio.com"
-    apprise_urls: Secret | None = None  # not built: set, it stops the bot at start with a clear error
+    apprise_urls: Secret | None = None  # set: the apprise channel, one request per URL (comma/space separated)
     dedup_window_s: float = 60.0  # repeats of one condition within this window are dropped
     group_wait_s: float = 30.0  # Alertmanager's defaults; critical alerts do not wait
     group_interval_s: float = 300.0
     repeat_interval_s: float = 14400.0
     escalate_after_s: float = 60.0  # a critical alert undelivered this long goes to the next channel
     rules: tuple[dict[str, Any], ...] = ()  # [[alerts.rules]] tables, parsed and validated at start
+    routes: tuple[dict[str, Any], ...] = ()  # [[alerts.routes]] tables: which alerts a channel hears (see routing)
 
 
 class StorageConfig(msgspec.Struct, frozen=True):
@@ -221,7 +222,7 @@ SETTINGS: tuple[Setting, ...] = (
     S("TWILIO_FROM", "alerts", "twilio_from", v.text, "a sender phone number"),
     S("TWILIO_TO", "alerts", "twilio_to", v.string_list, "a comma-separated list of phone numbers"),
     S("TWILIO_API_BASE", "alerts", "twilio_api_base", v.plain_url(*_HTTP), "an http(s) URL"),
-    S("APPRISE_URLS", "alerts", "apprise_urls", v.secret, "apprise URLs", True),
+    S("APPRISE_URLS", "alerts", "apprise_urls", v.secret, "apprise URLs separated by commas or spaces", True),
     S("ALERT_DEDUP_WINDOW", "alerts", "dedup_window_s", v.number(0), "a number of seconds >= 0"),
     S("ALERT_GROUP_WAIT", "alerts", "group_wait_s", v.number(0), "a number of seconds >= 0"),
     S("ALERT_GROUP_INTERVAL", "alerts", "group_interval_s", v.number(0), "a number of seconds >= 0"),
@@ -441,7 +442,7 @@ def load_config(env: Mapping[str, str] | None = None, toml_path: str | None = No
                 if key == "network":
                     known.append("endpoints")
                 if key == "alerts":
-                    known.append("rules")
+                    known += ["rules", "routes"]
                 for sub, sub_raw in raw.items():
                     if key == "network" and sub == "endpoints":
                         toml_eps = _toml_endpoints(sub_raw, where)
@@ -450,6 +451,11 @@ def load_config(env: Mapping[str, str] | None = None, toml_path: str | None = No
                             raise ConfigError(f"config error: alerts.rules in {where} is not a list of tables; "
                                               "expected [[alerts.rules]] entries with name and when")
                         values["alerts"]["rules"] = tuple(sub_raw)
+                    elif key == "alerts" and sub == "routes":
+                        if not isinstance(sub_raw, list) or not all(isinstance(r, dict) for r in sub_raw):
+                            raise ConfigError(f"config error: alerts.routes in {where} is not a list of tables; "
+                                              "expected [[alerts.routes]] entries with channel and min_priority")
+                        values["alerts"]["routes"] = tuple(sub_raw)
                     elif (key, sub) in by_key:
                         values[key][sub] = _parse(by_key[(key, sub)], sub_raw, f"{key}.{sub}", where)
                     else:

@@ -9,8 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from devnet.alerts_burst import audit, unsettled
 from devnet.fake_services import FakeServices, FakeSmtp, Fault
 from tests.waiting import wait_until
@@ -26,12 +24,6 @@ def _child(env: dict[str, str], count: int) -> subprocess.Popen[str]:
                             env={**os.environ, "PYTHONPATH": str(ROOT)})
 
 
-# A known liveness bug (issue 17 stays open for it): on a loaded machine, in about one restart in three the
-# notice "N deliveries were in flight" stays `queued` on email and slack after one attempt (attempts=1, the
-# router skips it on every tick) and the restarted child never drains. Nothing is lost or duplicated in
-# those runs; the row is stuck. Marked so until the router's requeue path is fixed; it must not be hidden.
-@pytest.mark.xfail(reason="known: a requeued in-flight notice can stay queued after a restart (issue 17)",
-                   strict=False)
 def test_sigkill_mid_burst_loses_nothing_and_duplicates_nothing(services: FakeServices, smtp: FakeSmtp,
                                                                 tmp_path: Path) -> None:
     env = channel_env(services, smtp, tmp_path)

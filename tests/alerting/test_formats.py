@@ -86,3 +86,30 @@ def test_split_keeps_every_character_but_newlines_and_respects_the_limit(text: s
     chunks = split(text, limit)
     assert all(len(c) <= limit for c in chunks)
     assert "".join(chunks).replace("\n", "") == text.replace("\n", "")
+
+
+def test_the_log_channel_prints_a_group_one_line_per_alert() -> None:
+    import asyncio
+
+    from loguru import logger
+
+    from adapters.alert_services import LogService
+    from protocol.alerts import AlertType, ChannelKind, NotificationLine, Priority
+
+    lines = tuple(NotificationLine(alert_id=i, priority=Priority.HIGH, title=f"endpoint e{i} down",
+                                   details=(("endpoint", f"e{i}"),)) for i in range(3))
+    group = Notification(ref="41", channel=ChannelKind.LOG, type=AlertType.NETWORK, priority=Priority.HIGH,
+                         title="3 firing: endpoint e0 down", lines=lines, held_back=("limit hit",), held_back_count=1)
+    records: list[str] = []
+    sink = logger.add(lambda m: records.append(m.record["message"]), level="WARNING", format="{message}")
+    try:
+        service = LogService()
+        (request,) = service.build(group)
+        asyncio.run(service.send(request))
+    finally:
+        logger.remove(sink)
+    assert len(records) == 5 and all("\n" not in r and "[ref 41]" in r for r in records)
+    assert "3 alerts" in records[0]
+    for i in range(3):
+        assert f"#{i} (high) endpoint e{i} down [endpoint=e{i}]" in records[1 + i]
+    assert "limit hit" in records[4]

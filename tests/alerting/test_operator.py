@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from loguru import logger
 from prometheus_client import REGISTRY
 
@@ -16,7 +17,7 @@ from bot.alerts import alerts_config_problem
 from console.registry import CommandRegistry
 from devnet.fake_services import FakeServices, Fault
 from protocol.alerts import AlertType, Priority, SendAlert
-from protocol.config import load_config
+from protocol.config import ConfigError, load_config
 from tests.waiting import wait_until
 
 from .conftest import ROUTER, AlertsRun
@@ -73,7 +74,7 @@ def test_no_secret_in_logs_errors_or_console(alerts: AlertsRun, services: FakeSe
 
 
 def test_unbuilt_channel_and_bad_rule_stop_the_bot_with_one_line(tmp_path: Path) -> None:
-    cfg = load_config({"APPRISE_URLS": "tgram://bottoken/chat"})
+    cfg = load_config({"APPRISE_URLS": "nosuchscheme://bottoken/chat"})  # a URL apprise cannot send to
     problem = alerts_config_problem(cfg.alerts)
     assert problem is not None and problem.startswith("config error: APPRISE_URLS=***") and "bottoken" not in problem
     toml = tmp_path / "bot.toml"
@@ -83,3 +84,13 @@ def test_unbuilt_channel_and_bad_rule_stop_the_bot_with_one_line(tmp_path: Path)
     lines = [x for x in result.stderr.splitlines() if x.strip()]
     assert result.returncode == 2 and len(lines) == 1, result.stderr
     assert lines[0].startswith("config error: rule 'few' when = 'routable_endpoints < '")
+
+
+def test_a_toml_route_to_an_unconfigured_channel_stops_the_bot_with_one_line(tmp_path: Path) -> None:
+    toml = tmp_path / "bot.toml"
+    toml.write_text('[[alerts.routes]]\nchannel = "sms"\nmin_priority = "critical"\n')
+    problem = alerts_config_problem(load_config({"DATA_DIR": str(tmp_path)}, str(toml)).alerts)
+    assert problem == ("config error: alerts.routes[0] routes to sms, which is not configured; configured: log")
+    toml.write_text('[alerts]\nroutes = "sms"\n')
+    with pytest.raises(ConfigError, match=r"alerts\.routes in bot\.toml is not a list of tables"):
+        load_config({}, str(toml))
