@@ -6,8 +6,9 @@ every block while one of our fills still shapes a pool. The pools that changed b
 shown come from one pointer into the (block-ordered) event arrays: the events since the last block
 shown, the last one of each pool. So the replay's cost grows with the blocks scanned and the events,
 never with blocks x pools.
-Deviation from live: the risk book's price history (volatility, correlation) is sampled at the
-scanned blocks, not at every block.
+The risk book's price history (volatility, correlation) is sampled at every block, as the live
+strategy samples every head: a block the screen skipped still gets its token prices taken from its
+recorded reserves (Trader.observe), for the PRICE_HISTORY blocks before each scanned one.
 """
 
 from __future__ import annotations
@@ -131,6 +132,12 @@ def replay(
             break
         while ci < len(kept) and kept[ci] <= block:
             ci += 1
+        # the blocks in between: their Syncs, and the last PRICE_HISTORY's prices for the risk book
+        sampled = max(last + 1, block - PRICE_HISTORY + 1)
+        if sampled > last + 1:
+            trader.observe(syncs.advance(sampled - 1), sample=False)
+        for between in range(sampled, block):
+            trader.observe(syncs.advance(between), sample=True)
         last = block
         row = block - first_block
         if progress is not None and trader.scanned % 512 == 0:

@@ -125,6 +125,8 @@ class Trader:
         self.graph: MarketGraph | None = None
         self.overlay: dict[int, PoolSnapshot] = {}  # pool -> our fill's reserves, until its next recorded Sync
         self.unseen_fills: dict[int, PoolSnapshot] = {}  # the overlay not yet in the graph
+        self.unscanned: dict[int, PoolSnapshot] = {}  # Syncs of blocks observed but not scanned
+        self.recorded: dict[int, tuple[int, int]] = {}  # pool -> its last recorded reserves
         self.prices: collections.deque[dict[str, float]] = collections.deque(maxlen=PRICE_HISTORY)
         self.trades: list[Trade] = []
         self.equity_times: list[float] = []
@@ -142,10 +144,11 @@ class Trader:
         """Look at `block`: `synced` are (pool, recorded reserves) of the pools with a Sync since the last call,
         in pool order."""
         self.scanned += 1
-        update = dict(self.unseen_fills)  # our last block's fills enter the graph now, as live (next head)
-        self.unseen_fills = {}
+        update = {**self.unseen_fills, **self.unscanned}  # our last fills enter the graph now (next head)
+        self.unseen_fills, self.unscanned = {}, {}
         for p, snapshot in synced:
             self.overlay.pop(p, None)  # the pool's next Sync: the world without our fill
+            self.recorded[p] = (snapshot.reserve0, snapshot.reserve1)
             update[p] = snapshot
         changed = [update[p] for p in sorted(update)]
         if self.graph is None:
@@ -155,6 +158,43 @@ class Trader:
             self.graph = self.graph.update(changed)
         self._operator_reset(now)
         self._trade(self.graph, block, now, base_fee)
+
+    def observe(self, synced: Iterable[tuple[int, PoolSnapshot]], *, sample: bool) -> None:
+        """A block not scanned (the screen found nothing to pay for gas there): its Syncs reach the graph at
+        the next scanned block; with `sample`, the block's token prices join the risk book's price history,
+        as the live strategy samples every head (only the last PRICE_HISTORY blocks before a scan matter)."""
+        for p, snapshot in synced:
+            self.overlay.pop(p, None)
+            self.recorded[p] = (snapshot.reserve0, snapshot.reserve1)
+            self.unscanned[p] = snapshot
+        if self.graph is None and self.unscanned:
+            self.graph = MarketGraph.build([self.unscanned[p] for p in sorted(self.unscanned)], weth=self.weth,
+                                           base_tokens=(self.weth,), max_hops=self.strategy.max_hops)
+            self.unscanned = {}
+        if sample and self.graph is not None:
+            self.prices.append(self._price_row(self.graph))
+
+    def _price_row(self, graph: MarketGraph) -> dict[str, float]:
+        """amm.selection.token_prices(graph, amm.search.eth_value_in(graph, quote)) at the recorded reserves,
+        on the graph's topology: the same integers divided the same way, so the same floats."""
+        weth = graph.weth
+        refs: dict[str, tuple[int, int]] = {weth: (1, 1)} if weth in graph.token_index else {}
+        for token, pool_ids in graph.weth_pools.items():
+            best: tuple[int, int] | None = None
+            for i in pool_ids:
+                pool = graph.pools[i]
+                r0, r1 = self.recorded.get(self.index_of[pool.address], (pool.reserve0, pool.reserve1))
+                pair = (r0, r1) if pool.token0 == weth else (r1, r0)
+                if best is None or pair[0] > best[0]:
+                    best = pair
+            if best is not None:
+                refs[graph.tokens[token]] = best
+        quote = refs.get(self.quote)
+        eth_value = 0.0
+        if quote is not None and quote[0] > 0:
+            eth_value = (quote[1] / 10**self.quote_decimals) / (quote[0] / 10**18)
+        scale = eth_value if eth_value > 0 else 1.0
+        return {token: scale * w / t for token, (w, t) in refs.items()}
 
     def _operator_reset(self, now: float) -> None:
         after = self.options.operator_reset_after_s

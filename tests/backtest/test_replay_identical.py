@@ -1,10 +1,10 @@
-"""The faster replay gives the trades the first engine gave: the same fills, to the wei, on a seeded history.
+"""The faster replay gives the trades the engine gave before it: the same fills, to the wei, on a seeded history.
 
-tests/backtest/data/replay_v1_seed7_4d.json holds what the engine of commit e606409 (before the
-Trader split, the event pointer and the recalibrated synthetic defaults) produced on the 4-day
-synthetic history of seed 7 with that generator's parameters (spelled out below, as they were the
-defaults then), competition draws of seed 5. A change that speeds the replay up must not change a
-single trade.
+tests/backtest/data/replay_v1_seed7_4d.json holds what the engine produced once the risk book's
+price history was sampled at every block (the commit that says so; the Trader split before it
+reproduced the first engine's trades to the wei) on the 4-day synthetic history of seed 7 with the
+generator's first parameters (spelled out below, as they were the defaults then), competition draws
+of seed 5. A change that speeds the replay up must not change a single trade.
 """
 
 from __future__ import annotations
