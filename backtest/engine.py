@@ -61,6 +61,7 @@ class Replay:
     stops: int
     elapsed_s: float
     screen_s: float
+    operator_resets: int = 0  # emergency stops reset by the stand-in operator (BacktestOptions)
 
 
 def result_of(trader: Trader, history: History, candidates: int, elapsed_s: float, screen_s: float) -> Replay:
@@ -70,6 +71,7 @@ def result_of(trader: Trader, history: History, candidates: int, elapsed_s: floa
         events=history.events, candidate_blocks=candidates, scanned_blocks=trader.scanned,
         opportunities=trader.opportunities, skipped=trader.skipped, limit_hits=trader.limit_hits,
         not_included=trader.not_included, stops=trader.stops, elapsed_s=elapsed_s, screen_s=screen_s,
+        operator_resets=trader.operator_resets,
     )
 
 

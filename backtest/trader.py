@@ -67,10 +67,11 @@ class BacktestOptions(msgspec.Struct, frozen=True, rename="camel"):
     mode: str = "public"  # public transactions (a lost race reverts and pays gas) or "bundle" (costs nothing)
     competition: CompetitionModel = CompetitionModel()
     monte_carlo_paths: int = 2_000
-    #: The live book stays stopped until an operator resets it. A backtest stands in for that operator:
-    #: it resets the stop (risk.book.reset_stop, with the reason on record) this long after it fired,
-    #: cooldown untouched; None leaves it stopped for the rest of the range.
-    operator_reset_after_s: float | None = 3_600.0
+    #: The live book stays stopped until an operator resets it, and so does a backtest by default (None:
+    #: stopped for the rest of the range, as live). Given a number, a stand-in operator resets the stop
+    #: (risk.book.reset_stop, with the reason on record) this long after it fired, cooldown untouched; the
+    #: report counts those resets (operatorResets) and shows the setting.
+    operator_reset_after_s: float | None = None
 
 
 class Trade(msgspec.Struct, frozen=True, rename="camel"):
@@ -133,7 +134,7 @@ class Trader:
         self.equity_values: list[float] = []
         self.skipped: collections.Counter[str] = collections.Counter()
         self.limit_hits: collections.Counter[str] = collections.Counter()
-        self.not_included = self.scanned = self.opportunities = self.stops = 0
+        self.not_included = self.scanned = self.opportunities = self.stops = self.operator_resets = 0
 
     @property
     def holding(self) -> bool:
@@ -202,6 +203,7 @@ class Trader:
         if stop.active and after is not None and stop.since is not None and now - stop.since >= after:
             self.state, _ = reset_stop(self.state, f"backtest operator reset {after:g} s after the stop",
                                        "backtest", now)
+            self.operator_resets += 1
 
     def _trade(self, graph: MarketGraph, block: int, now: float, base_fee: int) -> None:
         strategy, limits, weth = self.strategy, self.limits, self.weth
