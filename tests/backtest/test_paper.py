@@ -11,6 +11,7 @@ from backtest.history import History, exact
 from backtest.paper import PAPER_LABEL, PaperReport, PaperSession, PaperTape, compare
 from backtest.report import to_html, to_json
 from backtest.synthetic import SyntheticSpec, generate
+from tests.backtest.busy import busy
 
 
 def heads_of(history: History):
@@ -26,7 +27,7 @@ def heads_of(history: History):
 
 
 def test_paper_trading_fills_like_the_backtest_of_the_same_blocks(tmp_path):
-    history = generate(SyntheticSpec(seed=5, days=0.5))
+    history = generate(busy(5, 0.5))
     session = PaperSession(history.meta, StrategyParams(), BacktestOptions(seed=9))
     for head in heads_of(history):
         session.on_head(*head)
@@ -60,7 +61,7 @@ def test_the_tape_fills_skipped_heads_and_only_moves_forward():
 
 
 def test_a_difference_names_the_first_trade_that_differs():
-    history = generate(SyntheticSpec(seed=5, days=0.5))
+    history = generate(busy(5, 0.5))
     session = PaperSession(history.meta, StrategyParams(), BacktestOptions(seed=9))
     for head in heads_of(history):
         session.on_head(*head)

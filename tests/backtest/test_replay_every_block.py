@@ -8,6 +8,7 @@ from amm.selection import token_prices
 from backtest.engine import BacktestOptions, StrategyParams, SyncPointer, replay
 from backtest.synthetic import SyntheticSpec, generate
 from backtest.trader import Trader
+from tests.backtest.busy import busy
 
 
 def every_block(history, strategy: StrategyParams, options: BacktestOptions) -> Trader:
@@ -19,7 +20,7 @@ def every_block(history, strategy: StrategyParams, options: BacktestOptions) -> 
 
 
 def test_the_screened_replay_trades_as_a_scan_of_every_block():
-    history = generate(SyntheticSpec(seed=3, days=0.75))
+    history = generate(busy(3, 0.75))
     strategy, options = StrategyParams(), BacktestOptions(seed=2)
     screened = replay(history, strategy, options)
     full = every_block(history, strategy, options)

@@ -28,7 +28,8 @@ V1_SPEC = SyntheticSpec(
             SyntheticToken("LDO", 18, 0.0007, 0.9, 2.0, 0.05)),
     cross_pairs=(("WBTC", "USDC"), ("LINK", "USDC"), ("UNI", "USDC"), ("WBTC", "LINK")),
     dexes=("uniswap", "sushiswap"), depth_eth=(2_500.0, 900.0), competitor_rate=(0.25, 0.12), noise_rate=0.03,
-    noise_sd=0.0015, band_share=0.5, fee_bps=30,
+    noise_sd=0.0015, band_share=0.5, fee_bps=30, pair_realign_rate=0.0, pair_joint_share=0.0,
+    jump_response=0.0,
 )
 V1_COMPETITION = CompetitionModel(enabled=True, latency_ms=100.0, rate_at_reference=1.0, reference_profit_eth=0.01,
                                   profit_elasticity=0.5)
