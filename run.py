@@ -4,6 +4,7 @@
   run (default)   run the bot: the embedded devnet unless RPC URLs are configured
   console [CMD]   attach the debug console to a running bot (interactive, or one command)
   config          print the effective configuration, secrets masked
+  paper           run the bot with paper trading (PAPER_MODE=true): fills simulated, nothing sent
   backtest [...]  replay the strategy and risk book on history (--synthetic 6mo, --history DIR; --help)
   history fetch   ingest Uniswap V2 pool history from a node (chunked eth_getLogs, resumable; --help)
   optimize [...]  genetic search of strategy parameters with walk-forward validation (--help)
@@ -40,6 +41,13 @@ def main(argv: list[str]) -> int:
         from bot.audit_cli import main as audit_main
 
         return audit_main(rest)
+    if command == "paper":
+        import os
+
+        from bot.app import main as app_main
+
+        os.environ["PAPER_MODE"] = "true"
+        return app_main(command, rest)
     if command in ("run", "config"):
         from bot.app import main as app_main
 

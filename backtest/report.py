@@ -126,7 +126,10 @@ def to_html(report: BacktestReport) -> str:
     counts = _table([("blocks", c.blocks), ("events", c.events), ("blocks kept by the screen", c.candidate_blocks),
                      ("blocks scanned", c.scanned_blocks), ("opportunities found", c.opportunities),
                      ("bundles not included", c.not_included), ("emergency stops", c.emergency_stops),
-                     ("emergency stop at the end", c.emergency_stop)]
+                     ("emergency stop at the end", c.emergency_stop),
+                     ("stops reset by a stand-in operator",
+                      f"{c.operator_resets} (after {report.options.operator_reset_after_s:g} s)"
+                      if report.options.operator_reset_after_s is not None else "none: stopped stays stopped, as live")]
                     + [(f"skipped: {k}", v) for k, v in c.skipped.items()]
                     + [(f"limit hit: {k}", v) for k, v in c.limit_hits.items()])
     mc = ""

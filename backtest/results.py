@@ -36,6 +36,7 @@ class ReplayCounts(msgspec.Struct, frozen=True, rename="camel"):
     limit_hits: dict[str, int]
     emergency_stops: int
     emergency_stop: str | None  # still active at the end: its reason
+    operator_resets: int = 0  # stops reset by the stand-in operator (options.operatorResetAfterS; live: none)
 
 
 class BacktestReport(msgspec.Struct, frozen=True, rename="camel"):
@@ -108,7 +109,8 @@ def build_report(
         blocks=replay.blocks, events=replay.events, candidate_blocks=replay.candidate_blocks,
         scanned_blocks=replay.scanned_blocks, opportunities=replay.opportunities, not_included=replay.not_included,
         skipped=dict(sorted(replay.skipped.items())), limit_hits=dict(sorted(replay.limit_hits.items())),
-        emergency_stops=replay.stops, emergency_stop=stop.reason if stop.active else None
+        emergency_stops=replay.stops, emergency_stop=stop.reason if stop.active else None,
+        operator_resets=replay.operator_resets,
     )
     synthetic = history.meta.synthetic
     return BacktestReport(

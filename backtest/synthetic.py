@@ -8,12 +8,26 @@ with numpy and driven by one numpy Generator seeded by `seed`:
   two-state chain (calm x1, stressed x STRESS_VOL) with geometric durations (mean CALM_DAYS and
   STRESS_DAYS). On top, jumps: Poisson arrivals (jumps_per_day) of normal size (jump_sd in log
   price). The quote token (USDC) is worth 1/ETH-in-USD ETH.
-- Competing arbitrageurs. In each block, with probability competitor_rate (per pool: a DEX where
-  searchers are quicker has a higher rate), another searcher re-aligns the pool with the fair
-  price, leaving it anywhere within +-band_share * fee of it (searchers arbitrage pools against
-  each other, so two pools of a pair stay within about one fee of each other). Between two re-alignments the pool does
-  not follow the fair price: this lag, across two DEXes re-aligned at different times, is where
-  arbitrage comes from (most of it right after a jump).
+- Competing arbitrageurs. A re-alignment moves a pool to the fair price, leaving it anywhere within
+  +-band_share * fee of it (searchers arbitrage pools against each other, so two pools of a pair
+  stay within about one fee of each other). Between two re-alignments the pool does not follow the
+  fair price: this lag, across pools re-aligned at different times, is where our arbitrage comes
+  from. Re-alignments come three ways: per pair and block with probability pair_realign_rate, on
+  each of its pools with probability pair_joint_share (CEX-DEX arbitrageurs trade every pool of a
+  pair against the same off-chain price in the same block); per pool and block with probability
+  competitor_rate (one pool alone); and in the very block a token's fair price jumps, with
+  probability jump_response (most of what a jump opens is taken by others before we see it).
+- Calibration (the defaults). Milionis, Moallemi and Roughgarden, "Automated Market Making and
+  Arbitrage Profits in the Presence of Fees" (2023, arXiv:2305.14604): the chance that a block holds an arbitrage
+  trade on a pool with fee gamma is about 1 / (1 + gamma / (sigma * sqrt(dt / 2))); for a 30 bps pool,
+  12 s blocks and 60-100 % annual volatility that is 8-12 % of blocks, hence pair_realign_rate 0.10
+  (plus 1-2 % of single-pool re-alignments). Daian et al., "Flash Boys 2.0" (2019), and the
+  MEV-Boost era since show that an opportunity visible to all is contested by many searchers and
+  usually taken in its own block: jump_response 0.9 leaves one jump in ten open for a block or
+  more, and backtest.competition's race decides who takes what is left. With these, the default
+  strategy's margin after gas and lost races is thin (tests/backtest/test_calibration.py pins the
+  properties); the first parameters (competitor_rate 0.25 / 0.12 alone, a race lost one time in
+  ten) let it make about 50 % in ten days.
 - Noise flow. In each block, with probability noise_rate, an uninformed trade moves the pool's log
   price by a normal amount (noise_sd).
 - Liquidity. A pool's constant-product liquidity L = sqrt(r0 * r1) is fixed (its depth in ETH set
@@ -41,7 +55,7 @@ START_TIMESTAMP = 1_767_225_600  # 2026-01-01T00:00:00Z
 CALM_DAYS, STRESS_DAYS, STRESS_VOL = 12.0, 2.0, 2.5
 BASE_FEE_GWEI, BASE_FEE_PHI, BASE_FEE_SD, BASE_FEE_DAILY_AMPLITUDE = 12.0, 0.9995, 0.015, 0.3
 SPIKES_PER_DAY, SPIKE_SIZE = 3.0, 0.25
-GENERATOR = "backtest.synthetic v1"
+GENERATOR = "backtest.synthetic v2"
 
 
 class SyntheticToken(msgspec.Struct, frozen=True):
@@ -73,7 +87,13 @@ class SyntheticSpec(msgspec.Struct, frozen=True):
     cross_pairs: tuple[tuple[str, str], ...] = (("WBTC", "USDC"), ("LINK", "USDC"), ("UNI", "USDC"), ("WBTC", "LINK"))
     dexes: tuple[str, ...] = ("uniswap", "sushiswap")
     depth_eth: tuple[float, ...] = (2_500.0, 900.0)  # ETH value of a pool's ETH-side reserve, per DEX
-    competitor_rate: tuple[float, ...] = (0.25, 0.12)  # per block, per DEX
+    competitor_rate: tuple[float, ...] = (0.02, 0.01)  # per block, per DEX: re-alignments of one pool alone
+    #: per block, per pair: CEX-DEX arbitrageurs re-align the pair on every DEX at once (each pool with
+    #: probability pair_joint_share), as they arbitrage each pool against the same off-chain price
+    pair_realign_rate: float = 0.10
+    pair_joint_share: float = 0.9
+    #: the chance that arbitrageurs re-align a pool in the very block its token's fair price jumped
+    jump_response: float = 0.9
     noise_rate: float = 0.03
     noise_sd: float = 0.0015
     band_share: float = 0.5  # competitors leave a pool within +-band_share * fee of the fair price
@@ -103,12 +123,14 @@ def _regime(rng: np.random.Generator, n: int) -> np.ndarray:
 
 
 def _log_path(rng: np.random.Generator, n: int, start: float, sigma_annual: float, regime: np.ndarray,
-              jumps_per_day: float, jump_sd: float) -> np.ndarray:
+              jumps_per_day: float, jump_sd: float) -> tuple[np.ndarray, np.ndarray]:
+    """(log price per block, the blocks where it jumped)."""
     step = rng.standard_normal(n) * (sigma_annual / math.sqrt(365 * BLOCKS_PER_DAY)) * regime
     k = rng.poisson(jumps_per_day * n / BLOCKS_PER_DAY)
-    np.add.at(step, rng.integers(1, n, size=k), rng.normal(0.0, jump_sd, size=k))
+    at = rng.integers(1, n, size=k)
+    np.add.at(step, at, rng.normal(0.0, jump_sd, size=k))
     step[0] = 0.0
-    return math.log(start) + np.cumsum(step)
+    return math.log(start) + np.cumsum(step), at
 
 
 def _base_fee(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -128,12 +150,14 @@ def generate(spec: SyntheticSpec = SyntheticSpec(), *, first_block: int = 20_000
     weth, usdc = address("WETH"), address("USDC")
     tokens = {weth: TokenInfo("WETH", 18), usdc: TokenInfo("USDC", 6)}
     regime = _regime(rng, n)
-    eth_usd = _log_path(rng, n, spec.eth_usd, spec.eth_sigma_annual, regime, spec.eth_jumps_per_day, spec.eth_jump_sd)
+    eth_usd, eth_jumps = _log_path(rng, n, spec.eth_usd, spec.eth_sigma_annual, regime, spec.eth_jumps_per_day,
+                                   spec.eth_jump_sd)
     fair = {weth: np.zeros(n), usdc: -eth_usd}  # log price in ETH of a whole token
+    jumps = {weth: np.zeros(0, dtype=np.int64), usdc: eth_jumps}  # the blocks where its ETH price jumped
     for t in spec.tokens:
         a = address(t.symbol)
         tokens[a] = TokenInfo(t.symbol, t.decimals)
-        fair[a] = _log_path(rng, n, t.price_eth, t.sigma_annual, regime, t.jumps_per_day, t.jump_sd)
+        fair[a], jumps[a] = _log_path(rng, n, t.price_eth, t.sigma_annual, regime, t.jumps_per_day, t.jump_sd)
     by_symbol = {info.symbol: a for a, info in tokens.items()}
     pairs = [("WETH", "USDC")] + [("WETH", t.symbol) for t in spec.tokens] + list(spec.cross_pairs)
     pools: list[PoolInfo] = []
@@ -144,6 +168,7 @@ def generate(spec: SyntheticSpec = SyntheticSpec(), *, first_block: int = 20_000
         d0, d1 = tokens[t0].decimals, tokens[t1].decimals
         # log of token1 wei per token0 wei at the fair prices
         log_price = fair[t0] - fair[t1] + (d1 - d0) * math.log(10)
+        pair_realign = rng.random(n) < spec.pair_realign_rate if spec.pair_realign_rate > 0 else None
         for dex, depth, competitor in zip(spec.dexes, spec.depth_eth, spec.competitor_rate):
             index = len(pools)
             pools.append(PoolInfo(address(f"{dex}:{a_symbol}/{b_symbol}"), dex, t0, t1, spec.fee_bps))
@@ -151,6 +176,11 @@ def generate(spec: SyntheticSpec = SyntheticSpec(), *, first_block: int = 20_000
             side_log = math.log(depth) - fair[t0][0] + d0 * math.log(10)  # log token0 wei worth `depth` ETH
             log_liquidity = side_log + 0.5 * log_price[0]  # L = r0 * sqrt(P)
             realign = rng.random(n) < competitor
+            if pair_realign is not None:
+                realign |= pair_realign & (rng.random(n) < spec.pair_joint_share)
+            if spec.jump_response > 0:
+                jumped = np.concatenate((jumps[t0], jumps[t1]))
+                realign[jumped[rng.random(len(jumped)) < spec.jump_response]] = True
             realign[0] = True
             noise = rng.random(n) < spec.noise_rate
             event = np.flatnonzero(realign | noise)

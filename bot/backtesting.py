@@ -1,6 +1,7 @@
 """`python run.py backtest` and Phase4Manager.run_backtest: history in, the replay, the report files out.
 
-    run.py backtest --synthetic 6mo [--seed N] [--mode public|bundle] [--out DIR] [--config FILE]
+    run.py backtest --synthetic 6mo [--seed N] [--mode public|bundle] [--operator-reset-after S] [--out DIR]
+                    [--config FILE]
     run.py backtest --history DIR [--from BLOCK --to BLOCK] ...
 
 --synthetic generates a seeded synthetic history (labelled so in every report); --history reads a
@@ -114,6 +115,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--to", dest="last", type=int, help="last block (inclusive)")
     parser.add_argument("--seed", type=int, default=0, help="synthetic history and competition draws (default 0)")
     parser.add_argument("--mode", choices=("public", "bundle"), default=None, help="how trades are sent")
+    parser.add_argument("--operator-reset-after", type=float, metavar="SECONDS", default=None,
+                        help="a stand-in operator resets an emergency stop this long after it fired (simulated "
+                             "time; default: never, as live), counted in the report")
     parser.add_argument("--out", default=DEFAULT_OUT, help=f"report directory (default {DEFAULT_OUT})")
     parser.add_argument("--config", help='a JSON file {"strategy": {...}, "options": {...}}')
     args = parser.parse_args(argv)
@@ -123,6 +127,8 @@ def main(argv: list[str]) -> int:
             config = msgspec.json.decode(Path(args.config).read_bytes())
         strategy, options, _ = settings_from(config.get("strategy"), config.get("options"))
         options = msgspec.structs.replace(options, seed=args.seed, **({"mode": args.mode} if args.mode else {}))
+        if args.operator_reset_after is not None:
+            options = msgspec.structs.replace(options, operator_reset_after_s=args.operator_reset_after)
         history_dir = args.history
         if args.blocks or args.events or args.meta:
             if not (args.blocks and args.events and args.meta):

@@ -115,6 +115,7 @@ def market_spec(inputs: TreeInputs) -> ChildSpec | None:
     from actors.strategy import Strategy as StrategyActor
     from amm.gas import Numeraire, PriceBook
     from execution.mode import decide_mode
+    from protocol.execution import SubmitMode
     from protocol.market import Factory, WatchedPool
     from rpc.client import RpcClient
 
@@ -145,6 +146,8 @@ def market_spec(inputs: TreeInputs) -> ChildSpec | None:
     relay_url = cfg.execution.relay_url.reveal() if cfg.execution.relay_url else None
     mode, why = decide_mode(devnet=inputs.devnet is not None, live_mode=cfg.execution.live_mode, key=key,
                             relay_url=relay_url)
+    if cfg.execution.paper_trading:
+        mode, why = SubmitMode.PAPER, "PAPER_MODE: paper trading, fills simulated by the backtest engine, nothing sent"
     logger.info("executor mode: {}", why)
     relay = None
     if relay_url and key is not None:
@@ -153,10 +156,13 @@ def market_spec(inputs: TreeInputs) -> ChildSpec | None:
         relay = RelayClient(Secret(relay_url), key)
     client = RpcClient(policy=routing_policy(cfg))
     feed = "/network/subscriptions" if any(e.ws_url for e in cfg.network.endpoints) else None
-    paths = {"pools": "/market/pool-state", "executor": "/market/executor", "strategy": "/market/strategy"}
+    paths = {"pools": "/market/pool-state", "executor": "/market/executor", "strategy": "/market/strategy",
+             "paper": "/market/paper"}
+    paper = paper_spec(inputs, paths["pools"], weth, numeraire, symbols)
+    listeners = (paths["strategy"],) + ((paths["paper"],) if paper is not None else ())
     return supervisor_spec("market", [
         ChildSpec("pool-state", PoolState, kwargs={
-            "client": client, "pools": pools, "factories": factories, "listeners": (paths["strategy"],),
+            "client": client, "pools": pools, "factories": factories, "listeners": listeners,
             "feed_path": feed}),
         ChildSpec("executor", Executor, kwargs={
             "client": client, "chain_id": cfg.network.chain_id or 0, "executor_address": executor_address,
@@ -165,7 +171,25 @@ def market_spec(inputs: TreeInputs) -> ChildSpec | None:
         ChildSpec("strategy", StrategyActor, kwargs={
             "pool_state_path": paths["pools"], "executor_path": paths["executor"], "weth": weth,
             "base_tokens": (weth,), "numeraire": numeraire, "prices": PriceBook(symbols=symbols)}),
+        *([paper] if paper is not None else []),
     ], strategy=RestartStrategy.REST_FOR_ONE)
+
+
+def paper_spec(inputs: TreeInputs, pool_state_path: str, weth: str, numeraire: Any,
+               symbols: dict[str, str]) -> ChildSpec | None:
+    """/market/paper with PAPER_MODE: the backtest's Trader on every head, with the live risk limits."""
+    cfg = inputs.config
+    if not cfg.execution.paper_trading or numeraire is None:
+        return None
+    from actors.paper_trader import PaperTrader
+    from backtest.trader import StrategyParams
+
+    inventory_eth = DEVNET_INVENTORY_WEI / 10**18 if inputs.devnet is not None else StrategyParams().inventory_eth
+    return ChildSpec("paper", PaperTrader, kwargs={
+        "pool_state_path": pool_state_path, "weth": weth, "quote": numeraire.token,
+        "quote_decimals": numeraire.decimals, "symbols": symbols,
+        "out_dir": str(Path(cfg.storage.data_dir) / "paper"),
+        "strategy": StrategyParams(inventory_eth=inventory_eth, limits=cfg.risk)})
 
 
 def sampler_spec(inputs: TreeInputs) -> ChildSpec:

@@ -130,6 +130,7 @@ class ConsoleConfig(msgspec.Struct, frozen=True):
 
 class ExecutionConfig(msgspec.Struct, frozen=True):
     live_mode: bool = False  # paper mode (sign and send nothing) unless set explicitly
+    paper_trading: bool = False  # PAPER_MODE: trades filled by the backtest's simulator; nothing sent, devnet too
     private_key: Secret | None = None
     relay_url: Secret | None = None  # private relay (Flashbots-style); public mempool when unset
 
@@ -236,6 +237,7 @@ SETTINGS: tuple[Setting, ...] = (
     S("CONSOLE_PORT", "console", "port", v.whole(0, 65535),
       "a port between 0 and 65535 (0 picks a free one)"),
     S("LIVE_MODE", "execution", "live_mode", v.boolean, "true or false"),
+    S("PAPER_MODE", "execution", "paper_trading", v.boolean, "true or false"),
     S("PRIVATE_KEY", "execution", "private_key", v.private_key, "0x followed by 64 hex digits", True),
     S("RELAY_URL", "execution", "relay_url", v.url(*_HTTP), "an http(s) relay URL", True),
     S("WETH_ADDRESS", "market", "weth", v.address, "the wrapped native token's 0x address"),
@@ -412,6 +414,12 @@ def _check_consistency(cfg: Config) -> None:
     if cfg.execution.live_mode and cfg.execution.private_key is None:
         raise ConfigError("config error: LIVE_MODE=true but PRIVATE_KEY is not set; "
                           "expected a signing key for live trading (or LIVE_MODE=false for paper mode)")
+    if cfg.execution.paper_trading and cfg.execution.live_mode:
+        raise ConfigError("config error: PAPER_MODE=true and LIVE_MODE=true; expected one of them: paper trading "
+                          "sends nothing")
+    if cfg.execution.paper_trading and not cfg.devnet and not cfg.market.numeraire_token:
+        raise ConfigError("config error: PAPER_MODE=true but NUMERAIRE_TOKEN is not set; expected the 0x address of "
+                          "a stablecoin paired with WETH, to value the paper trades")
     if cfg.execution.live_mode and not cfg.devnet and cfg.network.chain_id is None:
         raise ConfigError("config error: LIVE_MODE=true but CHAIN_ID is not set; "
                           "expected the chain id transactions may be signed for")

@@ -19,6 +19,7 @@ from bot.backtesting import BacktestRequest, run
 from bot.manager import Phase4Manager
 from protocol.config import Config
 from protocol.risk import RiskLimits
+from tests.backtest.busy import busy
 
 WETH, USDC, TKN = address("WETH"), address("USDC"), address("TKN")
 NO_RACE = BacktestOptions(competition=CompetitionModel(enabled=False))
@@ -107,7 +108,7 @@ def test_the_risk_book_sizes_the_trade_down_by_its_limits():
 
 
 def test_a_lost_race_costs_the_revert_gas_in_public_mode_and_nothing_in_bundles():
-    history = generate(SyntheticSpec(seed=2, days=0.5))
+    history = generate(busy(2, 0.5))
     public = replay(history, StrategyParams(), BacktestOptions(competition=ALWAYS_LOSE))
     assert public.trades and all(t.status == "reverted" and t.pnl_wei == -t.gas_cost_wei < 0 for t in public.trades)
     bundle = replay(history, StrategyParams(), BacktestOptions(mode="bundle", competition=ALWAYS_LOSE))
@@ -116,7 +117,7 @@ def test_a_lost_race_costs_the_revert_gas_in_public_mode_and_nothing_in_bundles(
 
 
 def test_the_live_emergency_stop_ends_trading():
-    history = generate(SyntheticSpec(seed=2, days=0.5))
+    history = generate(busy(2, 0.5))
     strategy = StrategyParams(limits=msgspec.structs.replace(StrategyParams().limits, max_consecutive_losses=2))
     result = replay(history, strategy, BacktestOptions(competition=ALWAYS_LOSE, operator_reset_after_s=None))
     assert len(result.trades) == 2
@@ -129,7 +130,7 @@ def test_the_live_emergency_stop_ends_trading():
 
 
 def test_same_seed_same_report_other_seed_other_draws(tmp_path):
-    history = generate(SyntheticSpec(seed=1, days=1))
+    history = generate(busy(1, 1))
     reports = [build_report(history, replay(history, StrategyParams(), BacktestOptions(seed=s)), StrategyParams(),
                             BacktestOptions(seed=s)) for s in (4, 4, 5)]
     assert to_json(reports[0]) == to_json(reports[1])

@@ -8,9 +8,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from backtest.synthetic import SyntheticSpec, generate
+from backtest.synthetic import generate
 from backtest.walkforward import folds
 from bot.optimizing import optimise
+from tests.backtest.busy import busy
 
 
 @given(first=st.integers(0, 10**7), length=st.integers(2, 10**6), count=st.integers(1, 12))
@@ -28,7 +29,7 @@ def test_folds_roll_forward_without_overlap(first, length, count):
 
 
 def test_the_search_never_scores_on_what_it_trained_on_and_is_reproducible():
-    history = generate(SyntheticSpec(seed=6, days=0.6))
+    history = generate(busy(6, 0.6))
     seen: list[tuple[str, int, int]] = []
     a = optimise(history, fold_count=2, population=4, generations=2, seed=3, windows_seen=seen)
     for result in a.folds:
@@ -50,7 +51,7 @@ def test_the_search_never_scores_on_what_it_trained_on_and_is_reproducible():
 @pytest.mark.timeout(240)
 def test_the_search_over_a_local_ray_instance_is_the_same_search():
     import ray  # noqa: F401  (the optional `ray` extra; the dev extra installs it, so this test never skips)
-    history = generate(SyntheticSpec(seed=6, days=0.3))
+    history = generate(busy(6, 0.3))
     inline = optimise(history, fold_count=1, population=4, generations=2, seed=1)
     assert optimise(history, fold_count=1, population=4, generations=2, seed=1, workers=2,
                     ray_address="local") == inline

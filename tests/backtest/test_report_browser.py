@@ -13,7 +13,8 @@ from PIL import Image
 from backtest.engine import BacktestOptions, StrategyParams, replay
 from backtest.report import to_html
 from backtest.results import build_report
-from backtest.synthetic import SyntheticSpec, generate
+from backtest.synthetic import generate
+from tests.backtest.busy import busy
 
 CHROMIUM = shutil.which("chromium")
 # matplotlib's tab colours the three plots draw with: the strategy's equity, the PnL bars, the Monte Carlo fan
@@ -30,7 +31,7 @@ def test_report_renders_its_plots_in_headless_chromium(tmp_path):
         if os.environ.get("CI"):
             pytest.fail("chromium is not installed although `make setup` should have installed it")
         pytest.skip("chromium is not installed (make setup installs it)")
-    history = generate(SyntheticSpec(seed=1, days=1))
+    history = generate(busy(1, 1))
     report = build_report(history, replay(history), StrategyParams(), BacktestOptions())
     page = tmp_path / "backtest.html"
     page.write_text(to_html(report), encoding="utf-8")
