@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -22,6 +23,12 @@ from supervision import Tree, start_tree, stop_tree
 
 #: The devnet puts one fault proxy per endpoint name in front of anvil, so failover can be watched.
 DEVNET_ENDPOINTS = (("primary", "local-a"), ("secondary", "local-b"), ("tertiary", "local-c"))
+#: The running devnet keeps the states of its last 128 blocks (about two minutes) for reads at a block, not
+#: anvil's 500 in memory plus every older one on disk: a bound on its memory and disk over a long run.
+#: Blocks, receipts and logs of every block stay (eth_getLogs over the whole history answers).
+DEVNET_HISTORY_STATES = 128
+#: What the devnet deployed (addresses, anvil's URL), written to <DATA_DIR>/ for tools such as the soak run.
+DEVNET_WORLD_FILE = "devnet-world.json"
 
 
 class SystemStartError(Exception):
@@ -45,7 +52,9 @@ class System:
                 from devnet import open_devnet
                 from devnet.fault_proxy import FaultProxy
 
-                devnet = stack.enter_context(open_devnet(block_time_s=block_time_s, port=anvil_port))
+                devnet = stack.enter_context(open_devnet(block_time_s=block_time_s, port=anvil_port,
+                                                         history_states=DEVNET_HISTORY_STATES))
+                write_world(Path(config.storage.data_dir), devnet.world)
                 for name, _region in DEVNET_ENDPOINTS:
                     proxies[name] = stack.enter_context(FaultProxy(devnet.node.http_url, name=name, seed=seed))
                 endpoints = tuple(
@@ -86,6 +95,15 @@ class System:
         """Stop the tree (children before parents), then the proxies, then anvil."""
         self.tree.stop(timeout_s)
         self.stack.close()
+
+
+def write_world(data_dir: Path, world: Any) -> Path:
+    """<data_dir>/devnet-world.json: the deployed world (DevnetWorld as JSON), replaced whole (no torn reads)."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path, part = data_dir / DEVNET_WORLD_FILE, data_dir / (DEVNET_WORLD_FILE + ".part")
+    part.write_bytes(world.to_json())
+    part.replace(path)
+    return path
 
 
 def health_answer(memory_target_mb: float) -> Callable[[], tuple[int, bytes]]:

@@ -71,6 +71,7 @@ class FakeServices:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="fake-services", daemon=True)
         self._runner: web.AppRunner | None = None
+        self._site: web.TCPSite | None = None
         self.port = 0
 
     # --- URLs the channels are configured with -------------------------------------------------
@@ -110,6 +111,18 @@ class FakeServices:
         with self.lock:
             return sum(s.violations for s in self.state.values())
 
+    def down(self) -> None:
+        """Stop listening (connections are refused, as from a server that is down) until `up()`."""
+        asyncio.run_coroutine_threadsafe(self._stop_site(), self._loop).result(10)
+
+    def up(self) -> None:
+        """Listen again on the same port after `down()`."""
+        asyncio.run_coroutine_threadsafe(self._start_site(self.port), self._loop).result(10)
+
+    @property
+    def serving(self) -> bool:
+        return self._site is not None
+
     # --- lifecycle ---------------------------------------------------------------------------------
 
     def __enter__(self) -> FakeServices:
@@ -132,9 +145,23 @@ class FakeServices:
         app.router.add_post("/apprise/{hook}", self._apprise)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await self._start_site(0)
+
+    async def _start_site(self, port: int) -> None:
+        if self._site is not None or self._runner is None:
+            return
+        site = web.TCPSite(self._runner, "127.0.0.1", port, reuse_address=True)
         await site.start()
+        self._site = site
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    async def _stop_site(self) -> None:
+        site, self._site = self._site, None
+        if site is not None:
+            await site.stop()
+        server = self._runner.server if self._runner is not None else None
+        for connection in list(getattr(server, "connections", ())):  # keep-alive ones too: the server is gone
+            connection.force_close()
 
     # --- the common path ---------------------------------------------------------------------------
 

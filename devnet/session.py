@@ -44,9 +44,12 @@ def open_devnet(
     chain_id: int = DEFAULT_CHAIN_ID,
     port: int = 0,
     spec: WorldSpec = DEFAULT_WORLD_SPEC,
+    history_states: int | None = None,
 ) -> Iterator[Devnet]:
-    """Start anvil, deploy `spec`, yield the Devnet; anvil is stopped however the block ends."""
-    with Anvil(port=port, chain_id=chain_id, block_time_s=block_time_s) as node:
+    """Start anvil, deploy `spec`, yield the Devnet; anvil is stopped however the block ends.
+
+    history_states: keep only this many recent blocks' states (devnet.anvil.Anvil); None: anvil's default."""
+    with Anvil(port=port, chain_id=chain_id, block_time_s=block_time_s, history_states=history_states) as node:
         world = deploy_world(node.web3(), spec, ws_url=node.ws_url)
         logger.info(
             "devnet up at {} (chain {}): {} DEXes, {} tokens, {} pools",

@@ -32,6 +32,8 @@ The fault language (whitespace-separated tokens, `@P` = probability as `10%` or 
     wsstall[@P]              swallow subscription notifications (the socket stays up, answers still flow)
     wsgarbage[@P]            corrupt subscription notifications (the result becomes junk; same subscription)
     wsdelay=<latency>[@P]    delay subscription notifications (in order)
+    only=METHOD[,METHOD]     the HTTP faults above hit only requests calling one of these methods
+                             (`only=eth_sendRawTransaction drop`: the send path down, reads still served)
     <name>=off               remove one fault;  clear   remove all
 """
 

@@ -29,7 +29,9 @@ def register_fault_commands(registry: Any, proxies_by_endpoint_name: Mapping[str
     """Register `fault` and `faults` on the console's `register_command(name, parser, handler)` registry.
 
     `fault rpc:secondary latency=300ms@10% error=500@20%` adds faults, `fault rpc:secondary clear`
-    removes them, `fault rpc:secondary` shows them; `faults` lists every proxied endpoint.
+    removes them, `fault rpc:secondary` shows them; `fault rpc:secondary down` stops the endpoint
+    (connections refused) and `fault rpc:secondary up` brings it back on the same port; `faults`
+    lists every proxied endpoint.
     """
     from console.registry import CommandError
 
@@ -40,7 +42,8 @@ def register_fault_commands(registry: Any, proxies_by_endpoint_name: Mapping[str
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     fault_parser.add_argument("endpoint", help="rpc:<name>, ws:<name> or <name>")
-    fault_parser.add_argument("faults", nargs="*", help="fault tokens; none: show the current faults")
+    fault_parser.add_argument("faults", nargs="*", help="fault tokens, or `down` / `up` (the endpoint stops "
+                              "listening / listens again); none: show the current faults")
 
     def fault(args: argparse.Namespace) -> str:
         found = _proxy_for(proxies_by_endpoint_name, args.endpoint)
@@ -48,6 +51,9 @@ def register_fault_commands(registry: Any, proxies_by_endpoint_name: Mapping[str
             known = ", ".join(sorted(proxies_by_endpoint_name)) or "none"
             raise CommandError(f"no fault proxy in front of {args.endpoint!r} (proxied endpoints: {known})")
         name, proxy = found
+        if args.faults in (["down"], ["up"]):
+            (proxy.stop if args.faults == ["down"] else proxy.start)()
+            return f"{name}: {'down (connections refused)' if not proxy.running else 'up'}; {proxy.faults.describe()}"
         try:
             spec = proxy.apply(" ".join(args.faults)) if args.faults else proxy.faults
         except FaultSpecError as e:
@@ -55,7 +61,8 @@ def register_fault_commands(registry: Any, proxies_by_endpoint_name: Mapping[str
         return f"{name}: {spec.describe()}"
 
     def faults(_: argparse.Namespace) -> str:
-        return "\n".join(f"{n}: {p.faults.describe()}" for n, p in sorted(proxies_by_endpoint_name.items()))
+        return "\n".join(f"{n}: {p.faults.describe()}{'' if p.running else ' (down)'}"
+                         for n, p in sorted(proxies_by_endpoint_name.items()))
 
     registry.register_command("fault", fault_parser, fault, audited=True)
     listing = argparse.ArgumentParser(prog="faults", description="The faults injected at every devnet endpoint.")

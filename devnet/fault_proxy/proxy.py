@@ -219,6 +219,8 @@ class FaultProxy:
         calls = decode_calls(body)
         self._count_calls(calls)
         batch = body.lstrip()[:1] == b"["
+        if spec.only and not any(c.get("method") in spec.only for c in calls or ()):
+            spec = FaultSpec()  # scoped faults: this request calls none of their methods
         if spec.latency and self._hit(spec.latency.p):
             self._count("latency")
             await asyncio.sleep(spec.latency.sample(self._rng))

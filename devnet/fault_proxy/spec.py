@@ -95,6 +95,7 @@ class FaultSpec(msgspec.Struct, frozen=True):
     ws_garbage: float = 0.0
     ws_delay: Delay | None = None
     lie: tuple[str, ...] = ()  # answers rewritten to be wrong: any of LIES
+    only: tuple[str, ...] = ()  # HTTP faults hit only requests calling one of these methods (empty: every request)
 
     def describe(self) -> str:
         """The spec in the fault language (`clear` when empty); parses back to an equal spec."""
@@ -127,6 +128,8 @@ class FaultSpec(msgspec.Struct, frozen=True):
         if self.ws_delay:
             out.append(f"wsdelay={self.ws_delay.text()}")
         out.extend(f"lie={what}" for what in self.lie)
+        if self.only:
+            out.append("only=" + ",".join(self.only))
         return " ".join(out) or "clear"
 
 
@@ -257,6 +260,8 @@ def parse_faults(text: str, base: FaultSpec = _EMPTY) -> FaultSpec:
             spec = msgspec.structs.replace(spec, chain_id=_int(token, value))
         elif name == "lie" and value in LIES and not prob:
             spec = msgspec.structs.replace(spec, lie=tuple(sorted({*spec.lie, value})))
+        elif name == "only" and value and not prob:
+            spec = msgspec.structs.replace(spec, only=tuple(sorted({m for m in value.split(",") if m})))
         elif name == "stale" and not prob:
             spec = msgspec.structs.replace(spec, stale=True, stale_at=_int(token, value) if value else None)
         else:

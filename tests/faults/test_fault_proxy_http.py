@@ -232,3 +232,42 @@ def test_console_fault_command_changes_the_running_proxy(proxy: FaultProxy) -> N
     missing = registry.run(["fault", "rpc:nope", "drop"])
     assert not missing.ok and "no fault proxy in front of 'rpc:nope'" in (missing.error or "")
     assert "wsstall" in (registry.run(["fault", "--help"]).body or "")
+
+
+def test_only_scopes_the_http_faults_to_the_methods_named(proxy: FaultProxy, anvil: Anvil) -> None:
+    """`only=eth_sendRawTransaction error=503`: the send path is down, reads are still served."""
+    proxy.apply("only=eth_sendRawTransaction error=503")
+
+    async def go() -> None:
+        assert await rpc(proxy.url, "eth_blockNumber") == await rpc(anvil.http_url, "eth_blockNumber")
+        status, _, _ = await post(proxy.url, call("eth_sendRawTransaction", "0x00"))
+        assert status == 503
+        status, _, _ = await post(proxy.url, [call("eth_chainId", id=1), call("eth_sendRawTransaction", "0x00", id=2)])
+        assert status == 503  # a batch that sends is refused whole, as the fault says
+        proxy.apply("only=off")
+        status, _, _ = await post(proxy.url, call("eth_chainId"))
+        assert status == 503  # unscoped again: every request
+
+    asyncio.run(go())
+    assert proxy.stats()["http_503"] == 3
+
+
+def test_console_fault_down_refuses_connections_and_up_brings_the_endpoint_back(proxy: FaultProxy) -> None:
+    registry = CommandRegistry()
+    register_fault_commands(registry, {"rpc:secondary": proxy})
+    port = proxy.port
+    answer = registry.run(["fault", "rpc:secondary", "down"])
+    assert answer.ok and "down (connections refused)" in answer.body and not proxy.running
+    assert registry.run(["faults"]).body == "rpc:secondary: clear (down)"
+
+    async def refused() -> bool:
+        try:
+            await post(proxy.url, call("eth_chainId"), timeout=2.0)
+        except aiohttp.ClientConnectorError:
+            return True
+        return False
+
+    assert asyncio.run(refused())
+    answer = registry.run(["fault", "rpc:secondary", "up"])
+    assert answer.ok and answer.body == "rpc:secondary: up; clear" and proxy.port == port
+    assert asyncio.run(rpc(proxy.url, "eth_chainId"))

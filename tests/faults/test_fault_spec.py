@@ -101,6 +101,7 @@ specs = st.builds(
     ws_stall=st.just(0.0) | probabilities,
     ws_garbage=st.just(0.0) | probabilities,
     ws_delay=st.none() | delays,
+    only=st.sampled_from([(), ("eth_sendRawTransaction",), ("eth_blockNumber", "eth_call")]),
 )
 
 
