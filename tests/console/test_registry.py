@@ -80,7 +80,7 @@ def test_config_command_shows_settings_without_secrets() -> None:
     registry = CommandRegistry()
     register_config_command(registry, cfg)
     whole = registry.run(["config"])
-    assert whole.ok and whole.body["devnet"] is False and whole.body["risk"]["max_drawdown"] == 0.2  # snake_case, as in the TOML
+    assert whole.ok and whole.body["devnet"] is False and whole.body["risk"]["max_drawdown"] == 0.2
     text = repr(whole.body)
     assert token not in text and key not in text
     alerts = registry.run(["config", "alerts"])
