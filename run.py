@@ -4,6 +4,7 @@
   run (default)   run the bot: the embedded devnet unless RPC URLs are configured
   console [CMD]   attach the debug console to a running bot (interactive, or one command)
   config          print the effective configuration, secrets masked
+  config-table    print the README's configuration table, generated from protocol/config.py (--write, --check)
   backtest [...]  replay the strategy and risk book on history (--synthetic 6mo, --history DIR; --help)
   optimize [...]  genetic search of strategy parameters with walk-forward validation (--help)
   audit verify    check the audit trail's hash chain (audit show prints its records)
@@ -31,6 +32,10 @@ def main(argv: list[str]) -> int:
         from bot.optimizing import main as optimize_main
 
         return optimize_main(rest)
+    if command == "config-table":
+        from bot.config_table import main as table_main
+
+        return table_main(rest)
     if command == "audit":
         from bot.audit_cli import main as audit_main
 
