@@ -211,3 +211,11 @@ def test_help_and_quit(bot: Bot) -> None:
     assert "unknown command 'nope'" in bot.refused("help", "nope")
     assert bot.ok("quit") == "bye"
     assert "unrecognized arguments" in bot.refused("quit", "now")  # the client reconnects for the next call
+
+
+def test_the_readme_lists_every_command() -> None:
+    """Issue 19 item 5: the README's list omitted routes, risk, fault, estop and reset."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    table = text[text.index("## The console"):text.index("## Deployment checklist")]
+    missing = [name for name in sorted(COMMANDS) if f"`{name}" not in table]
+    assert missing == []
