@@ -12,6 +12,8 @@ import pytest
 from bot.components import ComponentDisabled
 from bot.manager import ManagerNotStarted, Phase4Manager
 from console.registry import COMMANDS
+from performance import recorder
+from performance.recorder import record
 from protocol.config import ConfigError, load_config
 from protocol.health import DISABLED
 from supervision import current_tree, introspect
@@ -100,6 +102,9 @@ def test_without_performance_analysis_no_sampler_and_no_report(started) -> None:
                         until=lambda h: h.routable_endpoints)
     assert health.component("performanceAnalyzer").status == DISABLED  # type: ignore[union-attr]
     assert health.overall != "unhealthy", health.problems
+    # nothing samples, yet the measurement buffers every thread writes stay bounded: they are drained
+    record("test.measurement", 0.001)
+    wait_until(lambda: not recorder._local.buf, 30, "this thread's measurements drained and dropped")
 
 
 def test_without_monitoring_no_monitor_and_errors_names_the_flag(started) -> None:
