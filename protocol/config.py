@@ -526,6 +526,8 @@ def config_summary(cfg: Config) -> dict[str, Any]:
          "region": e.region}
         for e in cfg.network.endpoints
     ]
+    # RiskLimits speaks the seed's camelCase on its own wire; the config surface is the TOML's snake_case
+    data["risk"] = {name: getattr(cfg.risk, name) for name in cfg.risk.__struct_fields__}
     data["devnet"] = cfg.devnet
     return data
 
