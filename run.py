@@ -5,6 +5,7 @@
   console [CMD]   attach the debug console to a running bot (interactive, or one command)
   config          print the effective configuration, secrets masked
   paper           run the bot with paper trading (PAPER_MODE=true): fills simulated, nothing sent
+  config-table    print the README's configuration table, generated from protocol/config.py (--write, --check)
   backtest [...]  replay the strategy and risk book on history (--synthetic 6mo, --history DIR; --help)
   history fetch   ingest Uniswap V2 pool history from a node (chunked eth_getLogs, resumable; --help)
   optimize [...]  genetic search of strategy parameters with walk-forward validation (--help)
@@ -37,6 +38,10 @@ def main(argv: list[str]) -> int:
         from bot.optimizing import main as optimize_main
 
         return optimize_main(rest)
+    if command == "config-table":
+        from bot.config_table import main as table_main
+
+        return table_main(rest)
     if command == "audit":
         from bot.audit_cli import main as audit_main
 

@@ -8,6 +8,7 @@ port, a tree that cannot start) unwinds what was already started: nothing is lef
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 import msgspec
 from loguru import logger
 
+from bot.components import disabled_components
 from bot.tree import TreeInputs, root_spec
 from protocol.config import Config, Endpoint
 from protocol.secrets import Secret
@@ -47,6 +49,14 @@ class System:
     def start(cls, config: Config, *, block_time_s: float = 1.0, seed: int = 7, anvil_port: int = 0) -> System:
         stack = contextlib.ExitStack()
         try:
+            from bot.components import disabled_health
+            from probes.health import declare_disabled
+
+            flags = config.manager
+            declare_disabled(disabled_health(flags))
+            stack.callback(declare_disabled, {})
+            if not flags.enable_performance_analysis:
+                stack.enter_context(MeasurementDiscard())
             devnet, proxies = None, {}
             if config.devnet:
                 from devnet import open_devnet
@@ -55,14 +65,18 @@ class System:
                 devnet = stack.enter_context(open_devnet(block_time_s=block_time_s, port=anvil_port,
                                                          history_states=DEVNET_HISTORY_STATES))
                 write_world(Path(config.storage.data_dir), devnet.world)
-                for name, _region in DEVNET_ENDPOINTS:
-                    proxies[name] = stack.enter_context(FaultProxy(devnet.node.http_url, name=name, seed=seed))
+                if flags.enable_network_optimization:  # without the network nothing reads the endpoints
+                    for name, _region in DEVNET_ENDPOINTS:
+                        proxies[name] = stack.enter_context(FaultProxy(devnet.node.http_url, name=name, seed=seed))
                 endpoints = tuple(
                     Endpoint(name=n, url=Secret(proxies[n].url), ws_url=Secret(proxies[n].ws_url), region=region)
-                    for n, region in DEVNET_ENDPOINTS
+                    for n, region in DEVNET_ENDPOINTS if n in proxies
                 )
                 network = msgspec.structs.replace(config.network, endpoints=endpoints, chain_id=devnet.world.chain_id)
                 config = msgspec.structs.replace(config, network=network)
+            for component in disabled_components(flags):
+                logger.warning("{} is disabled ({}=false): {} not started", component.name, component.env,
+                               ", ".join(component.paths))
             executor_address = config.market.executor_address
             if devnet is not None:
                 from bot.tree import DEVNET_INVENTORY_WEI
@@ -104,6 +118,33 @@ def write_world(data_dir: Path, world: Any) -> Path:
     part.write_bytes(world.to_json())
     part.replace(path)
     return path
+
+
+class MeasurementDiscard:
+    """With performance analysis disabled nothing drains the measurement buffers every thread writes to:
+    this thread does, dropping what it takes, so they stay bounded (and counts what it dropped)."""
+
+    PERIOD_S = 2.0
+
+    def __init__(self) -> None:
+        self.dropped = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="measurement-discard", daemon=True)
+
+    def __enter__(self) -> MeasurementDiscard:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5.0)
+
+    def _run(self) -> None:
+        from performance.recorder import drain, purge_abandoned
+
+        while not self._stop.wait(self.PERIOD_S):
+            self.dropped += len(drain())
+            purge_abandoned()
 
 
 def health_answer(memory_target_mb: float) -> Callable[[], tuple[int, bytes]]:

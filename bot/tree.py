@@ -221,21 +221,27 @@ def console_spec(inputs: TreeInputs) -> ChildSpec:
     from actors.monitor_console import register_monitor_commands
     from actors.risk_console import register_risk_commands
     from actors.sampler_console import register_sampler_commands
+    from bot.audit_console import register_audit_commands
+    from bot.components import disabled_components
     from console.actor import ConsoleActor
-    from console.commands import register_config_command
+    from console.commands import register_config_command, register_disabled_command
     from console.registry import COMMANDS
     from rpc.commands import register_network_commands
 
-    register_config_command(COMMANDS, inputs.config)
+    register_config_command(COMMANDS, inputs.config, running_summary(inputs))
     register_risk_commands(COMMANDS)
     register_sampler_commands(COMMANDS)
     register_network_commands(COMMANDS)
     register_alert_commands(COMMANDS)
     register_monitor_commands(COMMANDS)
+    register_audit_commands(COMMANDS)
     if inputs.proxies:
         from devnet.fault_proxy import register_fault_commands
 
         register_fault_commands(COMMANDS, inputs.proxies)
+    for component in disabled_components(inputs.config.manager):
+        for name in component.commands:
+            register_disabled_command(COMMANDS, name, str(component.disabled_error()))
     return ChildSpec(
         id="console",
         start=ConsoleActor,
@@ -244,14 +250,44 @@ def console_spec(inputs: TreeInputs) -> ChildSpec:
     )
 
 
+def running_summary(inputs: TreeInputs) -> dict[str, Any]:
+    """The settings the bot runs with, as the console's `config` shows them: on the devnet, `devnet` is true
+    and the market section names what the devnet deployed (the configured market is empty there)."""
+    from protocol.config import config_summary
+
+    summary = config_summary(inputs.config)
+    if inputs.devnet is not None:
+        world = inputs.devnet.world
+        usd = world.token("USDC")
+        summary["devnet"] = True
+        summary["market"] = {
+            "weth": world.weth.address, "factories": [[d.name, d.factory] for d in world.dexes],
+            "executor_address": inputs.executor_address, "numeraire_token": usd.address,
+            "numeraire_decimals": usd.decimals, "pools": len(world.watched_pools()),
+        }
+    return summary
+
+
 def root_spec(inputs: TreeInputs) -> ChildSpec:
     """root (one_for_one): alerts (first, so the others' start-up alerts are heard), monitor, network, risk-book,
-    sampler, market, devnet (embedded world only), console."""
+    sampler, market, devnet (embedded world only), console; each component only when its enable flag is on
+    (bot.components says what depends on what)."""
     from bot.alerts import alerts_spec
+    from bot.components import market_enabled
 
-    children = [alerts_spec(inputs.config), monitor_spec(inputs), network_spec(inputs), risk_book_spec(inputs),
-                sampler_spec(inputs)]
-    market = market_spec(inputs)
+    flags = inputs.config.manager
+    children = []
+    if flags.enable_alerting:
+        children.append(alerts_spec(inputs.config))
+    if flags.enable_monitoring:
+        children.append(monitor_spec(inputs))
+    if flags.enable_network_optimization:
+        children.append(network_spec(inputs))
+    if flags.enable_risk_management:
+        children.append(risk_book_spec(inputs))
+    if flags.enable_performance_analysis:
+        children.append(sampler_spec(inputs))
+    market = market_spec(inputs) if market_enabled(flags) else None
     if market is not None:
         children.append(market)
     if inputs.devnet is not None:

@@ -43,6 +43,29 @@ class ConsoleUnavailable(Exception):
     """No running console was found or it refused us; the message says what to check."""
 
 
+class BotGone(ConsoleUnavailable):
+    """The bot process this console was attached to has exited: nothing to reconnect to."""
+
+
+#: The REPL's watcher looks at an idle connection this often for the bot closing it.
+GONE_POLL_S = 0.1
+
+
+def pid_alive(pid: int) -> bool:
+    """True while process `pid` runs (a zombie, exited but not yet reaped, counts as gone)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process: alive, and not ours to judge
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True  # no /proc here: the kill check is all there is
+
+
 def default_data_dir() -> str:
     try:
         from protocol.config import load_config
@@ -60,6 +83,7 @@ class ConsoleClient:
         self._file: Any = None
         self._token = ""
         self._next_id = 0
+        self.pid: int | None = None  # the bot process of the console we connected to last
 
     def connect(self) -> None:
         endpoint, token = self.data_dir / ENDPOINT_FILE, self.data_dir / TOKEN_FILE
@@ -81,6 +105,11 @@ class ConsoleClient:
             raise ConsoleUnavailable(f"cannot connect to the console at {info['host']}:{info['port']} ({exc}); "
                                      "the bot may have stopped") from None
         self._file = self._sock.makefile("rwb")
+        self.pid = info.get("pid") if isinstance(info.get("pid"), int) else None
+
+    def bot_gone(self) -> bool:
+        """True once the bot process we were attached to has exited (a restarting console is not gone)."""
+        return self.pid is not None and not pid_alive(self.pid)
 
     def close(self) -> None:
         with contextlib.suppress(OSError):
@@ -105,7 +134,10 @@ class ConsoleClient:
         """Connect again, waiting up to wait_s for a restarting console to write its files anew."""
         self.close()
         deadline = time.monotonic() + wait_s
+        gone_pid = self.pid
         while True:
+            if gone_pid is not None and not pid_alive(gone_pid):
+                raise BotGone(f"the bot (pid {gone_pid}) has stopped; start it again, then the console")
             try:
                 self.connect()
                 return
@@ -113,6 +145,10 @@ class ConsoleClient:
                 if time.monotonic() >= deadline:
                     raise
             threading.Event().wait(RECONNECT_PERIOD_S)
+
+    def idle_closed(self) -> bool:
+        """True if the idle connection has been closed by the bot (checked without consuming anything)."""
+        return self._sock is not None and self._stale()
 
     def call(self, argv: list[str]) -> Response:
         """Send one command line and return the answer. A command is sent at most once: if the
@@ -257,18 +293,62 @@ def _save_history(history: Path) -> None:
         print(f"console: history not saved to {history} ({type(exc).__name__}: {exc})", file=sys.stderr)
 
 
+class GoneWatcher:
+    """While the REPL waits at its prompt, notice at once that the bot has exited: its end of the connection
+    closes (the kernel closes it for a killed process too), the recorded pid is gone, and the prompt is
+    interrupted with a real SIGINT so that input() returns. A console that merely restarts is not watched
+    for: the next command reconnects to it."""
+
+    def __init__(self, client: ConsoleClient) -> None:
+        self.client = client
+        self.idle = threading.Event()  # set while the REPL sits at its prompt
+        self.gone = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="console-gone-watcher", daemon=True)
+
+    def __enter__(self) -> GoneWatcher:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2.0)
+
+    def _run(self) -> None:
+        import signal
+
+        while not self._stop.wait(GONE_POLL_S):
+            if self.idle.is_set() and self.client.idle_closed() and self.client.bot_gone():
+                self.gone.set()
+                if self.idle.is_set():
+                    os.kill(os.getpid(), signal.SIGINT)
+                return
+
+
 def repl(client: ConsoleClient, out: TextIO, stdin: TextIO) -> int:
     _setup_readline(client, client.data_dir / "console_history")
     out.write("arbiter console: `help` lists the commands, `quit` or Ctrl-D leaves\n")
+    with GoneWatcher(client) as watcher:
+        return _repl_loop(client, out, stdin, watcher)
+
+
+def _repl_loop(client: ConsoleClient, out: TextIO, stdin: TextIO, watcher: GoneWatcher) -> int:
     while True:
+        if watcher.gone.is_set():
+            out.write(f"\nthe bot (pid {client.pid}) has stopped; leaving the console\n")
+            return 1
+        watcher.idle.set()
         try:
             line = input(PROMPT)
         except EOFError:
             out.write("\n")
             return 0
         except KeyboardInterrupt:
-            out.write("\n")
+            if not watcher.gone.is_set():
+                out.write("\n")
             continue
+        finally:
+            watcher.idle.clear()
         try:
             argv = shlex.split(line)
         except ValueError as exc:
@@ -284,8 +364,13 @@ def repl(client: ConsoleClient, out: TextIO, stdin: TextIO) -> int:
             return 0
         try:
             run_line(client, argv, out, stdin)
+        except BotGone as exc:
+            out.write(f"error: {exc}\n")
+            return 1
         except (ConsoleUnavailable, OSError) as exc:
             out.write(f"error: {exc}\n")
+        except KeyboardInterrupt:  # Ctrl-C in a command (or the watcher's, as the bot left): back to the prompt
+            out.write("\n")
 
 
 def main(argv: list[str] | None = None) -> int:

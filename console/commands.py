@@ -88,9 +88,10 @@ def kill(args: argparse.Namespace) -> str:
     return f"crash injected into {info.path} ({reason}); its supervisor decides what happens next"
 
 
-def register_config_command(registry: CommandRegistry, config: Config) -> None:
-    """Add `config`: the settings this bot was started with, every secret masked."""
-    summary = config_summary(config)
+def register_config_command(registry: CommandRegistry, config: Config, summary: dict[str, Any] | None = None) -> None:
+    """Add `config`: the settings this bot was started with, every secret masked. `summary` (already masked)
+    replaces config_summary(config) where the running bot knows more (the devnet's own market)."""
+    summary = summary if summary is not None else config_summary(config)
 
     def show(args: argparse.Namespace) -> Any:
         return summary[args.section] if args.section else summary
@@ -99,6 +100,18 @@ def register_config_command(registry: CommandRegistry, config: Config) -> None:
     p.add_argument("section", nargs="?", choices=sorted(k for k, v in summary.items() if isinstance(v, dict)),
                    help="show one section only")
     registry.register_command("config", p, show)
+
+
+def register_disabled_command(registry: CommandRegistry, name: str, why: str) -> None:
+    """Replace command `name` by one that answers `why` (a component the bot was started without): an
+    operator typing `risk` learns that the risk book is off, not that the command does not exist."""
+    p = argparse.ArgumentParser(description=f"(disabled) {why}")
+    p.add_argument("words", nargs=argparse.REMAINDER, help="ignored: the command is disabled")
+
+    def refuse(args: argparse.Namespace) -> None:
+        raise CommandError(why)
+
+    registry.register_command(name, p, refuse)
 
 
 def register_builtin_commands(registry: CommandRegistry) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import re
 import threading
 from collections.abc import Callable
 from typing import Any, NoReturn
@@ -90,15 +91,31 @@ class Command(msgspec.Struct, frozen=True):
         return str(text).strip().splitlines()[0]
 
 
+_CAMEL = re.compile(r"[a-z][a-z0-9]*(?:[A-Z][a-z0-9]+)+")
+_HUMP = re.compile(r"(?<=[a-z0-9])([A-Z])")
+
+
+def snake_case_keys(value: Any) -> Any:
+    """The console speaks snake_case, as the TOML config does: camelCase keys (the seed's report Structs)
+    become snake_case. Only keys that are camelCase words change; names, paths, hashes and symbols stay."""
+    if isinstance(value, dict):
+        return {(_HUMP.sub(r"_\1", k).lower() if isinstance(k, str) and _CAMEL.fullmatch(k) else k):
+                snake_case_keys(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [snake_case_keys(v) for v in value]
+    return value
+
+
 def to_response(request_id: int, value: Any) -> Response:
-    """A handler's return value as a Response (secrets masked by the encoder hook)."""
+    """A handler's return value as a Response (secrets masked by the encoder hook; keys in snake_case)."""
     if value is None:
         return Response(id=request_id, ok=True, kind="text", body="")
     if isinstance(value, str):
         return Response(id=request_id, ok=True, kind="text", body=value)
     if isinstance(value, Table):
         return Response(id=request_id, ok=True, kind="table", body=msgspec.to_builtins(value))
-    return Response(id=request_id, ok=True, kind="data", body=msgspec.to_builtins(value, enc_hook=secret_enc_hook))
+    body = snake_case_keys(msgspec.to_builtins(value, enc_hook=secret_enc_hook))
+    return Response(id=request_id, ok=True, kind="data", body=body)
 
 
 class CommandRegistry:

@@ -17,9 +17,9 @@ unhealthy: they are for the operator's eye (`perf`), not for a load balancer's.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
-from protocol.health import DEGRADED, HEALTHY, SEVERITY, UNHEALTHY, ComponentHealth, HealthCheck
+from protocol.health import DEGRADED, DISABLED, HEALTHY, SEVERITY, UNHEALTHY, ComponentHealth, HealthCheck
 from protocol.network import RoutingTable
 from protocol.performance import PerfSnapshot
 from protocol.risk import RiskSnapshot
@@ -98,3 +98,15 @@ def evaluate(
         components[-1] = ComponentHealth("actors", UNHEALTHY, ("no actor tree is running",))
     overall = max((c.status for c in components), key=SEVERITY.__getitem__)
     return HealthCheck(overall, tuple(components), routable, stopped, now)
+
+
+def mark_disabled(check: HealthCheck, disabled: Mapping[str, str]) -> HealthCheck:
+    """The check with each component the bot was started without (name -> why) shown as disabled and left
+    out of the overall status: an absent risk book is unhealthy only in a bot that was meant to have one."""
+    if not disabled:
+        return check
+    components = tuple(ComponentHealth(c.name, DISABLED, (disabled[c.name],)) if c.name in disabled else c
+                       for c in check.components)
+    counted = [c.status for c in components if c.status != DISABLED] or [HEALTHY]
+    overall = max(counted, key=SEVERITY.__getitem__)
+    return HealthCheck(overall, components, check.routable_endpoints, check.emergency_stop, check.checked_at)

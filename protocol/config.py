@@ -130,7 +130,7 @@ class ConsoleConfig(msgspec.Struct, frozen=True):
 
 class ExecutionConfig(msgspec.Struct, frozen=True):
     live_mode: bool = False  # paper mode (sign and send nothing) unless set explicitly
-    paper_trading: bool = False  # PAPER_MODE: trades filled by the backtest's simulator; nothing sent, devnet too
+    paper_trading: bool = False  # trades filled by the backtest's simulator (run.py paper); nothing sent, devnet too
     private_key: Secret | None = None
     relay_url: Secret | None = None  # private relay (Flashbots-style); public mempool when unset
 
@@ -145,6 +145,18 @@ class MarketConfig(msgspec.Struct, frozen=True):
     numeraire_decimals: int = 6
 
 
+class ManagerConfig(msgspec.Struct, frozen=True):
+    """Which components Phase4Manager (and run.py) build: the seed's enable flags. A disabled component is
+    absent from the actor tree and its API and console commands answer with an error naming the flag."""
+
+    enable_network_optimization: bool = True  # /network: endpoints, router; without it no market either
+    enable_risk_management: bool = True  # /risk-book; without it nothing trades (the market is not built)
+    enable_monitoring: bool = True  # /monitor: error aggregation, audit retention (the audit trail stays)
+    enable_alerting: bool = True  # /alerts: the alert router and its channels
+    enable_performance_analysis: bool = True  # /sampler: measurements, SLOs, grade
+    auto_start: bool = False  # Phase4Manager(config) starts the bot in its constructor
+
+
 class Config(msgspec.Struct, frozen=True):
     network: NetworkConfig = NetworkConfig()
     targets: PerformanceTargets = PerformanceTargets()
@@ -156,6 +168,7 @@ class Config(msgspec.Struct, frozen=True):
     execution: ExecutionConfig = ExecutionConfig()
     market: MarketConfig = MarketConfig()
     monitoring: MonitoringConfig = MonitoringConfig()
+    manager: ManagerConfig = ManagerConfig()
     log_level: str = "INFO"
 
     @property
@@ -236,6 +249,12 @@ SETTINGS: tuple[Setting, ...] = (
     S("PROMETHEUS_PORT", "metrics", "prometheus_port", v.whole(0, 65535), "a port between 0 and 65535"),
     S("CONSOLE_PORT", "console", "port", v.whole(0, 65535),
       "a port between 0 and 65535 (0 picks a free one)"),
+    S("ENABLE_NETWORK_OPTIMIZATION", "manager", "enable_network_optimization", v.boolean, "true or false"),
+    S("ENABLE_RISK_MANAGEMENT", "manager", "enable_risk_management", v.boolean, "true or false"),
+    S("ENABLE_MONITORING", "manager", "enable_monitoring", v.boolean, "true or false"),
+    S("ENABLE_ALERTING", "manager", "enable_alerting", v.boolean, "true or false"),
+    S("ENABLE_PERFORMANCE_ANALYSIS", "manager", "enable_performance_analysis", v.boolean, "true or false"),
+    S("AUTO_START", "manager", "auto_start", v.boolean, "true or false"),
     S("LIVE_MODE", "execution", "live_mode", v.boolean, "true or false"),
     S("PAPER_MODE", "execution", "paper_trading", v.boolean, "true or false"),
     S("PRIVATE_KEY", "execution", "private_key", v.private_key, "0x followed by 64 hex digits", True),
@@ -270,7 +289,7 @@ _SECTIONS = {
     "network": NetworkConfig, "targets": PerformanceTargets, "risk": RiskLimits,
     "alerts": AlertsConfig, "storage": StorageConfig, "metrics": MetricsConfig,
     "console": ConsoleConfig, "execution": ExecutionConfig, "market": MarketConfig,
-    "monitoring": MonitoringConfig,
+    "monitoring": MonitoringConfig, "manager": ManagerConfig,
 }
 _ENDPOINT_KEYS = ("name", "url", "ws_url", "region")
 
@@ -420,9 +439,30 @@ def _check_consistency(cfg: Config) -> None:
     if cfg.execution.paper_trading and not cfg.devnet and not cfg.market.numeraire_token:
         raise ConfigError("config error: PAPER_MODE=true but NUMERAIRE_TOKEN is not set; expected the 0x address of "
                           "a stablecoin paired with WETH, to value the paper trades")
+    check_components(cfg)
     if cfg.execution.live_mode and not cfg.devnet and cfg.network.chain_id is None:
         raise ConfigError("config error: LIVE_MODE=true but CHAIN_ID is not set; "
                           "expected the chain id transactions may be signed for")
+
+
+def check_components(cfg: Config) -> None:
+    """A component switched off must not leave a setting that needs it quietly unused."""
+    m, a = cfg.manager, cfg.alerts
+    if not m.enable_risk_management and cfg.execution.live_mode:
+        raise ConfigError("config error: ENABLE_RISK_MANAGEMENT=false but LIVE_MODE=true; expected the risk book "
+                          "for live trading (nothing trades without it), or LIVE_MODE=false")
+    if not m.enable_network_optimization and cfg.network.endpoints:
+        first = cfg.network.endpoints[0].name.upper()
+        raise ConfigError(f"config error: ENABLE_NETWORK_OPTIMIZATION=false but RPC_URL_{first} is set; "
+                          "expected no RPC URLs (nothing would read them) or ENABLE_NETWORK_OPTIMIZATION=true")
+    channels = (("ENABLE_DISCORD_ALERTS", a.discord_enabled), ("ENABLE_TELEGRAM_ALERTS", a.telegram_enabled),
+                ("ENABLE_SLACK_ALERTS", a.slack_enabled), ("ENABLE_EMAIL_ALERTS", a.email_enabled),
+                ("ENABLE_SMS_ALERTS", a.sms_enabled))
+    on = [flag for flag, enabled in channels if enabled]
+    if not m.enable_alerting and (on or a.rules):
+        what = f"{on[0]}=true" if on else "[[alerts.rules]] are configured"
+        raise ConfigError(f"config error: ENABLE_ALERTING=false but {what}; expected no alert channel or rule "
+                          "(nothing would send them) or ENABLE_ALERTING=true")
 
 
 def load_config(env: Mapping[str, str] | None = None, toml_path: str | None = None) -> Config:
@@ -500,6 +540,8 @@ def config_summary(cfg: Config) -> dict[str, Any]:
          "region": e.region}
         for e in cfg.network.endpoints
     ]
+    # RiskLimits speaks the seed's camelCase on its own wire; the config surface is the TOML's snake_case
+    data["risk"] = {name: getattr(cfg.risk, name) for name in cfg.risk.__struct_fields__}
     data["devnet"] = cfg.devnet
     return data
 

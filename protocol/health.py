@@ -10,13 +10,15 @@ from __future__ import annotations
 import msgspec
 
 HEALTHY, DEGRADED, UNHEALTHY = "healthy", "degraded", "unhealthy"
+#: A component the bot was started without (an enable flag off): it does not count towards the overall status.
+DISABLED = "disabled"
 #: Worse last: the overall status is the worst component's.
-SEVERITY = {HEALTHY: 0, DEGRADED: 1, UNHEALTHY: 2}
+SEVERITY = {DISABLED: -1, HEALTHY: 0, DEGRADED: 1, UNHEALTHY: 2}
 
 
 class ComponentHealth(msgspec.Struct, frozen=True):
     name: str  # networkOptimizer, riskManager, marketEngine, performanceAnalyzer, system, actors
-    status: str  # healthy | degraded | unhealthy
+    status: str  # healthy | degraded | unhealthy | disabled
     reasons: tuple[str, ...] = ()
 
 

@@ -80,7 +80,7 @@ def test_config_command_shows_settings_without_secrets() -> None:
     registry = CommandRegistry()
     register_config_command(registry, cfg)
     whole = registry.run(["config"])
-    assert whole.ok and whole.body["devnet"] is False and whole.body["risk"]["maxDrawdown"] == 0.2
+    assert whole.ok and whole.body["devnet"] is False and whole.body["risk"]["max_drawdown"] == 0.2
     text = repr(whole.body)
     assert token not in text and key not in text
     alerts = registry.run(["config", "alerts"])
@@ -125,3 +125,14 @@ def test_tables_align_and_show_missing_cells() -> None:
                                                 (7500, "2h05m"), (3 * 86400 + 4 * 3600, "3d04h")])
 def test_durations_read_like_an_operator_says_them(seconds: float | None, shown: str | None) -> None:
     assert duration(seconds) == shown
+
+
+def test_answers_speak_snake_case_and_leave_names_alone() -> None:
+    from console.registry import snake_case_keys
+
+    body = {"overallRiskScore": 1, "limits": {"maxConsecutiveLosses": 3}, "rows": [{"inFlight": 2}],
+            "WETH": 1, "0xAbCdEf": 2, "rpc:primary": 3, "/network/rpc:primary": 4, "p95Latency": 5, "already_snake": 6}
+    assert snake_case_keys(body) == {
+        "overall_risk_score": 1, "limits": {"max_consecutive_losses": 3}, "rows": [{"in_flight": 2}],
+        "WETH": 1, "0xAbCdEf": 2, "rpc:primary": 3, "/network/rpc:primary": 4, "p95_latency": 5, "already_snake": 6}
+    assert snake_case_keys(snake_case_keys(body)) == snake_case_keys(body)

@@ -103,3 +103,29 @@ def test_no_running_bot_is_explained(tmp_path: Path) -> None:
     done = subprocess.run([PYTHON, "-m", "console", "--data-dir", str(tmp_path), "tree"], cwd=REPO,
                           capture_output=True, text=True, timeout=TIMEOUT_S)
     assert done.returncode == 1 and "no console found" in done.stderr and "console.json" in done.stderr
+
+
+@pytest.mark.parametrize("how", ["sigkill", "clean stop"])
+def test_the_repl_notices_at_once_that_the_bot_is_gone(tmp_path: Path, how: str) -> None:
+    """Item 5 of issue 19: with nothing typed, the prompt says the bot has stopped and the console exits
+    (it used to take a command and a 10 s reconnect wait to find out)."""
+    data_dir = tmp_path / "var"
+    bot = pexpect.spawn(PYTHON, ["-m", "tests.console.serve_tree", str(data_dir)], cwd=str(REPO),
+                        encoding="utf-8", timeout=30)
+    try:
+        bot.expect(r"READY \d+")
+        child = pexpect.spawn(PYTHON, ["-m", "console", "--data-dir", str(data_dir)], cwd=str(REPO),
+                              encoding="utf-8", timeout=TIMEOUT_S, env={"TERM": "dumb"})
+        child.expect_exact(PROMPT)
+        assert "/worker" in command(child, "tree")
+        if how == "sigkill":
+            bot.kill(9)
+        else:
+            bot.sendeof()
+            bot.expect_exact("STOPPED")
+        child.expect(r"the bot \(pid \d+\) has stopped; leaving the console")
+        child.expect(pexpect.EOF)
+        child.close()
+        assert child.exitstatus == 1
+    finally:
+        bot.close(force=True)
