@@ -217,9 +217,20 @@ def console_spec(inputs: TreeInputs) -> ChildSpec:
     )
 
 
+def status_page_spec(inputs: TreeInputs) -> ChildSpec:
+    """/status-page: the live status page (STATUS_PAGE=true), behind the console's token; after the console,
+    whose commands (estop) its stop button runs."""
+    from statuspage.actor import StatusPageActor
+
+    page = inputs.config.status_page
+    return ChildSpec(id="status-page", start=StatusPageActor, kwargs={
+        "data_dir": inputs.config.storage.data_dir, "host": page.host, "port": page.port,
+        "allow_remote": page.allow_remote}, restart=Restart.PERMANENT)
+
+
 def root_spec(inputs: TreeInputs) -> ChildSpec:
     """root (one_for_one): alerts (first, so the others' start-up alerts are heard), monitor, network, risk-book,
-    sampler, market, devnet (embedded world only), console."""
+    sampler, market, devnet (embedded world only), console, status-page (when enabled)."""
     from bot.alerts import alerts_spec
 
     children = [alerts_spec(inputs.config), monitor_spec(inputs), network_spec(inputs), risk_book_spec(inputs),
@@ -230,4 +241,6 @@ def root_spec(inputs: TreeInputs) -> ChildSpec:
     if inputs.devnet is not None:
         children.append(devnet_spec(inputs))
     children.append(console_spec(inputs))
+    if inputs.config.status_page.enabled:
+        children.append(status_page_spec(inputs))
     return supervisor_spec("root", children, strategy=RestartStrategy.ONE_FOR_ONE)
