@@ -50,6 +50,8 @@ HEARTBEAT_S = 15.0
 #: What the browser waits before reconnecting a dropped stream (the SSE `retry` field).
 RETRY_MS = 1000
 MAX_REASON_CHARS = 500
+#: A restarted page waits this long for the port it served before (its previous incarnation closing it).
+PREVIOUS_PORT_WAIT_S = 5.0
 
 _encoder = msgspec.json.Encoder()
 
@@ -134,7 +136,7 @@ class StatusPageServer:
                 return int(previous["port"])
         return 0
 
-    def stop(self, timeout_s: float = 5.0) -> None:
+    def stop(self, timeout_s: float = 10.0) -> None:
         if self._runner is not None:
             with contextlib.suppress(concurrent.futures.TimeoutError, RuntimeError):
                 io_loop().submit(self._stop()).result(timeout_s)
@@ -142,13 +144,16 @@ class StatusPageServer:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
 
-    async def _start(self, port: int) -> int:
+    def _app(self) -> web.Application:
         app = web.Application()
         app.router.add_get("/", self._page)
         app.router.add_get("/events", self._events)
         app.router.add_get("/api/view", self._api_view)
         app.router.add_get("/api/trace/{trace_id}", self._api_trace)
         app.router.add_post("/api/estop", self._api_estop)
+        return app
+
+    async def _bind(self, app: web.Application, port: int) -> tuple[web.AppRunner, int]:
         runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await runner.setup()
         site = web.TCPSite(runner, self.host, port)
@@ -156,20 +161,32 @@ class StatusPageServer:
             await site.start()
         except OSError:
             await runner.cleanup()
-            if port == self.requested_port:
-                raise
-            # the port served before is taken: any free one
-            runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
-            await runner.setup()
-            site = web.TCPSite(runner, self.host, 0)
-            await site.start()
-        self._runner = runner
-        self._changed, self._wake = asyncio.Condition(), asyncio.Event()
-        self._view = await self._build()
-        self._publisher = asyncio.get_running_loop().create_task(self._publish())
+            raise
         server = site._server
         assert server is not None
-        return int(server.sockets[0].getsockname()[1])  # type: ignore[attr-defined]
+        return runner, int(server.sockets[0].getsockname()[1])  # type: ignore[attr-defined]
+
+    async def _start(self, port: int) -> int:
+        # the first view is ready before anyone can connect: a browser never gets an empty one
+        self._view = await self._build()
+        app = self._app()
+        deadline = asyncio.get_running_loop().time() + PREVIOUS_PORT_WAIT_S
+        while True:
+            try:
+                self._runner, bound = await self._bind(app, port)
+                break
+            except OSError as exc:
+                if port == self.requested_port:  # the configured port: fail, the supervisor retries
+                    raise
+                if asyncio.get_running_loop().time() < deadline:  # the previous incarnation may still be closing
+                    await asyncio.sleep(0.1)
+                    continue
+                logger.warning("status page: the port served before ({}) stays taken ({}); serving a new one, "
+                               "so open pages must be reloaded from the new address", port, exc)
+                port = 0
+        self._changed, self._wake = asyncio.Condition(), asyncio.Event()
+        self._publisher = asyncio.get_running_loop().create_task(self._publish())
+        return bound
 
     async def _stop(self) -> None:
         if self._publisher is not None:
