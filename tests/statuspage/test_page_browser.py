@@ -14,6 +14,8 @@ import json
 import os
 import shutil
 import signal
+import socket
+import subprocess
 import urllib.error
 import urllib.request
 import uuid
@@ -27,7 +29,7 @@ import pytest
 
 from console.client import ConsoleClient
 from persistence.audit_trail import read_records
-from tests.app.conftest import MARKER_VAR, BotRun, leftovers
+from tests.app.conftest import MARKER_VAR, REPO, BotRun, leftovers
 from tests.waiting import wait_until
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
@@ -48,6 +50,7 @@ class RunningBot:
     run: BotRun
     proc: Any
     base: str  # http://127.0.0.1:PORT
+    node: str  # the devnet's anvil
 
     @property
     def token(self) -> str:
@@ -79,14 +82,19 @@ def bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBot]:
     env.update({MARKER_VAR: marker, "DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1",
                 "STATUS_PAGE": "true", "STATUS_PAGE_PORT": "0"})
     run = BotRun(marker=marker, data_dir=data_dir, env=env)
-    proc = run.start()
+    # the bot's terminal output goes to a file: a pipe nobody drains fills up in a minute of trading, and
+    # then every thread that logs blocks on it (the whole bot stalls)
+    output = (data_dir.parent / "bot-output.log").open("w")
+    anvil_port = _free_port()  # known, so the test can ask the chain itself what was sent
+    proc = subprocess.Popen(run.command("--anvil-port", str(anvil_port)), cwd=REPO, env=env, stdout=output,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:
         run.wait_console(proc, START_S)
         endpoint = data_dir / "status-page.json"
         wait_until(lambda: endpoint.exists() or proc.poll() is not None, START_S, "the status page to come up")
-        assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+        assert proc.poll() is None, (data_dir.parent / "bot-output.log").read_text()[-5000:]
         port = json.loads(endpoint.read_text())["port"]
-        yield RunningBot(run, proc, f"http://127.0.0.1:{port}")
+        yield RunningBot(run, proc, f"http://127.0.0.1:{port}", f"http://127.0.0.1:{anvil_port}")
     finally:
         if proc.poll() is None:
             run.interrupt(proc, 30.0)
@@ -95,6 +103,7 @@ def bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBot]:
                 left.send_signal(signal.SIGKILL)
             except psutil.NoSuchProcess:
                 pass
+        output.close()
 
 
 @pytest.fixture(scope="module")
@@ -172,9 +181,8 @@ def test_the_page_loads_and_shows_a_killed_actor_come_back(bot: RunningBot, page
 def test_a_trade_appears_with_a_link_to_its_trace(page: Any) -> None:
     page.wait_for_selector('#trades tr[data-stage="mined"]', timeout=TRADE_MS)
     page.wait_for_selector('svg#pnl-chart:not([data-points="0"]):not([data-points="1"])')
-    link = page.locator('#trades tr[data-stage="mined"] a.trace-link').first
-    trade_id = link.get_attribute("data-trace")
-    link.click()
+    trade_id = page.locator('#trades tr[data-stage="mined"] a.trace-link').first.get_attribute("data-trace")
+    page.locator(f'#trades a.trace-link[data-trace="{trade_id}"]').click()  # rows are redrawn at each view
     page.wait_for_selector(f'#trace-panel.shown[data-trace="{trade_id}"] #trace tr[data-stage="included"]')
     stages = page.locator("#trace tbody tr").evaluate_all("rows => rows.map(r => r.dataset.stage)")
     assert stages[0] == "detected" and "sent" in stages and stages[-1] == "included"
@@ -227,6 +235,25 @@ def test_the_stop_button_stops_trading(bot: RunningBot, page: Any) -> None:
     executor = wait_until(lambda: bot.console("inspect", "/market/executor")["snapshot"], 60.0,
                           "three more blocks after the stop", until=lambda s: s["last_head"] >= head + 3)
     assert REASON in executor["stopped"]
-    sent_after = [r for r in bot.audit() if r.kind == "trade_submitted" and r.seq > stop_seq]
-    assert sent_after == []
+    # A trade signed just before the stop has its submission on record first (write-ahead); the executor then
+    # reads the stop once more right before the send and holds it: it ends skipped and never reaches the chain.
+    records = bot.audit()
+    held = {r.trace_id: r.body["tx_hash"] for r in records if r.kind == "trade_submitted" and r.seq > stop_seq}
+    ends = {r.trace_id: r.body["stage"] for r in records if r.kind in ("trade_mined", "trade_failed")}
+    assert {trade: ends.get(trade) for trade in held} == {trade: "skipped" for trade in held}
+    for tx_hash in held.values():
+        assert _rpc(bot.node, "eth_getTransactionByHash", tx_hash) is None, f"{tx_hash} reached the chain"
     assert page.locator("#stop-state").get_attribute("data-active") == "true"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _rpc(url: str, method: str, *params: Any) -> Any:
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}).encode()
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        return json.loads(answer.read())["result"]
