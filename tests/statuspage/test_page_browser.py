@@ -243,6 +243,11 @@ def test_the_stop_button_stops_trading(bot: RunningBot, page: Any) -> None:
     assert {trade: ends.get(trade) for trade in held} == {trade: "skipped" for trade in held}
     for tx_hash in held.values():
         assert _rpc(bot.node, "eth_getTransactionByHash", tx_hash) is None, f"{tx_hash} reached the chain"
+    # and the chain agrees: the bot's account used no nonce beyond those submitted before the stop
+    nonces = [r.body["nonce"] for r in records if r.kind == "trade_submitted" and r.seq < stop_seq]
+    assert nonces, "no trade before the stop"
+    used = int(_rpc(bot.node, "eth_getTransactionCount", executor["account"], "pending"), 16)
+    assert used <= max(nonces) + 1, (used, max(nonces))
     assert page.locator("#stop-state").get_attribute("data-active") == "true"
 
 
