@@ -246,7 +246,7 @@ SETTINGS: tuple[Setting, ...] = (
     S("CONSOLE_PORT", "console", "port", v.whole(0, 65535),
       "a port between 0 and 65535 (0 picks a free one)"),
     S("STATUS_PAGE", "status_page", "enabled", v.boolean, "true or false"),
-    S("STATUS_PAGE_HOST", "status_page", "host", v.adapted(lambda raw: bind_address(raw)),
+    S("STATUS_PAGE_HOST", "status_page", "host", v.adapted(lambda raw: bind_address(raw)),  # defined below
       "an IP address to bind (127.0.0.1 by default) or localhost"),
     S("STATUS_PAGE_PORT", "status_page", "port", v.whole(0, 65535), "a port between 0 and 65535 (0 picks a free one)"),
     S("STATUS_PAGE_ALLOW_REMOTE", "status_page", "allow_remote", v.boolean, "true or false"),
