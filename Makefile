@@ -22,7 +22,7 @@ $(STAMP_JS): package.json package-lock.json
 
 # Debian's packages, each installed once if its command is missing: redis-server backs the shared risk
 # book's tests, prometheus (with promtool) the metrics integration test (tests/metrics/), openssl makes
-# the SMTP test server's certificate, chromium opens the backtest report in a test.
+# the SMTP test server's certificate, chromium opens the backtest report and the status page in tests.
 SYSTEM_PACKAGES := redis-server prometheus openssl chromium
 system-packages:
 	@missing=$$(for p in $(SYSTEM_PACKAGES); do command -v $$p >/dev/null || echo $$p; done); \
@@ -38,7 +38,7 @@ run: setup
 lint: setup
 	@$(PY) -m ruff check .
 	@$(VENV)/bin/lint-imports --no-cache >/dev/null || $(VENV)/bin/lint-imports --no-cache
-	@$(PY) -m mypy --no-error-summary protocol supervision actors devnet run.py $$(ls -d adapters bot amm risk persistence rpc console execution performance probes backtest monitoring alerting chainfeed contracts 2>/dev/null)
+	@$(PY) -m mypy --no-error-summary protocol supervision actors devnet run.py $$(ls -d adapters bot amm risk persistence rpc console execution performance probes backtest monitoring alerting chainfeed contracts statuspage 2>/dev/null)
 
 test: lint
 	@$(PY) -m pytest $(PYTEST_ARGS)

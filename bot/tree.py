@@ -268,10 +268,21 @@ def running_summary(inputs: TreeInputs) -> dict[str, Any]:
     return summary
 
 
+def status_page_spec(inputs: TreeInputs) -> ChildSpec:
+    """/status-page: the live status page (STATUS_PAGE=true), behind the console's token; after the console,
+    whose commands (estop) its stop button runs."""
+    from statuspage.actor import StatusPageActor
+
+    page = inputs.config.status_page
+    return ChildSpec(id="status-page", start=StatusPageActor, kwargs={
+        "data_dir": inputs.config.storage.data_dir, "host": page.host, "port": page.port,
+        "allow_remote": page.allow_remote}, restart=Restart.PERMANENT)
+
+
 def root_spec(inputs: TreeInputs) -> ChildSpec:
     """root (one_for_one): alerts (first, so the others' start-up alerts are heard), monitor, network, risk-book,
-    sampler, market, devnet (embedded world only), console; each component only when its enable flag is on
-    (bot.components says what depends on what)."""
+    sampler, market, devnet (embedded world only), console, status-page (STATUS_PAGE=true); each component only
+    when its enable flag is on (bot.components says what depends on what)."""
     from bot.alerts import alerts_spec
     from bot.components import market_enabled
 
@@ -293,4 +304,6 @@ def root_spec(inputs: TreeInputs) -> ChildSpec:
     if inputs.devnet is not None:
         children.append(devnet_spec(inputs))
     children.append(console_spec(inputs))
+    if inputs.config.status_page.enabled:
+        children.append(status_page_spec(inputs))
     return supervisor_spec("root", children, strategy=RestartStrategy.ONE_FOR_ONE)

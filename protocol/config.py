@@ -15,6 +15,7 @@ TOML file when `load_config` is not given one. TOML sections mirror the Structs:
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -128,6 +129,15 @@ class ConsoleConfig(msgspec.Struct, frozen=True):
     port: int = 0  # 0 picks a free port; the chosen one is written to <data_dir>/console.json
 
 
+class StatusPageConfig(msgspec.Struct, frozen=True):
+    """The live status page (statuspage/): served by the bot, behind the console's token."""
+
+    enabled: bool = False  # off unless asked for: it is one more listening socket
+    host: str = "127.0.0.1"  # loopback only unless allow_remote
+    port: int = 8766  # 0 picks a free port; the chosen one is written to <data_dir>/status-page.json
+    allow_remote: bool = False  # a non-loopback host is refused at start unless this is set
+
+
 class ExecutionConfig(msgspec.Struct, frozen=True):
     live_mode: bool = False  # paper mode (sign and send nothing) unless set explicitly
     paper_trading: bool = False  # trades filled by the backtest's simulator (run.py paper); nothing sent, devnet too
@@ -165,6 +175,7 @@ class Config(msgspec.Struct, frozen=True):
     storage: StorageConfig = StorageConfig()
     metrics: MetricsConfig = MetricsConfig()
     console: ConsoleConfig = ConsoleConfig()
+    status_page: StatusPageConfig = StatusPageConfig()
     execution: ExecutionConfig = ExecutionConfig()
     market: MarketConfig = MarketConfig()
     monitoring: MonitoringConfig = MonitoringConfig()
@@ -255,6 +266,11 @@ SETTINGS: tuple[Setting, ...] = (
     S("ENABLE_ALERTING", "manager", "enable_alerting", v.boolean, "true or false"),
     S("ENABLE_PERFORMANCE_ANALYSIS", "manager", "enable_performance_analysis", v.boolean, "true or false"),
     S("AUTO_START", "manager", "auto_start", v.boolean, "true or false"),
+    S("STATUS_PAGE", "status_page", "enabled", v.boolean, "true or false"),
+    S("STATUS_PAGE_HOST", "status_page", "host", v.adapted(lambda raw: bind_address(raw)),  # defined below
+      "an IP address to bind (127.0.0.1 by default) or localhost"),
+    S("STATUS_PAGE_PORT", "status_page", "port", v.whole(0, 65535), "a port between 0 and 65535 (0 picks a free one)"),
+    S("STATUS_PAGE_ALLOW_REMOTE", "status_page", "allow_remote", v.boolean, "true or false"),
     S("LIVE_MODE", "execution", "live_mode", v.boolean, "true or false"),
     S("PAPER_MODE", "execution", "paper_trading", v.boolean, "true or false"),
     S("PRIVATE_KEY", "execution", "private_key", v.private_key, "0x followed by 64 hex digits", True),
@@ -288,7 +304,7 @@ del S
 _SECTIONS = {
     "network": NetworkConfig, "targets": PerformanceTargets, "risk": RiskLimits,
     "alerts": AlertsConfig, "storage": StorageConfig, "metrics": MetricsConfig,
-    "console": ConsoleConfig, "execution": ExecutionConfig, "market": MarketConfig,
+    "console": ConsoleConfig, "status_page": StatusPageConfig, "execution": ExecutionConfig, "market": MarketConfig,
     "monitoring": MonitoringConfig, "manager": ManagerConfig,
 }
 _ENDPOINT_KEYS = ("name", "url", "ws_url", "region")
@@ -410,6 +426,27 @@ def _build_endpoints(
     return tuple(endpoints)
 
 
+def bind_address(raw: Any) -> str:
+    """An IP address (v4 or v6) or `localhost`, as a server binds to it; ValueError names the problem."""
+    text = raw.strip() if isinstance(raw, str) else ""
+    if text != "localhost":
+        try:
+            ipaddress.ip_address(text)
+        except ValueError:
+            raise ValueError("is not an IP address") from None
+    return text
+
+
+def is_loopback(host: str) -> bool:
+    """True for a loopback IP address (127.0.0.0/8, ::1) or `localhost`."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def _check_consistency(cfg: Config) -> None:
     a = cfg.alerts
     required = (
@@ -440,6 +477,11 @@ def _check_consistency(cfg: Config) -> None:
         raise ConfigError("config error: PAPER_MODE=true but NUMERAIRE_TOKEN is not set; expected the 0x address of "
                           "a stablecoin paired with WETH, to value the paper trades")
     check_components(cfg)
+    page = cfg.status_page
+    if page.enabled and not page.allow_remote and not is_loopback(page.host):
+        raise ConfigError(f"config error: STATUS_PAGE_HOST={page.host!r} is not a loopback address; expected "
+                          "127.0.0.1 or ::1 (or STATUS_PAGE_ALLOW_REMOTE=true to serve other hosts, token still "
+                          "needed)")
     if cfg.execution.live_mode and not cfg.devnet and cfg.network.chain_id is None:
         raise ConfigError("config error: LIVE_MODE=true but CHAIN_ID is not set; "
                           "expected the chain id transactions may be signed for")

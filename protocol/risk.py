@@ -207,6 +207,13 @@ class RiskReport(msgspec.Struct, frozen=True, rename="camel"):
     book: str = ""  # which book is loaded: mode:chain id:genesis:account (risk.world.BookWorld.book_id)
 
 
+class EquityPoint(msgspec.Struct, frozen=True, array_like=True):
+    """One point of the equity curve (numeraire): the risk book's state keeps them, its snapshot shows them."""
+
+    at: float
+    equity: float
+
+
 class RiskSnapshot(msgspec.Struct, frozen=True):
     """What the risk book publishes for hot-path readers (no mailbox hop to check the stop)."""
 
@@ -216,6 +223,7 @@ class RiskSnapshot(msgspec.Struct, frozen=True):
     daily_loss_remaining: float
     equity: float
     version: int
+    equity_curve: tuple[EquityPoint, ...] = ()  # the state's own tuple (not copied), oldest first
 
     def may_trade(self, now: float) -> bool:
         return not self.emergency_stop.active and (self.cooldown_until is None or now >= self.cooldown_until)

@@ -70,4 +70,5 @@ def snapshot(state: RiskBookState, limits: RiskLimits, now: float) -> RiskSnapsh
         daily_loss_remaining=daily_loss_remaining(state, limits, now),
         equity=state.equity,
         version=state.version,
+        equity_curve=state.equity_curve,
     )

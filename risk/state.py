@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
-from protocol.risk import EmergencyStop, RiskLimits
+from protocol.risk import EmergencyStop, EquityPoint, RiskLimits  # EquityPoint: published in RiskSnapshot
 from protocol.trading import TradeStatus
 
 
@@ -67,11 +67,6 @@ class OpenTrade(msgspec.Struct, frozen=True):
     max_loss_value: float
     approved_at: float
     expires_at: float
-
-
-class EquityPoint(msgspec.Struct, frozen=True, array_like=True):
-    at: float
-    equity: float
 
 
 class RiskBookState(msgspec.Struct, frozen=True):
