@@ -41,7 +41,7 @@ MEANINGS = {
     "LOG_DIR": "where the JSON log files go (unset: <DATA_DIR>/logs)",
     "AUDIT_DIR": "where the audit trail's segments go (unset: <DATA_DIR>/audit)",
     "OTEL_EXPORTER_OTLP_ENDPOINT": "also export the traces over OTLP/HTTP to this collector (needs `.[otlp]`)",
-    "APPRISE_URLS": "send alerts to each apprise URL (json://, ntfys://, ...); one apprise cannot use stops the bot at start",
+    "APPRISE_URLS": "send alerts to each apprise URL (json://, ntfys://, ...); a bad one stops the bot at start",
     "CHAIN_ID": "the chain transactions may be signed for (required for live mode; paper mode takes the node's)",
     "DAILY_WINDOW_TZ": "the time zone whose midnight starts the risk book's daily window",
     "ENABLE_DISCORD_ALERTS": "send alerts to a Discord webhook",
