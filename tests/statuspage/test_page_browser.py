@@ -163,7 +163,7 @@ def test_the_page_is_refused_without_the_consoles_token(bot: RunningBot, browser
         raise AssertionError("an estop without the token was accepted")
     except urllib.error.HTTPError as refused:
         assert refused.code == 401
-    assert bot.console("risk")["emergencyStop"]["active"] is False
+    assert bot.console("risk")["emergency_stop"]["active"] is False
 
 
 def test_the_page_loads_and_shows_a_killed_actor_come_back(bot: RunningBot, page: Any) -> None:
@@ -185,7 +185,8 @@ def test_a_trade_appears_with_a_link_to_its_trace(page: Any) -> None:
     page.locator(f'#trades a.trace-link[data-trace="{trade_id}"]').click()  # rows are redrawn at each view
     page.wait_for_selector(f'#trace-panel.shown[data-trace="{trade_id}"] #trace tr[data-stage="included"]')
     stages = page.locator("#trace tbody tr").evaluate_all("rows => rows.map(r => r.dataset.stage)")
-    assert stages[0] == "detected" and "sent" in stages and stages[-1] == "included"
+    # the root span (the whole lifecycle) first, then the stages, as the console's `trace ID` shows them
+    assert stages[:2] == ["opportunity", "detected"] and "sent" in stages and stages[-1] == "included"
 
 
 def test_the_event_stream_survives_the_pages_own_restart(bot: RunningBot, page: Any) -> None:
@@ -221,8 +222,8 @@ def test_the_stop_button_stops_trading(bot: RunningBot, page: Any) -> None:
     assert page.locator("#estop").is_disabled()
 
     report = bot.console("risk")
-    assert report["emergencyStop"]["active"] is True and report["emergencyStop"]["reason"] == REASON
-    assert report["emergencyStop"]["by"].startswith("status-page@")
+    assert report["emergency_stop"]["active"] is True and report["emergency_stop"]["reason"] == REASON
+    assert report["emergency_stop"]["by"].startswith("status-page@")
     records = bot.audit()
     command = [r for r in records if r.kind == "console_command" and r.body["command"] == "estop"]
     assert len(command) == 1 and command[0].body["ok"] is True and REASON in command[0].body["argv"]

@@ -200,7 +200,7 @@ def test_the_stop_button_runs_the_consoles_audited_estop(page: Page) -> None:
 
     status, answer = page.estop(cookie, "pool drained -- checking", origin)
     assert status == 200 and answer["ok"], answer
-    assert answer["body"]["emergencyStop"]["active"] is True
+    assert answer["body"]["emergency_stop"]["active"] is True
 
     snap = registry.snapshot("/risk-book")
     assert isinstance(snap, RiskSnapshot)
