@@ -24,7 +24,6 @@ import argparse
 import functools
 import json
 import os
-import re
 import signal
 import socket
 import sqlite3
@@ -52,7 +51,6 @@ STOP_TIMEOUT_S = 40.0
 GROUP_DUE_SOON_S = 35.0  # the drain waits for an alert group due this soon (the first group_wait is 30 s)
 READ_BATCH = 20  # blocks (with their transactions) per JSON-RPC batch when the chain is read after the run
 READ_TIMEOUT_S = 60.0  # per batch: anvil shares two loaded cores with the bot
-_REF = re.compile(r"ref (\S+?)(?:[\"\\<\s|]|$)")
 
 
 def free_port() -> int:
@@ -213,7 +211,7 @@ def expected_channels() -> Any:
 
 def soak(minutes: float, fault_every_s: float, baseline_s: float, work: Path, with_capture: bool = True
          ) -> dict[str, Any]:
-    from devnet.fake_services import FakeServices
+    from devnet.fake_services import ALERT_REF, FakeServices
     from devnet.world import DevnetWorld
     from persistence.audit_trail import read_records
 
@@ -271,7 +269,7 @@ def soak(minutes: float, fault_every_s: float, baseline_s: float, work: Path, wi
                     "slack": {r for a in others.accepted("slack") for r in a.refs}}
     records = log_records(data_dir / "logs")
     received["log"] = {m for r in records if str(r.get("message", "")).startswith("ALERT ")
-                       for m in _REF.findall(str(r["message"]))}
+                       for m in ALERT_REF.findall(str(r["message"]))}
     alerts, deliveries, tests, due = read_outbox(data_dir / "alerts-outbox.sqlite3")
     # a console test alert goes to the one channel it names, not along the routes
     alert_figures = books.alert_books([a for a in alerts if a.id not in tests], deliveries, received,

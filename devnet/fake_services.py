@@ -28,7 +28,8 @@ from typing import Any
 from aiohttp import web
 
 SERVICES = ("discord", "telegram", "slack", "twilio", "apprise")
-_REF = re.compile(r"ref (\S+?)(?:[\"\\<\s]|$)")
+#: An alert's delivery ref as the channels write it: "ref 12" in a footer, "[ref 12]" on the log channel.
+ALERT_REF = re.compile(r"ref ([^\s\]\"\\<|]+)")
 
 
 @dataclass
@@ -193,7 +194,8 @@ class FakeServices:
 
     def _accept(self, service: str, body: str) -> None:
         with self.changed:
-            self.state[service].accepted.append(Accepted(service, time.monotonic(), body, tuple(_REF.findall(body))))
+            refs = tuple(ALERT_REF.findall(body))
+            self.state[service].accepted.append(Accepted(service, time.monotonic(), body, refs))
             self.changed.notify_all()
 
     # --- the services ------------------------------------------------------------------------------
