@@ -59,7 +59,10 @@ def start_tree(root: ChildSpec) -> Tree:
     ref = root.start.start(ctx, **root.kwargs)
     actor = ctx.actor
     if actor is None or not actor.ready.wait(root.start_timeout_s * 3) or actor.start_error:
-        reason = actor.start_error if actor else "not a SupervisedActor"
+        if actor is None:
+            reason = "not a SupervisedActor"
+        else:
+            reason = actor.start_error or f"on_start took over {root.start_timeout_s * 3:g}s"
         registry.unbind(ROOT_PATH, ref, why="not started")
         if ref.is_alive():
             ref.stop(block=True, timeout=root.shutdown_s)
