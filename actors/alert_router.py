@@ -269,11 +269,6 @@ class AlertRouter(SupervisedActor):
             if channel in self.busy or channel not in self.live or channel in self.disabled:
                 continue
             handle = Handle(channel_path(channel, self.alerts_path))
-            if not handle.is_alive():
-                # Announced but not addressable yet: a channel tells ChannelStarted from its on_start, and its
-                # supervisor binds the path only after on_start returns. Or it is restarting. Either way its
-                # incarnation stays known and the next tick tries again (a new incarnation announces itself).
-                continue
             snap = handle.snapshot()
             if isinstance(snap, ChannelSnapshot) and snap.breaker in ("OPEN", "QUARANTINED"):
                 continue  # the channel is failing fast; its wake (HALF_OPEN) lets a probe through
@@ -287,8 +282,11 @@ class AlertRouter(SupervisedActor):
             try:
                 left = self.s.delivery_deadline_s - (now - lead.created_at)
                 handle.tell(Deliver(attempt=lead.id, notification=notification, expires_in_s=max(0.0, left)))
-            except ActorError:  # gone between the check and the tell: queued again, tried again next tick
+            except ActorError:
+                # Not in the tree (restarting or stopped; a channel that announced itself is bound already):
+                # queued again and forgotten until its next incarnation announces itself with ChannelStarted.
                 db.requeue(lead.id)
+                self.live.pop(channel, None)
                 continue
             self.busy[channel] = lead.id
 

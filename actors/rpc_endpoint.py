@@ -8,9 +8,11 @@ router) whenever its breaker state changes, and at most every `publish_interval_
 
 Until its first check passes an endpoint is not routable (STARTING), so a failed or timed-out check
 then is retried on `STARTUP_RETRY`'s short backoff, not a whole health interval later (a failed retry
-is not a breaker failure: the breaker opens no sooner than without retries); and a snapshot
-the router could not take (it was starting or restarting: its path not bound yet) is told again on
-the next publish tick, since the router may have read the older one at its start.
+is not a breaker failure: the breaker opens no sooner than without retries).
+
+A snapshot told while the router starts waits in its mailbox (its path is bound before its on_start
+reads the snapshots); one the router refuses (not started yet, or restarting) is read by the router
+from the registry at its (re)start.
 """
 
 from __future__ import annotations
@@ -311,5 +313,4 @@ class RpcEndpoint(BreakerOwner, SupervisedActor):
         try:
             self.router.tell(snapshot)
         except ActorError:
-            # A router that is starting has perhaps read an older snapshot already: tell it again next tick.
-            self.dirty = True
+            pass  # not in the tree now: the router reads every endpoint's snapshot when it (re)starts

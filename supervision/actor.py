@@ -52,6 +52,9 @@ class ActorContext:
         self._timers: list[TimerToken] = []
         #: Called with the ChildExited of an actor that has no parent (the root): start_tree's hook.
         self.on_exit: Callable[[ChildExited], None] | None = None
+        #: Called in the starter's thread once the incarnation has a mailbox and before its thread (and so its
+        #: on_start) runs: the supervisor binds the path here, so a tell sent while it starts is queued.
+        self.on_spawned: Callable[[pykka.ActorRef[Any]], None] | None = None
 
     def child_path(self, child_id: str) -> str:
         return f"{self.path.rstrip('/')}/{child_id}"
@@ -105,6 +108,9 @@ class SupervisedActor(pykka.ThreadingActor):
         self.started_at = time.time()
         self.ready = threading.Event()
         self.crash_reason: str | None = None
+        #: Why on_start failed, set before `ready`; None if it returned. Not `crash_reason`: tells queued while
+        #: it started are handled right after, and one of them may crash it before its supervisor looks.
+        self.start_error: str | None = None
         self.dead_letters = 0
         self._dead_letters_lock = threading.Lock()  # refusals also happen on senders' threads
         self.messages_handled = 0
@@ -152,11 +158,19 @@ class SupervisedActor(pykka.ThreadingActor):
             raise InjectedCrash(body.reason)
         return self.receive(body)
 
+    def _start_actor_loop(self) -> None:
+        # Before the thread starts, so that nothing on_start does (publish, tell a peer who answers) can race
+        # the binding: from here on a tell to the path waits in the mailbox behind on_start.
+        if self.ctx.on_spawned is not None:
+            self.ctx.on_spawned(self.actor_ref)
+        super()._start_actor_loop()
+
     def _actor_loop_setup(self) -> None:
         self.thread_ident = threading.get_ident()
         self.native_thread_id = threading.get_native_id()
         try:
             super()._actor_loop_setup()
+            self.start_error = self.crash_reason
         finally:
             self.ready.set()
 

@@ -2,6 +2,17 @@
 
 Supervisors are the only writers of `bind`/`unbind`; anyone may read. Reads are single dict look-ups
 (atomic in CPython), so a hot path resolves a handle without taking a lock.
+
+When a path resolves (OTP's registered names, Akka's actor paths):
+- bound from the moment an incarnation has a mailbox, before its on_start runs, until it dies or is
+  stopped. A tell to a starting or running path is queued; it is handled by that incarnation, or, if
+  that incarnation dies first, refused by it (an ask fails with ActorCrashed / ActorUnavailable, a tell
+  is counted and logged as a dead letter). Never silently dropped.
+- unbound when never started, stopped, failed to start, or between an incarnation's death and its
+  successor's spawn (the restart backoff): a handle refuses at once with ActorUnavailable naming the
+  path and the reason. A tell in the backoff is not held for the next incarnation (OTP loses a message
+  to a dead pid, Akka makes it a dead letter): the next one starts from fresh state and reads what it
+  must know at its start (snapshots); a caller that would rather wait passes `wait_s`.
 """
 
 from __future__ import annotations

@@ -103,14 +103,14 @@ class Supervisor(SupervisedActor):
         rec = self._record(msg.child_id)
         if rec is None or rec.incarnation != msg.incarnation or rec.state != "running":
             return  # an exit we caused (stopping it) or an old incarnation's
-        registry.unbind(rec.path, rec.ref)
+        wants_restart = rec.spec.restart is Restart.PERMANENT or (
+            rec.spec.restart is Restart.TRANSIENT and msg.abnormal
+        )
+        registry.unbind(rec.path, rec.ref, why="restarting" if wants_restart else "stopped")
         rec.ref, rec.actor = None, None
         rec.state = "stopped"
         if msg.abnormal:
             rec.last_error = msg.reason
-        wants_restart = rec.spec.restart is Restart.PERMANENT or (
-            rec.spec.restart is Restart.TRANSIENT and msg.abnormal
-        )
         if not wants_restart:
             if rec.spec.restart is Restart.TEMPORARY:
                 self.children.remove(rec)
@@ -131,10 +131,12 @@ class Supervisor(SupervisedActor):
         if rec is None or rec.generation != msg.generation or rec.state != "restarting":
             return
         group = [r for r in self._group_for(rec) if r.state == "restarting"]
+        for member in [m for m in group if m.spec.restart is Restart.TEMPORARY]:
+            # Dropped before anyone starts: while the others start, a tell to it already says it left the tree.
+            self.children.remove(member)
+            group.remove(member)
+            registry.mark_down(member.path, "stopped")
         for member in group:
-            if member.spec.restart is Restart.TEMPORARY:
-                self.children.remove(member)
-                continue
             if not self._start_child(member, restart=True):
                 # A restart that fails is one more crash: counted, backed off, retried by message.
                 # The retry is keyed on `rec`, the group's head: keyed on `member`, a rest_for_one
@@ -185,20 +187,27 @@ class Supervisor(SupervisedActor):
             self.ctx.send_after(delay, note)
 
     def _start_child(self, rec: ChildRecord, restart: bool = False) -> bool:
+        """Start `rec`'s next incarnation. Its path is bound as soon as it has a mailbox, before its on_start
+        runs (OTP: a registered name resolves once the process exists), so a tell sent while it starts waits
+        in its mailbox; if the start fails, the path is unbound and what was queued is refused by the dying
+        incarnation (asks fail naming it, tells are counted as dead letters)."""
         rec.incarnation += 1
         ctx = ActorContext(rec.path, rec.spec.id, rec.incarnation, parent=self.actor_ref)
+        ctx.on_spawned = lambda ref: registry.bind(rec.path, ref)
+        why_down = "restarting" if restart else "not started"
         try:
             ref = rec.spec.start.start(ctx, **rec.spec.kwargs)
-        except Exception as exc:  # the constructor raised
+        except Exception as exc:  # the constructor raised (the path was not bound: no mailbox yet)
             rec.last_error = f"{type(exc).__name__}: {exc}"
             rec.state = "failed"
             self.log.error("start of {} failed: {}", rec.path, rec.last_error)
             return False
         actor = ctx.actor
         assert actor is not None, f"{rec.spec.start.__name__} is not a SupervisedActor"
-        if not actor.ready.wait(rec.spec.start_timeout_s) or actor.crash_reason is not None:
-            rec.last_error = actor.crash_reason or f"on_start took over {rec.spec.start_timeout_s}s"
+        if not actor.ready.wait(rec.spec.start_timeout_s) or actor.start_error is not None:
+            rec.last_error = actor.start_error or f"on_start took over {rec.spec.start_timeout_s}s"
             rec.state = "failed"
+            registry.unbind(rec.path, ref, why=why_down)
             if ref.is_alive():
                 ref.stop(block=False)
             return False
@@ -207,7 +216,6 @@ class Supervisor(SupervisedActor):
             rec.restarts_total += 1
             rec.history.append(time.monotonic())
             metrics.restarted(rec.path)
-        registry.bind(rec.path, ref)
         return True
 
     def _stop_child(self, rec: ChildRecord) -> None:
@@ -216,6 +224,7 @@ class Supervisor(SupervisedActor):
         rec.ref, rec.actor = None, None
         rec.state = "stopped"
         if ref is None:
+            registry.mark_down(rec.path, "stopped")  # a restart it was waiting for is called off
             return
         registry.unbind(rec.path, ref)
         try:

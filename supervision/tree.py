@@ -55,15 +55,19 @@ def start_tree(root: ChildSpec) -> Tree:
     tree = Tree(root)
     ctx = ActorContext(ROOT_PATH, root.id, 1, parent=None)
     ctx.on_exit = tree._on_root_exit
+    ctx.on_spawned = lambda ref: registry.bind(ROOT_PATH, ref)  # as a supervisor binds its children
     ref = root.start.start(ctx, **root.kwargs)
     actor = ctx.actor
-    if actor is None or not actor.ready.wait(root.start_timeout_s * 3) or actor.crash_reason:
-        reason = actor.crash_reason if actor else "not a SupervisedActor"
+    if actor is None or not actor.ready.wait(root.start_timeout_s * 3) or actor.start_error:
+        if actor is None:
+            reason = "not a SupervisedActor"
+        else:
+            reason = actor.start_error or f"on_start took over {root.start_timeout_s * 3:g}s"
+        registry.unbind(ROOT_PATH, ref, why="not started")
         if ref.is_alive():
             ref.stop(block=True, timeout=root.shutdown_s)
         raise RuntimeError(f"actor tree failed to start: {reason}")
     tree.ref = ref
-    registry.bind(ROOT_PATH, ref)
     _current = tree
     return tree
 

@@ -13,7 +13,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
@@ -47,9 +47,15 @@ def wait_no_leftovers(marker: str, timeout_s: float = 15.0) -> list[psutil.Proce
 
 @dataclass
 class BotRun:
+    """The bot's command line and environment for one test. A started bot's output (stdout and stderr)
+    goes to a file beside its data dir, never to a pipe: a pipe nobody drains fills up within a minute of
+    trading, and then every thread that logs blocks on it and the whole bot stalls."""
+
     marker: str
     data_dir: Path
     env: dict[str, str]
+    #: pid -> the file a bot started by `start` writes its output to.
+    outputs: dict[int, Path] = field(default_factory=dict)
 
     def command(self, *args: str) -> list[str]:
         return [sys.executable, str(REPO / "run.py"), *args]
@@ -63,26 +69,34 @@ class BotRun:
         )
 
     def start(self, *args: str) -> subprocess.Popen[str]:
-        return subprocess.Popen(
-            self.command(*args), cwd=REPO, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            text=True, start_new_session=True,
-        )
+        """Start `run.py args` in its own session; read what it printed so far with `output(proc)`."""
+        path = self.data_dir.parent / f"bot-output-{len(self.outputs) + 1}.log"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("w") as out:  # the child holds its own descriptor; ours is closed at once
+            proc = subprocess.Popen(self.command(*args), cwd=REPO, env=self.env, stdout=out,
+                                    stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        self.outputs[proc.pid] = path
+        return proc
+
+    def output(self, proc: subprocess.Popen[str]) -> str:
+        """Everything `proc` (started by `start`) has printed so far."""
+        return self.outputs[proc.pid].read_text(errors="replace")
 
     def interrupt(self, proc: subprocess.Popen[str], bound_s: float) -> str:
         """Ctrl-C the bot and wait for it to stop within `bound_s`; its output."""
         proc.send_signal(signal.SIGINT)
         try:
-            out, _ = proc.communicate(timeout=bound_s)
+            proc.wait(timeout=bound_s)
         except subprocess.TimeoutExpired:
             proc.kill()
             raise
-        return out
+        return self.output(proc)
 
     def wait_console(self, proc: subprocess.Popen[str], timeout_s: float = 90.0) -> None:
         wait_until(lambda: (self.data_dir / "console.json").exists() or proc.poll() is not None, timeout_s,
                    "the bot's console to come up")
         if proc.poll() is not None and not (self.data_dir / "console.json").exists():
-            output = proc.stdout.read() if proc.stdout else ""
+            output = self.output(proc) if proc.pid in self.outputs else ""
             raise AssertionError(f"the bot exited with {proc.returncode}:\n{output}")
 
 

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import re
-import signal
 import socket
-import threading
 
 from bot.app import SHUTDOWN_BOUND_S
 from tests.app.conftest import BotRun, wait_no_leftovers
@@ -24,18 +22,13 @@ def test_unreachable_endpoints_are_retried_with_a_visible_backoff(bot: BotRun) -
     bot.env.update({"RPC_URL_PRIMARY": f"http://127.0.0.1:{_closed_port()}", "WETH_ADDRESS": ADDRESS,
                     "FACTORIES": f"uniswap={ADDRESS}", "EXECUTOR_ADDRESS": ADDRESS, "NUMERAIRE_TOKEN": ADDRESS})
     proc = bot.start()
-    lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.extend(proc.stdout or ()), daemon=True)
-    reader.start()
     pattern = re.compile(r"chain read failed \((\d+) in a row\): .*; next attempt in ([\d.]+)s")
     try:
-        retries = wait_until(lambda: [m for line in list(lines) if (m := pattern.search(line))], 60,
-                             "three retry lines with their delays", until=lambda found: len(found) >= 3)
+        retries = wait_until(lambda: [m for line in bot.output(proc).splitlines() if (m := pattern.search(line))],
+                             60, "three retry lines with their delays", until=lambda found: len(found) >= 3)
     finally:
-        proc.send_signal(signal.SIGINT)  # Ctrl-C; the reader thread keeps draining the output
-        returncode = proc.wait(SHUTDOWN_BOUND_S + 10)
-        reader.join(5)
-    assert returncode == 0, "".join(lines)
+        bot.interrupt(proc, SHUTDOWN_BOUND_S + 10)  # Ctrl-C
+    assert proc.returncode == 0, bot.output(proc)
     counts = [int(m.group(1)) for m in retries[:3]]
     delays = [float(m.group(2)) for m in retries[:3]]
     assert counts == [1, 2, 3] and delays[0] < delays[1] < delays[2], retries

@@ -159,13 +159,16 @@ def test_a_killed_fetch_resumes_where_it_stopped_with_no_gap_and_no_duplicate(ch
                 *(x for d in world.dexes for x in ("--factory", f"{d.name}={d.factory}"))]
         env = {k: v for k, v in os.environ.items() if not k.startswith(("RPC_URL", "ARBITER_"))}
         store = IngestStore(out)
-        first = subprocess.Popen(args, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        log = tmp_path / "first-fetch.log"  # a file, not a pipe nobody reads until the end (it could fill and stall)
+        with log.open("wb") as sink:
+            first = subprocess.Popen(args, cwd=REPO, env=env, stdout=sink, stderr=subprocess.STDOUT)
         try:
             wait_until(lambda: (c := store.read_checkpoint()) is not None and c.events.next_block > 40,
                        timeout=60.0, what="the first run storing some chunks")
             first.send_signal(signal.SIGKILL)
         finally:
-            output = first.communicate(timeout=30)[0].decode(errors="replace")
+            first.wait(timeout=30)
+            output = log.read_text(errors="replace")
         assert first.returncode == -signal.SIGKILL, output  # killed mid-run, not finished
         stopped = store.read_checkpoint()
         assert stopped is not None and 40 < stopped.events.next_block <= chain.head

@@ -1,9 +1,10 @@
 """An endpoint becomes routable soon after it can answer, whatever its health interval.
 
 Two start-up gaps, each reproduced deterministically with a real anvil behind real fault proxies:
-- an endpoint whose first check passes while the router is still starting (its snapshot read, its
-  path not yet bound) told a router that was not there; the snapshot was lost, and with a 60 s
-  health interval nothing told it again for a minute;
+- an endpoint whose first check passes while the router is still starting (its snapshots read, its
+  on_start not returned) must reach it: the router's path is bound before its on_start runs, so the
+  tell waits in its mailbox (before the supervision fix it was refused and, with a 60 s health
+  interval, nothing told the router again for a minute);
 - an endpoint down (or too slow) at its first check waited a whole health interval for the next.
 """
 
@@ -43,9 +44,9 @@ def test_an_endpoint_checked_while_the_router_starts_is_routable_without_waiting
     path = endpoint_path("e0")
     read_at_start: dict[str, EndpointSnapshot] = {}
 
-    class RouterBoundLate(Router):
+    class RouterSlowToStart(Router):
         """Reads the endpoints' snapshots, then returns from on_start only once e0 has published its first
-        check: e0's tell comes while the router's path is not bound yet (a start on a loaded machine)."""
+        check: e0's tell comes while the router is still starting (a start on a loaded machine)."""
 
         def on_start(self) -> None:
             super().on_start()
@@ -55,7 +56,7 @@ def test_an_endpoint_checked_while_the_router_starts_is_routable_without_waiting
     children = network_children([EndpointConfig(name="e0", url=proxy.url, chain_id=CHAIN_ID)], CHAIN_ID,
                                 routing=TEST_ROUTING, breaker=TEST_BREAKER, health_interval_s=LONG_INTERVAL_S,
                                 health_timeout_s=10.0)
-    children[-1] = dataclasses.replace(children[-1], start=RouterBoundLate)
+    children[-1] = dataclasses.replace(children[-1], start=RouterSlowToStart)
     client = RpcClient(policy=TEST_ROUTING)
     start_tree(supervisor_spec("root", [supervisor_spec("network", children)]))
     net = Network(["e0"], client)

@@ -15,7 +15,6 @@ import os
 import shutil
 import signal
 import socket
-import subprocess
 import urllib.error
 import urllib.request
 import uuid
@@ -29,7 +28,7 @@ import pytest
 
 from console.client import ConsoleClient
 from persistence.audit_trail import read_records
-from tests.app.conftest import MARKER_VAR, REPO, BotRun, leftovers
+from tests.app.conftest import MARKER_VAR, BotRun, leftovers
 from tests.waiting import wait_until
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
@@ -82,17 +81,13 @@ def bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBot]:
     env.update({MARKER_VAR: marker, "DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1",
                 "STATUS_PAGE": "true", "STATUS_PAGE_PORT": "0"})
     run = BotRun(marker=marker, data_dir=data_dir, env=env)
-    # the bot's terminal output goes to a file: a pipe nobody drains fills up in a minute of trading, and
-    # then every thread that logs blocks on it (the whole bot stalls)
-    output = (data_dir.parent / "bot-output.log").open("w")
     anvil_port = _free_port()  # known, so the test can ask the chain itself what was sent
-    proc = subprocess.Popen(run.command("--anvil-port", str(anvil_port)), cwd=REPO, env=env, stdout=output,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    proc = run.start("--anvil-port", str(anvil_port))  # its output goes to a file (see BotRun)
     try:
         run.wait_console(proc, START_S)
         endpoint = data_dir / "status-page.json"
         wait_until(lambda: endpoint.exists() or proc.poll() is not None, START_S, "the status page to come up")
-        assert proc.poll() is None, (data_dir.parent / "bot-output.log").read_text()[-5000:]
+        assert proc.poll() is None, run.output(proc)[-5000:]
         port = json.loads(endpoint.read_text())["port"]
         yield RunningBot(run, proc, f"http://127.0.0.1:{port}", f"http://127.0.0.1:{anvil_port}")
     finally:
@@ -103,7 +98,6 @@ def bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBot]:
                 left.send_signal(signal.SIGKILL)
             except psutil.NoSuchProcess:
                 pass
-        output.close()
 
 
 @pytest.fixture(scope="module")

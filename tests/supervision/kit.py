@@ -156,6 +156,9 @@ class Control:
         self.actors: dict[int, SupervisedActor] = {}
         self.exits: list[tuple[str, ChildExited]] = []  # (supervisor path, what it was told)
         self.status: dict[str, dict[str, Any]] = {}
+        #: child id -> (entered, gate) for its next on_start, which sets `entered` and waits on `gate`.
+        self.start_holds: dict[str, tuple[threading.Event, threading.Event]] = {}
+        self.hold_gates: list[threading.Event] = []  # every gate handed out, opened by release_all
 
     def arm_start_failures(self, child_id: str, n: int) -> None:
         with self._lock:
@@ -168,6 +171,18 @@ class Control:
                 return True
             return False
 
+    def hold_next_start(self, child_id: str) -> tuple[threading.Event, threading.Event]:
+        """The next on_start of `child_id` sets `entered` and then waits for `gate`: a start held open."""
+        hold = (threading.Event(), threading.Event())
+        with self._lock:
+            self.start_holds[child_id] = hold
+            self.hold_gates.append(hold[1])
+        return hold
+
+    def take_start_hold(self, child_id: str) -> tuple[threading.Event, threading.Event] | None:
+        with self._lock:
+            return self.start_holds.pop(child_id, None)
+
     def enter(self, actor: SupervisedActor, uid: int) -> None:
         with self._lock:
             self.threads[uid] = threading.current_thread()
@@ -175,6 +190,11 @@ class Control:
 
     def release_all(self) -> None:
         for gate in list(self.gates.values()):
+            gate.set()
+        with self._lock:
+            self.start_holds.clear()
+            gates = list(self.hold_gates)
+        for gate in gates:
             gate.set()
 
     def join_all(self, timeout: float = WAIT_S) -> list[str]:
@@ -211,6 +231,11 @@ class Worker(SupervisedActor):
 
     def on_start(self) -> None:
         self.control.enter(self, self.uid)
+        hold = self.control.take_start_hold(self.ctx.child_id)
+        if hold is not None:
+            entered, gate = hold
+            entered.set()
+            gate.wait(WAIT_S * 3)
         if self.control.take_start_failure(self.ctx.child_id):
             raise StartFailed(f"{self.ctx.path} refused to start (armed by the test)")
         self.started_ok = True
