@@ -109,15 +109,18 @@ class AlertRouter(SupervisedActor):
 
     def on_start(self) -> None:
         now = self.clock()
-        self.outbox = AlertOutbox(self.s.outbox_path)
+        # the group state lands with every commit (a crash's close commits too), never an alert row without it
+        self.outbox = AlertOutbox(self.s.outbox_path, before_commit=self._save_groups)
         self.accepted = self.outbox.count_alerts()
         for kind, (rate, burst) in self.s.buckets.items():
             self.buckets[kind] = ratelimit.full(rate, burst, now)
         if self.s.global_bucket is not None:
             self.global_bucket = ratelimit.full(*self.s.global_bucket, now)
         orphans = self.outbox.orphan_sending()
-        for key, blob in self.outbox.groups():
-            self.groups[key] = msgspec.json.decode(blob, type=grouping.Group)
+        loaded = {key: msgspec.json.decode(blob, type=grouping.Group) for key, blob in self.outbox.groups()}
+        self.groups, settled = grouping.restore(loaded, self.outbox.pending_alerts())
+        self._settle_statuses(settled)
+        self.dirty_groups |= {k for k in {*self.groups, *loaded} if self.groups.get(k) != loaded.get(k)}
         ids = {i for g in self.groups.values() for i in (*g.firing.values(), *g.new, *g.resolved)}
         self.cache = self.outbox.alerts(ids)
         self.critical = set(self.outbox.open_critical_flushes())
@@ -212,7 +215,8 @@ class AlertRouter(SupervisedActor):
         if silence is not None:
             m.SILENCED.labels(msg.type.value).inc()
         elif grouped:
-            self.groups = grouping.add(self.groups, alert, condition)
+            self.groups, settled = grouping.add(self.groups, alert, condition)
+            self._settle_statuses(settled)
             self.cache[alert_id] = alert
             self.dirty_groups.add(alert.group)
         if not self.commit_pending:  # behind every alert already in the mailbox: one commit for the burst
@@ -220,15 +224,22 @@ class AlertRouter(SupervisedActor):
             self.ctx.tell_self(_Commit())
         return alert_id
 
+    def _settle_statuses(self, settled: dict[int, str]) -> None:
+        """Alerts the grouping settled without a notice of their own (cancelled by their clear, merged into
+        the condition already firing): a final status, never `pending` in no group."""
+        for status, ids in grouping.by_status(settled).items():
+            self._db().set_alert_status(ids, status)
+
     # --- flushing and dispatching ------------------------------------------------------------------
 
     def _pump(self, now: float) -> None:
         db = self._db()
+        before = set(self.groups)
         self.groups, flushes = grouping.flush_due(self.groups, now, self.s.timers)
+        self.dirty_groups |= before - set(self.groups)  # dropped groups leave the outbox too
         for flush in flushes:
             self.dirty_groups.add(flush.group)
             self._queue_flush(flush, now)
-        self._save_groups()
         self._dispatch(now)
         db.commit()
         self._schedule(now)
@@ -237,6 +248,7 @@ class AlertRouter(SupervisedActor):
         db = self._db()
         flush_id = db.next_flush_id()
         ids = (*flush.new, *flush.resolved, *(flush.still_firing if flush.repeat else ()))
+        self.cache.update(db.alerts(i for i in ids if i not in self.cache))
         sample = next((self.cache[i] for i in ids if i in self.cache), None)
         if sample is None:
             return
@@ -249,13 +261,11 @@ class AlertRouter(SupervisedActor):
         if flush.priority is Priority.CRITICAL:
             self.critical.add(flush_id)
         live = {i for g in self.groups.values() for i in (*g.firing.values(), *g.new, *g.resolved)}
-        for alert_id in flush.resolved:
-            if alert_id not in live:
-                self.cache.pop(alert_id, None)
+        self.cache = {i: a for i, a in self.cache.items() if i in live}  # cleared and told: nothing refers to it
 
     def _save_groups(self) -> None:
         db = self._db()
-        for key in self.dirty_groups:
+        for key in sorted(self.dirty_groups):
             group = self.groups.get(key)
             db.save_group(key, msgspec.json.encode(group) if group is not None else None)
         self.dirty_groups.clear()

@@ -13,8 +13,9 @@ import re
 from typing import Any
 
 import apprise
+import msgspec
 
-from alerting.apprise_replies import classify, message, notify_type
+from alerting.apprise_replies import classify, message, notify_type, park_after_429
 from alerting.replies import Reply, ReplyKind
 from protocol.alerts import ChannelKind, Notification
 from protocol.secrets import Secret, redact
@@ -56,6 +57,7 @@ class AppriseService:
             target.add(url.reveal())
             self._targets.append(target)
         self._timeout_s = timeout_s
+        self._throttled = [0] * len(self._targets)  # per URL: 429s in a row (apprise gives no Retry-After)
 
     def build(self, n: Notification) -> list[Any]:
         title, body = message(n)
@@ -69,7 +71,13 @@ class AppriseService:
         except Exception as exc:  # a plugin bug must read as a failed send, not kill the io loop's task
             return Reply(ReplyKind.RETRY, redact(f"apprise raised {type(exc).__name__}: {exc}"))
         with result:
-            return classify(result.status.name, [entry.message for entry in result.logs()])
+            reply = classify(result.status.name, [entry.message for entry in result.logs()])
+        if reply.kind is ReplyKind.THROTTLED:
+            self._throttled[index] += 1
+            return msgspec.structs.replace(reply, retry_after_s=park_after_429(self._throttled[index]))
+        if reply.kind is ReplyKind.DELIVERED:
+            self._throttled[index] = 0
+        return reply
 
     def migrate(self, request: Any, new_chat_id: str) -> Any:
         return request

@@ -62,24 +62,72 @@ def group_key(alert: Alert) -> str:
     return f"{alert.type.value}/{alert.priority.value}"
 
 
-def add(groups: dict[str, Group], alert: Alert, condition: str) -> dict[str, Group]:
-    """The groups with `alert` (already deduplicated and not silenced) taken in."""
-    key = alert.group
-    group = groups.get(key) or Group(key=key, priority=alert.priority, first_at=alert.accepted_at)
-    firing = dict(group.firing)
+#: Final statuses of an alert the grouping settles without a notice of its own.
+CANCELLED = "cancelled"  # fired and cleared before any notice (both), or a clear of nothing told: nothing to tell
+MERGED = "merged"  # the condition was already firing: it rides with the alert that raised it (Alertmanager's rule)
+SETTLED_STATUSES = (CANCELLED, MERGED)
+
+
+def firing_in(groups: dict[str, Group], condition: str) -> Group | None:
+    """The group where `condition` fires (a condition fires in one group at most)."""
+    return next((g for g in groups.values() if condition in g.firing), None)
+
+
+def add(groups: dict[str, Group], alert: Alert, condition: str) -> tuple[dict[str, Group], dict[int, str]]:
+    """The groups with `alert` (already deduplicated and not silenced) taken in, and the alerts this settles
+    without a notice: alert id -> CANCELLED | MERGED. Every other alert taken in is held in a group's new or
+    resolved alerts until a flush tells it.
+
+    A condition is the alert's type and key, not its priority, so a clear sent at another priority than its
+    firing alert still clears it: the clear joins the group where the condition fires. A re-fire at another
+    priority moves the condition to the new priority's group (told there as new).
+    """
+    settled: dict[int, str] = {}
+    holder = firing_in(groups, condition)
     if alert.resolved:
-        firing.pop(condition, None)
-        # a clear that arrives before its firing one was notified cancels it (nothing to tell)
-        cleared = {a for c, a in group.firing.items() if c == condition}
-        new = tuple(a for a in group.new if a not in cleared)
-        resolved = group.resolved if cleared & set(group.new) else (*group.resolved, alert.id)
-        group = msgspec.structs.replace(group, firing=firing, new=new, resolved=resolved)
-    elif condition in firing:
-        return groups  # already firing in this group: no change to tell (Alertmanager's rule)
-    else:
-        firing[condition] = alert.id
-        group = msgspec.structs.replace(group, firing=firing, new=(*group.new, alert.id))
-    return {**groups, key: group}
+        if holder is None:
+            return groups, {alert.id: CANCELLED}  # nothing fires: nothing was told that a clear could end
+        raised = holder.firing[condition]
+        firing = {c: a for c, a in holder.firing.items() if c != condition}
+        if raised in holder.new:  # a clear before its firing alert was told cancels both
+            group = msgspec.structs.replace(holder, firing=firing, new=tuple(a for a in holder.new if a != raised))
+            settled = {raised: CANCELLED, alert.id: CANCELLED}
+        else:
+            group = msgspec.structs.replace(holder, firing=firing, resolved=(*holder.resolved, alert.id))
+        return {**groups, holder.key: group}, settled
+    if holder is not None and holder.key == alert.group:
+        return groups, {alert.id: MERGED}  # already firing in this group: no change to tell
+    out = dict(groups)
+    if holder is not None:  # the condition changed priority: it leaves its old group without a word
+        raised = holder.firing[condition]
+        if raised in holder.new:
+            settled[raised] = MERGED
+        out[holder.key] = msgspec.structs.replace(
+            holder, firing={c: a for c, a in holder.firing.items() if c != condition},
+            new=tuple(a for a in holder.new if a != raised))
+    group = out.get(alert.group) or Group(key=alert.group, priority=alert.priority, first_at=alert.accepted_at)
+    out[alert.group] = msgspec.structs.replace(group, firing={**group.firing, condition: alert.id},
+                                               new=(*group.new, alert.id))
+    return out, settled
+
+
+def restore(groups: dict[str, Group], pending: list[tuple[Alert, str]]) -> tuple[dict[str, Group], dict[int, str]]:
+    """The groups read back from the outbox, with every `pending` alert (and its condition) that no group holds
+    taken in again, oldest first: a crash between an alert's commit and its group's left it in no group."""
+    held = {i for g in groups.values() for i in (*g.firing.values(), *g.new, *g.resolved)}
+    settled: dict[int, str] = {}
+    for alert, condition in sorted(pending, key=lambda p: p[0].id):
+        if alert.id not in held:
+            groups, more = add(groups, alert, condition)
+            settled.update(more)
+    return groups, settled
+
+
+def by_status(settled: dict[int, str]) -> dict[str, list[int]]:
+    out: dict[str, list[int]] = {}
+    for alert_id, status in settled.items():
+        out.setdefault(status, []).append(alert_id)
+    return out
 
 
 def due_at(group: Group, timers: GroupTimers) -> float | None:

@@ -109,7 +109,7 @@ class AlertRow:
     id: int
     type: str
     priority: str
-    status: str  # pending | notified | silenced
+    status: str  # pending | notified | silenced | cancelled | merged (alerting.grouping.SETTLED_STATUSES)
     condition: str = ""
     resolved: bool = False
     accepted_at: float = 0.0

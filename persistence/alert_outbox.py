@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -71,8 +71,10 @@ def _row(r: tuple[Any, ...]) -> DeliveryRow:
 
 
 class AlertOutbox:
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], before_commit: Callable[[], None] | None = None) -> None:
+        """`before_commit` writes what must land with every commit (the router's group state)."""
         self.path = Path(path)
+        self._before_commit = before_commit
         self.path.parent.mkdir(parents=True, exist_ok=True)
         os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600))
         self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
@@ -83,8 +85,7 @@ class AlertOutbox:
         self._open_tx = False
 
     def close(self) -> None:
-        if self._open_tx:
-            self.commit()
+        self.commit()
         self._db.close()
 
     # --- transactions ---------------------------------------------------------------------------
@@ -95,6 +96,8 @@ class AlertOutbox:
             self._open_tx = True
 
     def commit(self) -> None:
+        if self._before_commit is not None:
+            self._before_commit()
         if self._open_tx:
             self._db.execute("COMMIT")
             self._open_tx = False
@@ -129,6 +132,12 @@ class AlertOutbox:
                                   title=r[5], data=msgspec.json.decode(r[6]), source=r[7], resolved=bool(r[8]),
                                   accepted_at=r[9])
         return out
+
+    def pending_alerts(self) -> list[tuple[Alert, str]]:
+        """The alerts still `pending` (not yet told by a group flush), each with its condition."""
+        rows = self._db.execute("SELECT id, condition FROM alerts WHERE status = 'pending' ORDER BY id").fetchall()
+        found = self.alerts(r[0] for r in rows)
+        return [(found[i], condition) for i, condition in rows if i in found]
 
     def set_alert_status(self, ids: Iterable[int], status: str) -> None:
         self.begin()

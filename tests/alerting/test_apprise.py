@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from adapters.alert_apprise import AppriseService
-from alerting.apprise_replies import classify
+from alerting.apprise_replies import APPRISE_429_MAX_PARK_S, APPRISE_429_PARK_S, classify, park_after_429
 from alerting.replies import ReplyKind
 from bot.alerts import alerts_config_problem, configured_channels
 from devnet.fake_services import FakeServices, Fault
@@ -112,3 +112,23 @@ def test_a_dead_apprise_target_opens_the_breaker_and_a_deleted_one_stops_the_cha
     assert snap.breaker == "QUARANTINED" and "404" in snap.disabled
     details = [d.detail for v in ROUTER.ask(GetAlerts(limit=50)).recent for d in v.deliveries]
     assert all(HOOK_SECRET not in text for text in (*details, snap.disabled, snap.reason))
+
+
+def test_a_429_through_apprise_parks_longer_each_time_in_a_row() -> None:
+    parks = [park_after_429(n) for n in range(1, 8)]
+    assert parks == [APPRISE_429_PARK_S * 2 ** i for i in range(4)] + [APPRISE_429_MAX_PARK_S] * 3
+    assert park_after_429(10**6) == APPRISE_429_MAX_PARK_S
+
+
+def test_a_429_with_a_retry_after_shorter_than_the_park_is_waited_out(
+        apprise_run: AlertsRun, services: FakeServices) -> None:
+    # apprise drops the Retry-After header: the channel parks APPRISE_429_PARK_S, which covers this 4 s one
+    services.script("apprise", Fault("429", retry_after=4.0), Fault("429", retry_after=4.0))
+    apprise_run.start()
+    ROUTER.tell(SendAlert(type=AlertType.RISK, title="position limit hit", priority=Priority.HIGH, key="pos"))
+    wait_until(lambda: services.accepted("apprise"), timeout=60, what="the alert through apprise after two 429s")
+    wait_until(_apprise_statuses, until=lambda s: s == ["delivered"], what="the delivery settled")
+    with services.lock:
+        assert services.state["apprise"].requests == 3
+    assert services.violations() == 0  # no request before a 429's Retry-After ended
+    assert len(services.accepted("apprise")) == 1

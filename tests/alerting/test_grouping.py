@@ -43,7 +43,7 @@ def test_grouping_invariants(evs: list[tuple[float, str, bool]], ticks: list[flo
         next_id += 1
         if first_at is None:
             first_at = now
-        groups = grouping.add(groups, alert, cond)
+        groups, _ = grouping.add(groups, alert, cond)
         if not resolved and cond not in firing_ids:
             firing_ids[cond] = alert.id
         elif resolved:
@@ -63,10 +63,10 @@ def test_grouping_invariants(evs: list[tuple[float, str, bool]], ticks: list[flo
 
 
 def test_a_critical_alert_does_not_wait_and_a_clear_is_told_once() -> None:
-    groups = grouping.add({}, _alert(1, "down", 100.0, priority=Priority.CRITICAL), "down")
+    groups, _ = grouping.add({}, _alert(1, "down", 100.0, priority=Priority.CRITICAL), "down")
     groups, flushes = grouping.flush_due(groups, 100.0, TIMERS)
     assert [f.new for f in flushes] == [(1,)]
-    groups = grouping.add(groups, _alert(2, "down", 101.0, resolved=True, priority=Priority.CRITICAL), "down")
+    groups, _ = grouping.add(groups, _alert(2, "down", 101.0, resolved=True, priority=Priority.CRITICAL), "down")
     groups, flushes = grouping.flush_due(groups, 200.0, TIMERS)
     assert flushes == []  # the group_interval still runs
     groups, flushes = grouping.flush_due(groups, 400.0, TIMERS)
@@ -76,7 +76,7 @@ def test_a_critical_alert_does_not_wait_and_a_clear_is_told_once() -> None:
 
 
 def test_still_firing_is_repeated_after_repeat_interval_only() -> None:
-    groups = grouping.add({}, _alert(1, "a", 0.0), "a")
+    groups, _ = grouping.add({}, _alert(1, "a", 0.0), "a")
     groups, flushes = grouping.flush_due(groups, 30.0, TIMERS)
     assert len(flushes) == 1
     groups, flushes = grouping.flush_due(groups, 30.0 + 3600, TIMERS)
@@ -86,7 +86,7 @@ def test_still_firing_is_repeated_after_repeat_interval_only() -> None:
 
 
 def test_a_clear_before_the_first_notice_cancels_both() -> None:
-    groups = grouping.add({}, _alert(1, "a", 0.0), "a")
-    groups = grouping.add(groups, _alert(2, "a", 5.0, resolved=True), "a")
+    groups, _ = grouping.add({}, _alert(1, "a", 0.0), "a")
+    groups, _ = grouping.add(groups, _alert(2, "a", 5.0, resolved=True), "a")
     groups, flushes = grouping.flush_due(groups, 60.0, TIMERS)
     assert flushes == []
