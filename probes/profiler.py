@@ -5,14 +5,13 @@ Nothing runs until `profile(seconds)` is called: a thread is started for the dur
 it, so the bot pays nothing when no one is profiling. While it runs, each tick takes the GIL for the
 time it needs to walk every thread's frames (code objects only; names are made once, at the report),
 and that time is what profiling takes from a GIL-bound bot: the report carries it (`profiler_tick_us`,
-`profiler_gil_share`). `StackSampler` keeps a tick short: most threads are parked in the very frame
-they were in at the last tick, and those are counted again without a walk.
+`profiler_gil_share`). `StackSampler` keeps a tick short (a parked thread is one frame read) and
+holds no frame object past a tick (see its docstring for why).
 Only one profile runs at a time; a second request while one runs is refused with ProfileBusy.
 """
 
 from __future__ import annotations
 
-import inspect
 import sys
 import threading
 import time
@@ -40,8 +39,6 @@ class BadProfileRequest(ValueError):
 
 
 _busy = threading.Lock()
-#: Frames that can leave a thread's stack and be resumed later under other callers: never counted again unwalked.
-_RESUMABLE = inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR | inspect.CO_ITERABLE_COROUTINE
 
 
 def _stack(frame: FrameType | None, codes: dict[int, CodeType]) -> tuple[int, ...]:
@@ -69,38 +66,49 @@ def _stack(frame: FrameType | None, codes: dict[int, CodeType]) -> tuple[int, ..
 class StackSampler:
     """One `tick()` counts every thread's stack (but the caller's) once in `book`, functions by code id.
 
-    A thread whose innermost frame is the very frame object of the last tick has the same stack of
-    functions (a stack is counted by its functions, not by line): a running function's callers cannot
-    change under it, and holding the frame keeps its identity from being reused. Generator and coroutine
-    frames are the exception (they suspend and resume under other callers), so they are always walked.
-    A parked thread (an actor waiting for mail) then costs a dict lookup and an increment per tick."""
+    Frames are only touched inside a tick, while the sampler holds the GIL and every other thread is
+    stopped where it can be inspected: each stack is read into code ids at once, and no frame object is
+    kept past the tick (nor any locals read). A frame kept across ticks outlives the moment it was
+    consistent: its thread moves on, the frame is handed its own copy of its data as it returns, its
+    locals (and whatever they hold) stay alive in the profiler, and walking its `f_back` later reads
+    a chain the thread has rebuilt since. That is where sampling profilers have crashed CPython 3.11
+    (sentry-python #2386 and #6119, dd-trace-py #13567). Only code objects are kept: they are
+    immutable and belong to no thread.
+
+    A parked thread (an actor waiting for mail) stays cheap without a held frame: its innermost function
+    is a known wait (IDLE_FUNCTIONS), its callers are not walked, and the stack's key of the last tick
+    is reused while the thread waits in the same function and is named by the same labels."""
 
     def __init__(self, book: ProfileBook, own_ident: int | None = None) -> None:
         self.book = book
         self.own = own_ident  # the sampling thread, left out of its own samples (set by it if not given)
         self.codes: dict[int, CodeType] = {}  # id -> code object, for every function seen in a stack
-        self.last: dict[int, tuple[FrameType, StackKey]] = {}  # thread ident -> (innermost frame, its stack's key)
+        #: thread ident -> (the wait's code object it was parked in, the labels it was named by, that stack's key)
+        self.parked: dict[int, tuple[CodeType, Mapping[int, str], StackKey]] = {}
 
     def tick(self, labels: Mapping[int, str]) -> None:
-        book, last, own, counts, codes = self.book, self.last, self.own, self.book.stacks, self.codes
-        for ident, frame in sys._current_frames().items():
-            if ident == own:
-                continue
-            seen = last.get(ident)
-            if seen is not None and seen[0] is frame:
-                counts[seen[1]] += 1  # ProfileBook.again, inlined: this is the line most ticks run per thread
-                continue
-            label = labels.get(ident)
-            key = book.add(label if label is not None else f"thread:{ident}", _stack(frame, codes))
-            if key is not None and not frame.f_code.co_flags & _RESUMABLE:
-                last[ident] = (frame, key)
-            elif seen is not None:
-                del last[ident]
+        book, own, counts, codes, parked = self.book, self.own, self.book.stacks, self.codes, self.parked
+        frames = sys._current_frames()
+        try:
+            for ident, frame in frames.items():
+                code = frame.f_code
+                seen = parked.get(ident)
+                if seen is not None and seen[0] is code and seen[1] is labels:
+                    counts[seen[2]] += 1  # ProfileBook.again, inlined: the line most ticks run per thread
+                    continue
+                if ident == own:
+                    continue
+                label = labels.get(ident)
+                key = book.add(label if label is not None else f"thread:{ident}", _stack(frame, codes))
+                if key is not None and code.co_name in IDLE_FUNCTIONS:  # its stack is that wait alone
+                    parked[ident] = (code, labels, key)
+        finally:
+            frames.clear()  # no frame outlives the tick (the loop's names go with the return)
         book.ticks += 1
 
     def forget(self) -> None:
-        """Drop the frames held (and whatever their locals hold): call it when the profile ends."""
-        self.last.clear()
+        """Drop what is kept between ticks (code ids and stack keys, no frames): call it when the profile ends."""
+        self.parked.clear()
 
     def name(self, key: Hashable) -> str:
         """A function of a stack, named: `module.qualname (file:line)`."""
