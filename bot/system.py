@@ -27,7 +27,11 @@ from supervision import Tree, start_tree, stop_tree
 DEVNET_ENDPOINTS = (("primary", "local-a"), ("secondary", "local-b"), ("tertiary", "local-c"))
 #: The running devnet keeps the states of its last 128 blocks (about two minutes) for reads at a block, not
 #: anvil's 500 in memory plus every older one on disk: a bound on its memory and disk over a long run.
-#: Blocks, receipts and logs of every block stay (eth_getLogs over the whole history answers).
+#: Blocks, receipts and logs of every block stay (eth_getLogs over the whole history answers). That is what
+#: anvil still grows by over a run: each block's header, transactions, receipts and call traces, kept for the
+#: node's life (README, "The soak"). anvil's `--transaction-block-keeper N` would drop them past N blocks, but
+#: then the soak's books (every bot transaction on chain against the audit trail, every Sync log) and an
+#: operator's eth_getLogs over the run no longer answer; a dev node's growth is left unbounded on purpose.
 DEVNET_HISTORY_STATES = 128
 #: What the devnet deployed (addresses, anvil's URL), written to <DATA_DIR>/ for tools such as the soak run.
 DEVNET_WORLD_FILE = "devnet-world.json"

@@ -11,6 +11,14 @@ Slots: a 10 s histogram per name for the last 5 min, and a 1 min histogram (the 
 10 s slots, built once when the minute closes) for the last hour. A window's histogram is the merge
 of the slots it covers, so a query merges at most 30 + 60 histograms per name; slots are only
 allocated where something was recorded. Time is given by the caller (`now`, seconds): tests inject it.
+
+Memory: a live histogram over this range is a fixed 3,328-count array, about 27 KB whatever it holds.
+Kept live, an hour of minutes would be 60 x 27 KB = 1.6 MB per name, growing for the bot's whole first
+hour (the soak saw it as a steady RSS climb). A closed minute is therefore kept as HdrHistogram's
+compressed encoding (a few hundred bytes), and the hour window's merge of the closed minutes is cached:
+it changes once a minute, so each minute's encodings are decoded once a minute, not on every query.
+A name's bound is then 30 live 10 s slots (0.8 MB, reached after 5 minutes) plus 60 encodings and one
+cached merge (about 0.1 MB).
 """
 
 from __future__ import annotations
@@ -46,6 +54,17 @@ class Slot:
     rolled: bool = False  # a fine slot already merged into its minute
 
 
+@dataclass(frozen=True)
+class ClosedMinute:
+    """A minute that has ended: its merged histogram kept encoded (see the module's note on memory)."""
+
+    start: int
+    encoded: bytes
+    count: int
+    good: int
+    sum_s: float
+
+
 def to_us(duration_s: float) -> int:
     return min(HIGHEST_US, max(LOWEST_US, round(duration_s * 1e6)))
 
@@ -56,7 +75,8 @@ class Series:
     def __init__(self, name: str) -> None:
         self.name = name
         self.fine: deque[Slot] = deque()
-        self.coarse: deque[Slot] = deque()
+        self.coarse: deque[ClosedMinute] = deque()
+        self._closed_merge: tuple[tuple[int, int, int], HdrHistogram] | None = None  # (first, last, n), merge
         self.total = 0
         self.failures = 0
 
@@ -87,7 +107,7 @@ class Series:
                 merged.count += s.count
                 merged.good += s.good
                 merged.sum_s += s.sum_s
-            self.coarse.append(merged)
+            self.coarse.append(ClosedMinute(start, merged.hist.encode(), merged.count, merged.good, merged.sum_s))
         while self.fine and self.fine[0].start + FINE_SLOT_S <= now - FINE_KEEP_S:
             self.fine.popleft()
         while self.coarse and self.coarse[0].start + COARSE_SLOT_S <= now - COARSE_KEEP_S:
@@ -96,18 +116,22 @@ class Series:
     def window(self, window_s: int, now: float) -> WindowStats:
         """Stats over the last `window_s` seconds (whole slots: the newest slot boundary decides)."""
         since = now - window_s
+        merged = new_histogram()
+        slots: list[Slot | ClosedMinute]
         if window_s <= FINE_KEEP_S:
             slots = [s for s in self.fine if s.start + FINE_SLOT_S > since]
         else:
             minute = int(now // COARSE_SLOT_S * COARSE_SLOT_S)
-            slots = [s for s in self.coarse if s.start + COARSE_SLOT_S > since and s.start < minute]
-            slots += [s for s in self.fine if s.start >= minute]
+            closed = [s for s in self.coarse if s.start + COARSE_SLOT_S > since and s.start < minute]
+            if closed:
+                merged.add(self._merge_closed(closed))
+            slots = [*closed, *(s for s in self.fine if s.start >= minute)]
         count = sum(s.count for s in slots)
         if count == 0:
             return WindowStats(window_s, 0, 0.0, None, None, None, None, None)
-        merged = new_histogram()
         for s in slots:
-            merged.add(s.hist)
+            if isinstance(s, Slot):
+                merged.add(s.hist)
         good = sum(s.good for s in slots)
 
         at = merged.get_percentile_to_value_dict([50, 95, 99])  # one pass over the buckets for all three
@@ -120,6 +144,16 @@ class Series:
             p50_ms=pct(50), p95_ms=pct(95), p99_ms=pct(99), max_ms=round(merged.get_max_value() / 1000, 3),
             mean_ms=round(sum(s.sum_s for s in slots) / count * 1000, 3),
         )
+
+    def _merge_closed(self, closed: list[ClosedMinute]) -> HdrHistogram:
+        """The merge of these closed minutes (consecutive in `coarse`), decoded once per distinct set."""
+        key = (closed[0].start, closed[-1].start, len(closed))
+        if self._closed_merge is None or self._closed_merge[0] != key:
+            merged = new_histogram()
+            for minute in closed:
+                merged.decode_and_add(minute.encoded)
+            self._closed_merge = (key, merged)
+        return self._closed_merge[1]
 
     def stats(self, now: float, windows: tuple[int, ...] = MEASUREMENT_WINDOWS_S) -> MeasurementStats:
         self.roll(now)

@@ -53,3 +53,48 @@ def test_bad_durations_and_meta_are_counted_not_raised() -> None:
     assert m.add("s", 0.1, True, now=0.0, meta={"gas": float("nan"), "fee": -3, "ok": "yes", "n": 2})
     assert m.rejected == {"bad_duration": 2, "bad_meta": 2}
     assert m.stats(1.0)[0].total == 1
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.tuples(st.floats(0.0, 4400.0), st.floats(0.00001, 30.0)), min_size=1, max_size=200),
+       st.floats(0.0, 4500.0))
+def test_hour_window_equals_a_live_merge_of_what_it_covers(points: list[tuple[float, float]], extra: float) -> None:
+    """Closed minutes are kept encoded and their merge cached: the hour window still reports exactly what
+    a live histogram of the values in the slots it covers reports, however the queries interleave."""
+    from performance.windows import COARSE_SLOT_S, FINE_SLOT_S, new_histogram, to_us
+
+    m = Measurements()
+    points = sorted(points)
+    now = 0.0
+    for at, value in points:
+        now = at
+        m.add("s", value, True, now=at)
+        m.stats(at)  # queries in between: the cached merge must follow the minutes as they close
+    end = max(now, extra)
+    hour = m.stats(end)[0].windows[-1]
+    minute = int(end // COARSE_SLOT_S * COARSE_SLOT_S)
+    # a value lands in the newest fine slot at its time; a minute is covered while it ended less than 1 h ago
+    covered = [v for at, v in points
+               if (int(at // COARSE_SLOT_S * COARSE_SLOT_S) + COARSE_SLOT_S > end - hour.window_s
+                   and int(at // FINE_SLOT_S * FINE_SLOT_S) < minute)
+               or int(at // FINE_SLOT_S * FINE_SLOT_S) >= minute]
+    assert hour.count == len(covered)
+    if covered:
+        live = new_histogram()
+        for v in covered:
+            live.record_value(to_us(v))
+        at = live.get_percentile_to_value_dict([50, 95, 99])
+        assert (hour.p50_ms, hour.p95_ms, hour.p99_ms) == tuple(round(at[q] / 1000, 3) for q in (50, 95, 99))
+        assert hour.max_ms == round(live.get_max_value() / 1000, 3)
+
+
+def test_a_closed_minute_is_kept_small() -> None:
+    """An hour of minutes must not hold 60 live 27 KB count arrays per name (the soak's RSS climb)."""
+    m = Measurements()
+    for i in range(3700):
+        m.add("rpc.call", 0.0001 * (1 + i % 500), True, now=float(i))
+        if i % 60 == 0:
+            m.roll(float(i))
+    series = m.series["rpc.call"]
+    assert len(series.coarse) == 60
+    assert max(len(minute.encoded) for minute in series.coarse) < 4096
