@@ -310,7 +310,7 @@ def soak(minutes: float, fault_every_s: float, baseline_s: float, work: Path, wi
         "errors": {k: v for k, v in errors.items() if k != "unhandled_exceptions"},
         "capture": capture,
         "rss_samples": len(sampler.samples),
-        "targets": {"rss_growth_pct": "bot < 5 from the baseline (anvil, a dev node, grows with its blocks)",
+        "targets": {"rss_growth_pct": "< 5 from the baseline, bot and total (anvil, a dev node, grows with its blocks)",
                     "threads": "start == end",
                     "trade_records_lost": 0, "unhandled_exceptions": 0, "alerts_lost": 0},
     }
