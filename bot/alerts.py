@@ -77,7 +77,7 @@ def build_service(kind: ChannelKind, cfg: AlertsConfig) -> Any:
         case ChannelKind.SMS:
             assert cfg.twilio_account_sid is not None and cfg.twilio_auth_token is not None
             assert cfg.twilio_from is not None
-            return s.TwilioService(cfg.twilio_account_sid, cfg.twilio_auth_token, cfg.twilio_from, cfg.twilio_to,
+            return s.TwilioService(cfg.twilio_account_sid, cfg.twilio_auth_token, cfg.twilio_from, cfg.sms_to,
                                    cfg.twilio_api_base)
         case ChannelKind.APPRISE:
             from adapters.alert_apprise import AppriseService

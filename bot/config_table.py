@@ -63,7 +63,7 @@ MEANINGS = {
     "TWILIO_ACCOUNT_SID": "the Twilio account",
     "TWILIO_AUTH_TOKEN": "the Twilio auth token",
     "TWILIO_FROM": "the SMS sender number",
-    "TWILIO_TO": "the SMS recipients",
+    "ALERT_SMS_TO": "the SMS recipients",
     "TWILIO_API_BASE": "the Twilio API (a local server in tests)",
     "ALERT_GROUP_INTERVAL": "wait before notifying about new alerts in a group already notified",
     "ALERT_REPEAT_INTERVAL": "re-notify an unchanged firing group after this long",

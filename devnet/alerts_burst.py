@@ -32,7 +32,7 @@ def channel_env(f: Any, smtp: Any | None, data_dir: Path) -> dict[str, str]:
         "TELEGRAM_API_BASE": f.base,
         "ENABLE_SLACK_ALERTS": "true", "SLACK_WEBHOOK_URL": f.slack_url,
         "ENABLE_SMS_ALERTS": "true", "TWILIO_ACCOUNT_SID": f.twilio_sid, "TWILIO_AUTH_TOKEN": f.twilio_token,
-        "TWILIO_FROM": "+15550000000", "TWILIO_TO": "+15551111111", "TWILIO_API_BASE": f.base,
+        "TWILIO_FROM": "+15550000000", "ALERT_SMS_TO": "+15551111111", "TWILIO_API_BASE": f.base,
     }
     if smtp is not None:
         env.update({"ENABLE_EMAIL_ALERTS": "true", "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp.port),

@@ -102,7 +102,7 @@ class AlertsConfig(msgspec.Struct, frozen=True):
     twilio_account_sid: str | None = None
     twilio_auth_token: Secret | None = None
     twilio_from: str | None = None
-    twilio_to: tuple[str, ...] = ()
+    sms_to: tuple[str, ...] = ()
     twilio_api_base: str = "https://api.twilio.com"
     apprise_urls: Secret | None = None  # set: the apprise channel, one request per URL (comma/space separated)
     dedup_window_s: float = 60.0  # repeats of one condition within this window are dropped
@@ -245,7 +245,7 @@ SETTINGS: tuple[Setting, ...] = (
     S("TWILIO_ACCOUNT_SID", "alerts", "twilio_account_sid", v.text, "a Twilio account SID"),
     S("TWILIO_AUTH_TOKEN", "alerts", "twilio_auth_token", v.secret, "a Twilio auth token", True),
     S("TWILIO_FROM", "alerts", "twilio_from", v.text, "a sender phone number"),
-    S("TWILIO_TO", "alerts", "twilio_to", v.string_list, "a comma-separated list of phone numbers"),
+    S("ALERT_SMS_TO", "alerts", "sms_to", v.string_list, "a comma-separated list of phone numbers"),
     S("TWILIO_API_BASE", "alerts", "twilio_api_base", v.plain_url(*_HTTP), "an http(s) URL"),
     S("APPRISE_URLS", "alerts", "apprise_urls", v.secret, "apprise URLs separated by commas or spaces", True),
     S("ALERT_DEDUP_WINDOW", "alerts", "dedup_window_s", v.number(0), "a number of seconds >= 0"),
@@ -459,7 +459,7 @@ def _check_consistency(cfg: Config) -> None:
           ("ALERT_EMAIL_TO", a.email_to or None))),
         (a.sms_enabled, "ENABLE_SMS_ALERTS",
          (("TWILIO_ACCOUNT_SID", a.twilio_account_sid), ("TWILIO_AUTH_TOKEN", a.twilio_auth_token),
-          ("TWILIO_FROM", a.twilio_from), ("TWILIO_TO", a.twilio_to or None))),
+          ("TWILIO_FROM", a.twilio_from), ("ALERT_SMS_TO", a.sms_to or None))),
     )
     for enabled, flag, needs in required:
         for var, value in needs:

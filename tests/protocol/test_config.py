@@ -80,7 +80,7 @@ def test_the_example_message_from_the_issue() -> None:
 BAD = "@@bad value@@"
 REJECTING = [s for s in SETTINGS if s.env not in {
     "TELEGRAM_CHAT_ID", "SMTP_HOST", "SMTP_USERNAME", "SMTP_PASSWORD", "TELEGRAM_BOT_TOKEN", "ALERT_EMAIL_FROM",
-    "ALERT_EMAIL_TO", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM", "TWILIO_TO", "DATA_DIR",
+    "ALERT_EMAIL_TO", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM", "ALERT_SMS_TO", "DATA_DIR",
     "PROMETHEUS_HOST", "SMTP_CA_FILE", "APPRISE_URLS",  # free text (a path; any URL list: refused at start)
     "LOG_DIR", "AUDIT_DIR",  # any path parses; whether it is writable is checked at start
 }]
