@@ -46,7 +46,6 @@ from backtest.ingest_plan import (
     DEFAULT_CONFIRMATIONS,
     Checkpoint,
     ChunkPolicy,
-    KnownPair,
     Progress,
     Refused,
     Scope,
@@ -208,17 +207,17 @@ class ChainHistoryFetcher:
         dex_of: dict[str, str] = {to_checksum_address(a): dex for dex, a in checkpoint.scope.factories}
         holder = [checkpoint]
 
-        def fetch(first: int, end: int, _: Progress) -> list[KnownPair]:
+        def fetch(first: int, end: int, _: Progress) -> list[PoolInfo]:
             answer = self._logs(first, end, list(dex_of), [self.events.pair_created.topic])
             found = []
             for log in decode_logs(answer, self.events, first, end):
                 if not isinstance(log, PairCreatedLog) or log.factory not in dex_of:
                     raise MalformedLog(log.block, log.log_index, "not a PairCreated log of the asked factories")
-                found.append(KnownPair(log.pair, dex_of[log.factory], log.token0, log.token1))
+                found.append(PoolInfo(log.pair, dex_of[log.factory], log.token0, log.token1))
             report.pair_logs += len(found)
             return found
 
-        def commit(first: int, end: int, found: list[KnownPair], after: Progress) -> None:
+        def commit(first: int, end: int, found: list[PoolInfo], after: Progress) -> None:
             holder[0] = with_pairs(holder[0], tuple(found), after)
             self.store.write_checkpoint(holder[0])
 
@@ -282,7 +281,7 @@ class ChainHistoryFetcher:
             token0 = _word_address(self._call(address, function_selector(pair_abi, "token0"), block))
             token1 = _word_address(self._call(address, function_selector(pair_abi, "token1"), block))
             factory = _word_address(self._call(address, function_selector(pair_abi, "factory"), block))
-            pairs.append(KnownPair(address, dex_of.get(factory, factory), token0, token1))
+            pairs.append(PoolInfo(address, dex_of.get(factory, factory), token0, token1))
             known.add(address)
         erc20 = v2_abi("ERC20")
         tokens: dict[str, TokenInfo] = {}
@@ -301,7 +300,7 @@ class ChainHistoryFetcher:
             if token not in tokens:
                 raise ValueError(f"{name} token {token} is in none of the ingested pairs")
         return HistoryMeta(weth=weth, quote=quote, tokens=tokens,
-                           pools=tuple(PoolInfo(p.address, p.dex, p.token0, p.token1) for p in pairs))
+                           pools=tuple(pairs))
 
 
 def _header(number: int, raw: Any) -> BlockHeader:

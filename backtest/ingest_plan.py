@@ -25,6 +25,8 @@ from typing import TypeVar
 
 import msgspec
 
+from backtest.history import PoolInfo
+
 T = TypeVar("T")
 
 DEFAULT_SPAN = 2_000  # blocks per eth_getLogs at the start; most providers accept 2k-10k
@@ -154,13 +156,6 @@ class Part(msgspec.Struct, frozen=True):
     name: str
 
 
-class KnownPair(msgspec.Struct, frozen=True):
-    address: str
-    dex: str
-    token0: str
-    token1: str
-
-
 class Checkpoint(msgspec.Struct, frozen=True):
     """Everything a resumed run needs: what is ingested, what is done, the widths learnt."""
 
@@ -171,7 +166,10 @@ class Checkpoint(msgspec.Struct, frozen=True):
     events: Progress
     parts: tuple[Part, ...] = ()
     pairs: Progress | None = None  # the PairCreated walk (factory scope only)
-    known_pairs: tuple[KnownPair, ...] = ()
+    #: The pairs the PairCreated walk found. Written as backtest.history.PoolInfo since the checkpoint stopped
+    #: having its own pair type: a checkpoint written before lists them without fee_bps, which decodes as
+    #: PoolInfo's default (30, the V2 fee every ingested pair was assumed to charge then), so it still resumes.
+    known_pairs: tuple[PoolInfo, ...] = ()
     version: int = 1
 
 
@@ -201,7 +199,7 @@ def with_part(checkpoint: Checkpoint, part: Part, after: Progress) -> Checkpoint
     return msgspec.structs.replace(checkpoint, events=after, parts=(*checkpoint.parts, part))
 
 
-def with_pairs(checkpoint: Checkpoint, found: tuple[KnownPair, ...], after: Progress) -> Checkpoint:
+def with_pairs(checkpoint: Checkpoint, found: tuple[PoolInfo, ...], after: Progress) -> Checkpoint:
     """The checkpoint once the PairCreated walk stored a chunk (pairs already known are not listed twice)."""
     if checkpoint.pairs is None:
         raise ValueError("this ingestion has no factory scope")

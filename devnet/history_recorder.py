@@ -30,7 +30,7 @@ from rpc.client import RpcClient
 from supervision import ActorContext, ChildSpec, Restart, SupervisedActor
 
 RECORDER_ID = "history-recorder"
-DEFAULT_INTERVAL_S = 30.0  # each run re-assembles the history files: every block time would be wasteful
+DEFAULT_INTERVAL_S = 30.0  # each run rewrites the history files (new parts parsed only): every block is wasteful
 RPC_TIMEOUT_S = 10.0
 
 

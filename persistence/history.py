@@ -34,7 +34,7 @@ def _words_to_decimal(words: np.ndarray) -> pa.Array:
     return pa.Array.from_buffers(RESERVE_TYPE, len(data), [None, pa.py_buffer(data.tobytes())])
 
 
-def _decimal_to_words(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
+def decimal_to_words(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
     array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
     raw = np.frombuffer(array.buffers()[1], dtype=np.uint64)
     return raw[2 * array.offset : 2 * (array.offset + len(array))].reshape(-1, 2)
@@ -153,7 +153,7 @@ def _reserves(table: pa.Table, name: str, file: str) -> np.ndarray:
             raise pa.ArrowInvalid("null")
         source = column if pa.types.is_decimal(column.type) or pa.types.is_string(column.type) else \
             pc.cast(column, pa.string())
-        return _decimal_to_words(pc.cast(source, RESERVE_TYPE))
+        return decimal_to_words(pc.cast(source, RESERVE_TYPE))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         row, value = _first_bad(column, RESERVE_TYPE)
         raise HistoryFileError(file, row + 1, f"{name} is {value}, not a whole number of at most 38 digits") from None

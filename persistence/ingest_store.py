@@ -9,6 +9,17 @@ A part's files are written (each to a temporary name, then renamed) before the c
 them, and the checkpoint is replaced the same way, so a kill at any instant leaves a checkpoint that
 lists only complete parts. `assemble` joins the listed parts into the history the engine reads.
 
+    DIR/.ingest/assembled.json            which parts the history files hold (Assembled)
+
+Assembly is incremental: the devnet's recorder assembles every 30 s for as long as the devnet runs, so
+re-reading every part each time would cost more the longer it runs. The parts already in the history files
+are taken from those files (three columnar reads, no per-row Python), and only the parts listed since are
+opened and parsed; the result is the History a join of every part gives, written by the same code, so the
+files are the same bytes. Parquet files cannot be extended in place, so the files are still rewritten
+(at columnar copy speed). assembled.json is removed before the files are rewritten and written after,
+with each file's size and mtime: a kill in between, or a file replaced by anything else, makes the next
+assembly join every part again.
+
 swaps.parquet: block_number, log_index (int64), pool, sender, to (checksummed addresses), amount0_in,
 amount1_in, amount0_out, amount1_out (decimal strings: a uint256 does not fit decimal128). The engine
 replays reserves from Sync alone; Swap logs are kept for analysis (volumes, who traded).
@@ -28,9 +39,11 @@ import pyarrow.parquet as pq
 from backtest.history import History, HistoryMeta, validate, words_from_ints
 from backtest.ingest_logs import SwapLog, SyncLog
 from backtest.ingest_plan import Checkpoint, Part
-from persistence.history import save
+from persistence.history import BLOCKS_FILE, EVENTS_FILE, META_FILE, decimal_to_words, save
 
 WORK_DIR, CHECKPOINT_FILE, PARTS_DIR, SWAPS_FILE = ".ingest", "checkpoint.json", "parts", "swaps.parquet"
+ASSEMBLED_FILE = "assembled.json"
+HISTORY_FILES = (BLOCKS_FILE, EVENTS_FILE, META_FILE, SWAPS_FILE)
 
 
 class BlockHeader(msgspec.Struct, frozen=True):
@@ -39,6 +52,19 @@ class BlockHeader(msgspec.Struct, frozen=True):
     base_fee_wei: int
     hash: str
     parent_hash: str
+
+
+class FileStamp(msgspec.Struct, frozen=True):
+    name: str
+    size: int
+    mtime_ns: int
+
+
+class Assembled(msgspec.Struct, frozen=True):
+    """The parts the history files hold, and the files as assembly left them."""
+
+    parts: tuple[Part, ...]
+    files: tuple[FileStamp, ...]
 
 
 class StoredChunk(msgspec.Struct, frozen=True):
@@ -127,26 +153,82 @@ class IngestStore:
         tables = [pq.read_table(self.parts / f"{p.name}.{kind}.parquet") for p in parts]
         return pa.concat_tables(tables)
 
+    @property
+    def assembled_path(self) -> Path:
+        return self.work / ASSEMBLED_FILE
+
+    def _stamps(self) -> tuple[FileStamp, ...] | None:
+        stamps = []
+        for name in HISTORY_FILES:
+            try:
+                st = (self.directory / name).stat()
+            except FileNotFoundError:
+                return None
+            stamps.append(FileStamp(name, st.st_size, st.st_mtime_ns))
+        return tuple(stamps)
+
+    def already_assembled(self, parts: Sequence[Part]) -> tuple[Part, ...]:
+        """The leading parts of `parts` the history files hold as the last assembly left them (else none)."""
+        try:
+            record = msgspec.json.decode(self.assembled_path.read_bytes(), type=Assembled)
+        except (FileNotFoundError, msgspec.DecodeError, msgspec.ValidationError):
+            return ()
+        done = record.parts
+        if tuple(parts[:len(done)]) != done or self._stamps() != record.files:
+            return ()
+        return done
+
     def assemble(self, checkpoint: Checkpoint, meta: HistoryMeta) -> History:
-        """Join the checkpoint's parts into the history files in the directory; the validated History."""
+        """Join the checkpoint's parts into the history files in the directory; the validated History.
+
+        The parts a previous assembly put into the files are read back from them; only the newer ones
+        are read from their part files (the module's docstring says why and how it stays exact)."""
         parts = checkpoint.parts
         if not parts:
             raise ValueError(f"{self.directory}: no block stored yet, nothing to assemble")
-        blocks = self._concat(parts, "blocks")
-        syncs = self._concat(parts, "sync")
-        block_columns = {c: np.asarray(blocks[c].to_numpy(), dtype=np.int64)
+        done = self.already_assembled(parts)
+        new = parts[len(done):]
+        blocks: list[pa.Table] = []
+        pool_codes: list[np.ndarray] = []
+        pool_names: list[str] = []
+        event_columns: dict[str, list[np.ndarray]] = {c: [] for c in ("block_number", "log_index", "reserve0",
+                                                                      "reserve1")}
+        swaps: list[pa.Table] = []
+        if done:
+            blocks.append(pq.read_table(self.directory / BLOCKS_FILE))
+            events = pq.read_table(self.directory / EVENTS_FILE)
+            for c in ("block_number", "log_index"):
+                event_columns[c].append(np.asarray(events[c].to_numpy(), dtype=np.int64))
+            for c in ("reserve0", "reserve1"):
+                event_columns[c].append(decimal_to_words(events[c]))
+            pools = events["pool"].combine_chunks()
+            pool_codes.append(np.asarray(pools.indices.to_numpy(zero_copy_only=False), dtype=np.int64))
+            pool_names.extend(str(a) for a in pools.dictionary.to_pylist())
+            swaps.append(pq.read_table(self.directory / SWAPS_FILE))
+        if new:
+            blocks.append(self._concat(new, "blocks").select(["block_number", "timestamp", "base_fee_wei"]))
+            syncs = self._concat(new, "sync")
+            for c in ("block_number", "log_index"):
+                event_columns[c].append(np.asarray(syncs[c].to_numpy(), dtype=np.int64))
+            for c in ("reserve0", "reserve1"):
+                event_columns[c].append(words_from_ints([int(v) for v in syncs[c].to_pylist()]))
+            names, codes = np.unique(np.asarray(syncs["pool"].to_pylist(), dtype=object), return_inverse=True)
+            pool_codes.append(np.asarray(codes, dtype=np.int64).reshape(-1) + len(pool_names))
+            pool_names.extend(str(a) for a in names.tolist())
+            swaps.append(self._concat(new, "swap"))
+        block_table = pa.concat_tables(blocks)
+        block_columns = {c: np.asarray(block_table[c].to_numpy(), dtype=np.int64)
                          for c in ("block_number", "timestamp", "base_fee_wei")}
-        events = {
-            "block_number": np.asarray(syncs["block_number"].to_numpy(), dtype=np.int64),
-            "log_index": np.asarray(syncs["log_index"].to_numpy(), dtype=np.int64),
-            "pool": np.asarray(syncs["pool"].to_pylist(), dtype=object),
-            "reserve0": words_from_ints([int(v) for v in syncs["reserve0"].to_pylist()]),
-            "reserve1": words_from_ints([int(v) for v in syncs["reserve1"].to_pylist()]),
-        }
-        history = validate(meta, block_columns, events, blocks_file=str(self.parts / "*.blocks.parquet"),
+        columns: dict[str, object] = {c: np.concatenate(v) for c, v in event_columns.items()}
+        columns["pool"] = (np.concatenate(pool_codes), pool_names)
+        history = validate(meta, block_columns, columns, blocks_file=str(self.parts / "*.blocks.parquet"),
                            events_file=str(self.parts / "*.sync.parquet"))
+        self.assembled_path.unlink(missing_ok=True)  # the files are about to change: no record until they are whole
         save(history, self.directory)
-        _write_table(self._concat(parts, "swap"), self.directory / SWAPS_FILE)
+        _write_table(pa.concat_tables(swaps).combine_chunks(), self.directory / SWAPS_FILE)
+        stamps = self._stamps()
+        if stamps is not None:
+            _replace_atomically(self.assembled_path, msgspec.json.encode(Assembled(tuple(parts), stamps)))
         return history
 
     def read_swaps(self) -> pa.Table:

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from backtest.history import PoolInfo
 from backtest.ingest_plan import (
     Checkpoint,
     CheckpointMismatch,
@@ -25,6 +26,7 @@ from backtest.ingest_plan import (
     next_range,
     refused,
     stored,
+    with_pairs,
     with_part,
 )
 
@@ -192,3 +194,27 @@ def test_only_blocks_confirmations_deep_are_final():
     assert final_block(10, 0) == 10
     with pytest.raises(ValueError):
         final_block(10, -1)
+
+
+def test_found_pairs_are_the_historys_pool_infos_and_listed_once():
+    scope = Scope(factories=(("uniswap", "0xF"),))
+    checkpoint = begin(None, 1, "0xg", scope, 0, ChunkPolicy())
+    a, b = PoolInfo("0xA", "uniswap", "0x1", "0x2"), PoolInfo("0xB", "uniswap", "0x1", "0x3")
+    checkpoint = with_pairs(checkpoint, (a,), Progress(10, 5))
+    checkpoint = with_pairs(checkpoint, (a, b), Progress(20, 5))
+    assert checkpoint.known_pairs == (a, b)
+    again = msgspec.json.decode(msgspec.json.encode(checkpoint), type=Checkpoint)
+    assert again == checkpoint
+
+
+def test_a_checkpoint_written_before_pairs_were_pool_infos_still_resumes():
+    # the known_pairs of a version-1 checkpoint carry no fee_bps: they read as V2's 30 bps, as they were assumed
+    old = (b'{"chain_id":31337,"genesis_hash":"0xg","scope":{"pairs":[],"factories":[["uniswap","0xF"]],'
+           b'"factory_from":0,"dex_names":[]},"first":0,"events":{"next_block":5,"span":2000,"streak":1,'
+           b'"refusals":0,"last_hash":"0xh"},"parts":[{"first":0,"last":4,"name":"000000000000-000000000004"}],'
+           b'"pairs":{"next_block":5,"span":2000,"streak":1,"refusals":0,"last_hash":null},'
+           b'"known_pairs":[{"address":"0xA","dex":"uniswap","token0":"0x1","token1":"0x2"}],"version":1}')
+    checkpoint = msgspec.json.decode(old, type=Checkpoint)
+    assert checkpoint.known_pairs == (PoolInfo("0xA", "uniswap", "0x1", "0x2", fee_bps=30),)
+    assert begin(checkpoint, 31337, "0xg", checkpoint.scope, 0, ChunkPolicy()) is checkpoint
+    assert covered(checkpoint) == (0, 4)
