@@ -9,7 +9,7 @@ from typing import Any
 import msgspec
 
 from actors.monitor import MONITOR_PATH, GetErrors
-from console.registry import CommandError
+from console.registry import CommandError, count_of
 from console.wire import Table
 from monitoring import tracing
 from supervision import Handle
@@ -67,17 +67,6 @@ def errors(args: argparse.Namespace) -> Any:
                  title=f"{len(rows)} distinct errors; `errors FINGERPRINT` shows one with its example")
 
 
-def _count(text: str) -> int:
-    """N of `traces --slow N | --failed N`: a whole number of traces, at least 1."""
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of traces") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"{n} traces: expected 1 or more")
-    return n
-
-
 def register_monitor_commands(registry: Any) -> None:
     p = argparse.ArgumentParser(prog="trace", description="One opportunity's trace: each stage, its duration and "
                                                           "attributes.")
@@ -85,8 +74,8 @@ def register_monitor_commands(registry: Any) -> None:
     registry.register_command("trace", p, trace)
     p = argparse.ArgumentParser(prog="traces", description="The slowest or the most recent failed traces.")
     group = p.add_mutually_exclusive_group()
-    group.add_argument("--slow", type=_count, metavar="N", help="the N slowest (default 10)")
-    group.add_argument("--failed", type=_count, metavar="N", help="the N most recent that failed")
+    group.add_argument("--slow", type=count_of("traces"), metavar="N", help="the N slowest (default 10)")
+    group.add_argument("--failed", type=count_of("traces"), metavar="N", help="the N most recent that failed")
     registry.register_command("traces", p, traces)
     p = argparse.ArgumentParser(prog="errors", description="Errors by fingerprint: count, first and last seen.")
     p.add_argument("fingerprint", nargs="?", help="one fingerprint (a prefix will do): its example and trace id")

@@ -12,7 +12,7 @@ from typing import Any
 import msgspec
 
 from bot.audit_cli import parse_since
-from console.registry import CommandError, CommandRegistry
+from console.registry import CommandError, CommandRegistry, count_of
 from console.wire import Table
 from monitoring import audit
 from persistence import audit_trail
@@ -31,16 +31,6 @@ def _trail() -> audit_trail.AuditTrail:
         return audit_trail.current()
     except audit_trail.AuditTrailMissing as exc:
         raise CommandError(str(exc)) from None
-
-
-def _last(n: str) -> int:
-    try:
-        value = int(n)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{n!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{n!r}: expected at least 1 record")
-    return value
 
 
 def audit_command(args: argparse.Namespace) -> Any:
@@ -66,8 +56,8 @@ def audit_command(args: argparse.Namespace) -> Any:
 def register_audit_commands(registry: CommandRegistry) -> None:
     p = argparse.ArgumentParser(prog="audit", description="The audit trail's latest records, or `audit verify`.")
     p.add_argument("action", nargs="?", choices=["verify"], help="verify: check the hash chain")
-    p.add_argument("--last", type=_last, default=DEFAULT_LAST, metavar="N", help=f"show N records (default "
-                   f"{DEFAULT_LAST})")
+    p.add_argument("--last", type=count_of("records"), default=DEFAULT_LAST, metavar="N",
+                   help=f"show N records (default {DEFAULT_LAST})")
     p.add_argument("--kind", action="append", help="only records of this kind, e.g. risk_decision (repeatable)")
     p.add_argument("--since", type=_since, help="only records since: 30m, 2h, 7d ago, or an ISO time")
     registry.register_command("audit", p, audit_command)

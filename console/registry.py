@@ -44,6 +44,20 @@ class _Usage(Exception):
 _capture = threading.local()
 
 
+def count_of(things: str) -> Callable[[str], int]:
+    """An argparse type for `--N`-style counts of `things` (traces, records): a whole number, at least 1."""
+    def parse(text: str) -> int:
+        try:
+            n = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of {things}") from None
+        if n < 1:
+            one = things.removesuffix("s")
+            raise argparse.ArgumentTypeError(f"{n} {things}: expected 1 or more (expected at least 1 {one} to show)")
+        return n
+    return parse
+
+
 def _tame(parser: argparse.ArgumentParser) -> None:
     """Make `parser` (and its sub-parsers) raise instead of printing and exiting the process."""
 
