@@ -32,6 +32,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -43,6 +44,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks import soak_accounting as books  # noqa: E402
 from benchmarks.soak_faults import Console, FaultRun, Faults  # noqa: E402
+from console.client import ConsoleUnavailable  # noqa: E402
 
 START_TIMEOUT_S = 120.0  # the bot's console up (anvil, deploy, tree) on a loaded 2-core machine
 SAMPLE_EVERY_S = 5.0
@@ -62,9 +64,10 @@ def free_port() -> int:
 class Sampler(threading.Thread):
     """RSS of the bot and its anvil, and the bot's threads, every SAMPLE_EVERY_S."""
 
-    def __init__(self, pid: int, started: float) -> None:
+    def __init__(self, pid: int, started: float, labels: Callable[[], tuple[str, ...]] = tuple) -> None:
         super().__init__(name="soak-sampler", daemon=True)
         self.bot = psutil.Process(pid)
+        self.labels = labels
         self.started = started
         self.samples: list[books.Sample] = []
         self.stop = threading.Event()
@@ -76,7 +79,8 @@ class Sampler(threading.Thread):
         try:
             node = self.anvil()
             sample = books.Sample(time.monotonic() - self.started, self.bot.memory_info().rss / 2**20,
-                                  node.memory_info().rss / 2**20 if node else 0.0, self.bot.num_threads())
+                                  node.memory_info().rss / 2**20 if node else 0.0, self.bot.num_threads(),
+                                  self.labels())
         except psutil.Error:
             return None
         self.samples.append(sample)
@@ -85,6 +89,14 @@ class Sampler(threading.Thread):
     def run(self) -> None:
         while not self.stop.wait(SAMPLE_EVERY_S):
             self.take()
+
+
+def thread_labels(console: Console) -> tuple[str, ...]:
+    """The bot's threads by label (`perf threads`); none if the console did not answer."""
+    try:
+        return tuple(str(row[0]) for row in console("perf", "threads")["rows"])
+    except (ConsoleUnavailable, RuntimeError, OSError, KeyError, TypeError):
+        return ()
 
 
 def bot_env(data_dir: Path, discord: Any, others: Any, anvil_port: int) -> dict[str, str]:
@@ -232,6 +244,7 @@ def soak(minutes: float, fault_every_s: float, baseline_s: float, work: Path, wi
             if proc.poll() is not None:
                 raise RuntimeError(f"the bot exited with {proc.returncode}: {out_path.read_text()[-2000:]}")
             console = Console(str(data_dir))
+            sampler.labels = functools.partial(thread_labels, Console(str(data_dir)))  # its own connection
             sampler.take()
             sampler.start()
             faults = Faults(console, discord)
@@ -295,6 +308,7 @@ def soak(minutes: float, fault_every_s: float, baseline_s: float, work: Path, wi
         **memory,
         "threads_start": baseline.threads,
         "threads_end": sampler.samples[-1].threads,
+        "threads_changed": books.thread_change(baseline, sampler.samples[-1]),
         "trades": trade_figures["trades"],
         "trade_records_lost": trade_figures["trade_records_lost"],
         "unhandled_exceptions": errors["unhandled_exceptions"],

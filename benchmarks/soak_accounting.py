@@ -17,6 +17,7 @@ Each figure is counted from two independent sides, so a loss shows as a differen
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -36,6 +37,16 @@ class Sample:
     bot_mb: float
     anvil_mb: float
     threads: int
+    thread_labels: tuple[str, ...] = ()  # the console's `perf threads`, where it answered
+
+
+def thread_change(start: Sample, end: Sample) -> dict[str, Any]:
+    """The threads (by label: an actor's path, a thread's name, `tid:<id>` for a native one) that
+    the end has and the start had not, and the other way round, one entry per thread; and how many
+    each side labelled (0: the console did not answer)."""
+    began, ended = Counter(start.thread_labels), Counter(end.thread_labels)
+    return {"added": sorted((ended - began).elements()), "gone": sorted((began - ended).elements()),
+            "labelled": [len(start.thread_labels), len(end.thread_labels)]}
 
 
 def growth(samples: Sequence[Sample], from_s: float) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from console.registry import COMMANDS, CommandRegistry
 from console.wire import MAX_LINE_BYTES, Request, Response, request_decoder
 from protocol.secrets import redact, secret_enc_hook
 from supervision.io_loop import io_loop
+from supervision.workers import FixedThreadPool
 
 TOKEN_FILE = "console.token"
 ENDPOINT_FILE = "console.json"
@@ -70,7 +71,7 @@ class ConsoleServer:
         self.port: int | None = None
         self._token = ""
         self._server: asyncio.Server | None = None
-        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._pool: FixedThreadPool | None = None
         self._connections: set[asyncio.Task[None]] = set()
         self.requests_served = 0
         self.refused = 0
@@ -91,7 +92,7 @@ class ConsoleServer:
         """Bind, write the token and endpoint files, and serve; returns the port."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._token = secrets.token_urlsafe(32)
-        self._pool = concurrent.futures.ThreadPoolExecutor(HANDLER_THREADS, thread_name_prefix="console-cmd")
+        self._pool = FixedThreadPool(HANDLER_THREADS, "console-cmd")
         try:
             self.port = io_loop().submit(self._listen()).result(timeout_s)
         except OSError as exc:

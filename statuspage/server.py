@@ -39,6 +39,7 @@ from protocol.secrets import redact
 from statuspage.gather import Gatherer, trace_timeline
 from statuspage.view import PageInputs, status_view
 from supervision.io_loop import io_loop
+from supervision.workers import FixedThreadPool
 
 TOKEN_FILE = "console.token"  # the console's (console.server.TOKEN_FILE)
 ENDPOINT_FILE = "status-page.json"
@@ -97,7 +98,7 @@ class StatusPageServer:
         self._publisher: asyncio.Task[None] | None = None
         self._changed: asyncio.Condition | None = None
         self._wake: asyncio.Event | None = None
-        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._pool: FixedThreadPool | None = None
 
     @property
     def endpoint_path(self) -> Path:
@@ -112,7 +113,7 @@ class StatusPageServer:
     def start(self, timeout_s: float = 10.0) -> int:
         """Bind, write <data_dir>/status-page.json and start publishing; returns the port."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self._pool = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="status-page")
+        self._pool = FixedThreadPool(2, "status-page")
         try:
             self.port = io_loop().submit(self._start(self._port_to_bind())).result(timeout_s)
         except OSError as exc:

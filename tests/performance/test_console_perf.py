@@ -47,6 +47,32 @@ def test_perf_profile_names_the_spinning_actor_and_its_function(sampled_tree: Sa
     sampled_tree.stop_spinning.set()
 
 
+def test_perf_threads_lists_every_os_thread_with_actors_under_their_path(sampled_tree: SampledTree) -> None:
+    import threading
+
+    import psutil
+
+    wait_until(lambda: isinstance(Handle("/sampler").snapshot(), PerfSnapshot), WAIT_S, "a snapshot")
+    parked = threading.Event()
+    extra = threading.Thread(target=parked.wait, name="test-parked-thread", daemon=True)
+    extra.start()
+    try:
+        answer = commands().run(["perf", "threads"])
+        assert answer.ok and answer.kind == "table", answer
+        rows = answer.body["rows"]
+        labels = [r[0] for r in rows]
+        assert "/spinner" in labels and "/sampler" in labels and "test-parked-thread" in labels, labels
+        ids = [r[1] for r in rows]
+        assert len(set(ids)) == len(ids) and {extra.native_id, threading.main_thread().native_id} <= set(ids)
+        assert [r[1] for r in rows if r[0] == "test-parked-thread"] == [extra.native_id]
+        assert len(ids) >= len(psutil.Process().threads()) - 2, "every thread, the OS's own count to compare"
+        assert labels.index("/spinner") < labels.index("test-parked-thread"), "actors come first"
+        assert answer.body["title"].startswith(f"{len(rows)} threads")
+    finally:
+        parked.set()
+        extra.join(5)
+
+
 def test_health_command_lists_every_component(sampled_tree: SampledTree) -> None:
     answer = commands().run(["health"])
     assert answer.ok and answer.kind == "data"

@@ -13,6 +13,7 @@ from benchmarks.soak_accounting import (
     alert_books,
     growth,
     pending_fates,
+    thread_change,
     trade_books,
     unhandled,
 )
@@ -104,3 +105,10 @@ def test_unhandled_exceptions_are_the_logged_crashes_not_injected_and_the_stray_
     assert found["unhandled_detail"] == {"KeyError: /market/executor": 1}
     assert found["stray_tracebacks"] == ["Exception in thread io-loop:"]
     assert unhandled(records[:1] + records[2:4], "")["unhandled_exceptions"] == 0
+
+
+def test_thread_change_names_the_threads_added_and_gone_one_entry_per_thread() -> None:
+    start = Sample(30, 100.0, 50.0, 4, ("/a", "ThreadPoolExecutor-0_0", "tid:7", "tid:7"))
+    end = Sample(600, 100.0, 50.0, 5, ("/a", "tid:7", "tid:7", "tid:9", "ws-reader", "ws-reader"))
+    assert thread_change(start, end) == {"added": ["tid:9", "ws-reader", "ws-reader"],
+                                         "gone": ["ThreadPoolExecutor-0_0"], "labelled": [4, 6]}
