@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -22,6 +23,17 @@ def _child(env: dict[str, str], count: int) -> subprocess.Popen[str]:
     return subprocess.Popen([sys.executable, "-m", "devnet.alerts_burst", json.dumps(env), str(count)], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
+def _unsettled_by_channel(outbox: str) -> dict[str, int]:
+    db = sqlite3.connect(outbox)
+    try:
+        rows = db.execute("SELECT channel || ' ' || status, COUNT(*) FROM deliveries "
+                          "WHERE status IN ('queued', 'sending') GROUP BY channel, status").fetchall()
+        pending = db.execute("SELECT COUNT(*) FROM alerts WHERE status = 'pending'").fetchone()[0]
+    finally:
+        db.close()
+    return {**dict(rows), "alerts pending": pending}
 
 
 def test_sigkill_mid_burst_loses_nothing_and_duplicates_nothing(services: FakeServices, smtp: FakeSmtp,
@@ -45,9 +57,9 @@ def test_sigkill_mid_burst_loses_nothing_and_duplicates_nothing(services: FakeSe
         out, err = second.communicate(timeout=60)
     except subprocess.TimeoutExpired:
         second.kill()
-        second.communicate(timeout=10)
-        stuck = unsettled(outbox)
-        raise AssertionError(f"the restarted child did not drain: {stuck} still unsettled") from None
+        _, err = second.communicate(timeout=10)
+        raise AssertionError(f"the restarted child did not drain: {unsettled(outbox)} still unsettled "
+                             f"({_unsettled_by_channel(outbox)}); its stderr ends:\n{err[-3000:]}") from None
     assert second.returncode == 0, err[-2000:]
     assert "drained" in out
     assert unsettled(outbox) == 0
