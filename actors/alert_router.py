@@ -124,6 +124,14 @@ class AlertRouter(SupervisedActor):
         ids = {i for g in self.groups.values() for i in (*g.firing.values(), *g.new, *g.resolved)}
         self.cache = self.outbox.alerts(ids)
         self.critical = set(self.outbox.open_critical_flushes())
+        if orphans:  # reported in the commit that marks them unknown: no moment shows them settled, unreported
+            m.FAILED.labels("any", "unknown").inc(orphans)
+            self.log.warning("{} alert deliveries were in flight when the alerting service stopped: reported, "
+                             "not resent (they may or may not have arrived)", orphans)
+            self._accept(SendAlert(
+                type=AlertType.SYSTEM, priority=Priority.HIGH, key="alerts-in-flight-at-crash", source=self.ctx.path,
+                title=f"{orphans} alert deliveries were in flight when the alerting service stopped",
+                data={"what": "they may or may not have arrived; they are not resent (no duplicates)"}))
         self.outbox.commit()
         for kind in self.s.channels:  # channels that outlived a router restart announced themselves to the old one
             handle = Handle(channel_path(kind, self.alerts_path))
@@ -132,14 +140,6 @@ class AlertRouter(SupervisedActor):
                 self.live[kind] = snap.incarnation
                 if snap.disabled:
                     self.disabled[kind] = snap.disabled
-        if orphans:
-            m.FAILED.labels("any", "unknown").inc(orphans)
-            self.log.warning("{} alert deliveries were in flight when the alerting service stopped: reported, "
-                             "not resent (they may or may not have arrived)", orphans)
-            self.ctx.tell_self(SendAlert(
-                type=AlertType.SYSTEM, priority=Priority.HIGH, key="alerts-in-flight-at-crash", source=self.ctx.path,
-                title=f"{orphans} alert deliveries were in flight when the alerting service stopped",
-                data={"what": "they may or may not have arrived; they are not resent (no duplicates)"}))
         self.ctx.send_interval(TICK_S, _Tick())
         self._pump(now)
 
