@@ -1,7 +1,8 @@
 """A seeded synthetic history: 6 months of 20+ V2 pools on two DEXes, so anyone can run a backtest at once.
 
 It is labelled synthetic in its meta and in every report built from it. Dynamics, all vectorised
-with numpy and driven by one numpy Generator seeded by `seed`:
+with numpy and driven by one numpy Generator seeded by `seed` (a seed names one history, bit for bit, on
+every x86-64 CPU: exp and sin go through portable_exp / portable_sin):
 
 - Fair prices. Each token's price in ETH, and ETH's in USD, is a random walk in log price with
   per-block volatility sigma_annual / sqrt(blocks a year), times a market-wide volatility regime: a
@@ -138,8 +139,8 @@ def _base_fee(rng: np.random.Generator, n: int) -> np.ndarray:
     k = rng.poisson(SPIKES_PER_DAY * n / BLOCKS_PER_DAY)
     np.add.at(shocks, rng.integers(0, n, size=k), rng.exponential(SPIKE_SIZE, size=k))
     level = lfilter([1.0], [1.0, -BASE_FEE_PHI], shocks)
-    cycle = BASE_FEE_DAILY_AMPLITUDE * np.sin(2 * np.pi * np.arange(n) / BLOCKS_PER_DAY)
-    gwei = np.clip(BASE_FEE_GWEI * np.exp(level + cycle), 0.5, 1_000.0)
+    cycle = BASE_FEE_DAILY_AMPLITUDE * portable_sin(2 * np.pi * np.arange(n) / BLOCKS_PER_DAY)
+    gwei = np.clip(BASE_FEE_GWEI * portable_exp(level + cycle), 0.5, 1_000.0)
     return (gwei * 1e9).astype(np.int64)
 
 
@@ -190,8 +191,8 @@ def generate(spec: SyntheticSpec = SyntheticSpec(), *, first_block: int = 20_000
             last = np.maximum.accumulate(np.where(realign, np.arange(n), 0))[event]
             band = rng.uniform(-spec.band_share * fee, spec.band_share * fee, size=n)
             pool_log_price = log_price[last] + band[last] + walk[event] - walk[last]
-            r0 = np.floor(np.exp(log_liquidity - 0.5 * pool_log_price))
-            r1 = np.floor(np.exp(log_liquidity + 0.5 * pool_log_price))
+            r0 = np.floor(portable_exp(log_liquidity - 0.5 * pool_log_price))
+            r1 = np.floor(portable_exp(log_liquidity + 0.5 * pool_log_price))
             blocks_out.append(event)
             pools_out.append(np.full(len(event), index, dtype=np.int32))
             r0_out.append(r0)
@@ -221,3 +222,18 @@ def spec_for(duration: str, seed: int = 0) -> SyntheticSpec:
         if duration.endswith(suffix) and duration[: -len(suffix)].replace(".", "", 1).isdigit():
             return SyntheticSpec(seed=seed, days=float(duration[: -len(suffix)]) * days)
     raise ValueError(f"synthetic duration {duration!r}: expected a number and mo, w, d or b (e.g. 6mo, 30d)")
+
+
+def portable_exp(x: np.ndarray) -> np.ndarray:
+    """exp in extended precision, rounded to float64: the same bits whatever the CPU.
+
+    numpy's float64 exp and sin pick a SIMD kernel at run time (AVX2, AVX-512) and the kernels differ in
+    the last bit: the same seed gave reserves a few ulps apart, hence other trade sizes, on an AVX-512
+    machine. The long-double kernels have no such dispatch, and their extra bits make the one rounding to
+    float64 agree (checked with NPY_DISABLE_CPU_FEATURES at each level, tests/backtest/test_synthetic.py)."""
+    return np.exp(x.astype(np.longdouble)).astype(np.float64)
+
+
+def portable_sin(x: np.ndarray) -> np.ndarray:
+    """sin, as portable_exp."""
+    return np.sin(x.astype(np.longdouble)).astype(np.float64)
