@@ -100,14 +100,16 @@ def test_measurements_from_other_threads_reach_the_snapshot_without_a_mailbox_ho
     def counted() -> PerfSnapshot | None:
         snap = snapshot()
         m = snap.measurement("test.stage") if snap else None
-        return snap if m is not None and m.total >= 200 else None
+        # the io loop's lag is None until its 100 ms timer first fires: a loaded machine may drain the
+        # measurements into a snapshot taken before that
+        return snap if m is not None and m.total >= 200 and snap.io_loop_lag_ms is not None else None
 
-    snap = wait_until(counted, WAIT_S, "200 test.stage measurements in the snapshot")
+    snap = wait_until(counted, WAIT_S, "200 test.stage measurements and an io loop lag in the snapshot")
     stage = snap.measurement("test.stage")
     assert stage is not None and stage.total == 200 and stage.failures == 20
     minute = stage.window(60)
     assert minute is not None and minute.count == 200 and minute.success_share == 0.9
-    assert snap.io_loop_lag_ms is not None and snap.io_loop_lag_ms >= 0
+    assert snap.io_loop_lag_ms >= 0
 
 
 def test_a_burning_slo_is_logged_at_warning_with_its_fields(sampled_tree: SampledTree) -> None:
