@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import os
 
+from persistence import arrow_pool
 from persistence.sqlite_store import SqliteRiskStore
 from persistence.store import RiskStore, SharedDay, StateUnreadable
+
+arrow_pool.configure()  # before any module of this package imports pyarrow (none of the above does)
 
 DEFAULT_SQLITE_PATH = "var/risk_book.sqlite3"
 
