@@ -8,7 +8,8 @@ id; an actor killed; the Discord server down; the send path ("the relay") down. 
 and its recovery waited for (a fault that does not recover in time is reported as not recovered).
 
 Measured, never assumed: RSS of the bot process and of anvil every few seconds (growth from the
-sample at --baseline-minutes, default 5, to the last one, after every fault has recovered); the bot's
+sample at --baseline-minutes, default 5, to the last one, after every fault has recovered), and the
+bot's split by kind of mapping (soak_accounting.rss_by_mapping: which allocator grows); the bot's
 thread count at the baseline and at the end; then trading is stopped (`estop`), the in-flight trades
 and the alert queue drained, and the books are read (benchmarks/soak_accounting.py): the bot's
 transactions on chain against the audit trail, the alert outbox against what each channel's server
@@ -80,11 +81,18 @@ class Sampler(threading.Thread):
             node = self.anvil()
             sample = books.Sample(time.monotonic() - self.started, self.bot.memory_info().rss / 2**20,
                                   node.memory_info().rss / 2**20 if node else 0.0, self.bot.num_threads(),
-                                  self.labels())
+                                  self.labels(), self.mappings())
         except psutil.Error:
             return None
         self.samples.append(sample)
         return sample
+
+    def mappings(self) -> dict[str, float] | None:
+        """The bot's resident memory by kind of mapping (Linux's smaps), to tell which allocator grows."""
+        try:
+            return books.rss_by_mapping(Path(f"/proc/{self.bot.pid}/smaps").read_text())
+        except OSError:
+            return None
 
     def run(self) -> None:
         while not self.stop.wait(SAMPLE_EVERY_S):

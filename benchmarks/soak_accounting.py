@@ -38,6 +38,44 @@ class Sample:
     anvil_mb: float
     threads: int
     thread_labels: tuple[str, ...] = ()  # the console's `perf threads`, where it answered
+    bot_by_mapping_mb: Mapping[str, float] | None = None  # rss_by_mapping of the bot's smaps, where read
+
+
+#: glibc's per-thread malloc arenas are mmapped at addresses aligned to their maximum size, 64 MiB.
+MALLOC_ARENA_ALIGN = 64 << 20
+#: An anonymous mapping this large is another allocator's reservation (mimalloc reserves 1 GiB at once).
+RESERVATION_MIN = 512 << 20
+MAPPING_KINDS = ("heap", "malloc_arenas", "reservations", "other_anon", "files")
+
+
+def rss_by_mapping(smaps: str) -> dict[str, float]:
+    """Resident MB of a process by the kind of mapping, from /proc/PID/smaps: glibc's main heap (`[heap]`),
+    its per-thread arenas, large anonymous reservations (a foreign allocator's arena), other anonymous
+    memory (Python's object arenas, large mallocs, thread stacks) and file-backed pages (libraries)."""
+    kb = dict.fromkeys(MAPPING_KINDS, 0)
+    kind = "files"
+    for line in smaps.splitlines():
+        fields = line.split()
+        if not fields:
+            continue
+        if "-" in fields[0] and len(fields) >= 5 and ":" in fields[3]:  # a mapping's header line
+            lo, hi = (int(x, 16) for x in fields[0].split("-"))
+            name = fields[5] if len(fields) > 5 else ""
+            if name == "[heap]":
+                kind = "heap"
+            elif name and not name.startswith("["):
+                kind = "files"
+            elif name and not name.startswith("[anon"):  # [stack], [vdso], ...
+                kind = "other_anon"
+            elif hi - lo >= RESERVATION_MIN:
+                kind = "reservations"
+            elif lo % MALLOC_ARENA_ALIGN == 0:
+                kind = "malloc_arenas"
+            else:
+                kind = "other_anon"
+        elif fields[0] == "Rss:":
+            kb[kind] += int(fields[1])
+    return {k: round(v / 1024, 1) for k, v in kb.items()}
 
 
 def thread_change(start: Sample, end: Sample) -> dict[str, Any]:
@@ -61,12 +99,17 @@ def growth(samples: Sequence[Sample], from_s: float) -> dict[str, Any]:
         return {"bot": round(s.bot_mb, 1), "anvil": round(s.anvil_mb, 1), "total": round(s.bot_mb + s.anvil_mb, 1)}
 
     start, end = sizes(first), sizes(last)
+    mapped: dict[str, Any] | None = None
+    if first.bot_by_mapping_mb is not None and last.bot_by_mapping_mb is not None:
+        a, b = first.bot_by_mapping_mb, last.bot_by_mapping_mb
+        mapped = {"start": dict(a), "end": dict(b), "growth": {k: round(b[k] - a[k], 1) for k in a if k in b}}
     return {
         "rss_baseline_at_s": round(first.at_s, 1),
         "rss_end_at_s": round(last.at_s, 1),
         "rss_start_mb": start,
         "rss_end_mb": end,
         "rss_growth_pct": {k: round((end[k] - start[k]) / start[k] * 100, 2) if start[k] else None for k in start},
+        "bot_rss_by_mapping_mb": mapped,
     }
 
 

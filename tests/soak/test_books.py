@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 
 from benchmarks.soak_accounting import (
+    MAPPING_KINDS,
     AlertRow,
     DeliveryRow,
     Sample,
     alert_books,
     growth,
     pending_fates,
+    rss_by_mapping,
     thread_change,
     trade_books,
     unhandled,
@@ -33,6 +37,54 @@ def test_growth_is_measured_from_the_baseline_sample_per_process_and_summed() ->
     assert g["rss_growth_pct"] == {"bot": 4.0, "anvil": 2.0, "total": 3.33}
     with pytest.raises(ValueError):
         growth([], 0)
+
+
+SMAPS = """\
+55d0c0000000-55d0c2000000 rw-p 00000000 00:00 0                          [heap]
+Size:              32768 kB
+Rss:               22528 kB
+7f1c04000000-7f1c06000000 rw-p 00000000 00:00 0
+Size:              32768 kB
+Rss:                2048 kB
+VmFlags: rd wr mr mw me nr sd
+7f1c06000000-7f1c08000000 ---p 00000000 00:00 0
+Size:              32768 kB
+Rss:                   0 kB
+7f1c10000000-7f1c50000000 rw-p 00000000 00:00 0
+Size:            1048576 kB
+Rss:               67584 kB
+7f1c50100000-7f1c50200000 rw-p 00000000 00:00 0
+Size:               1024 kB
+Rss:                1024 kB
+7f1c50200000-7f1c50300000 r-xp 00000000 08:01 1234                       /usr/lib/libc.so.6
+Size:               1024 kB
+Rss:                 512 kB
+7ffc00000000-7ffc00021000 rw-p 00000000 00:00 0                          [stack]
+Size:                132 kB
+Rss:                  32 kB
+"""
+
+
+def test_rss_is_split_by_the_kind_of_mapping_that_holds_it() -> None:
+    assert rss_by_mapping(SMAPS) == {"heap": 22.0, "malloc_arenas": 2.0, "reservations": 66.0,
+                                     "other_anon": 1.0, "files": 0.5}  # other: 1 MiB + the stack
+
+
+def test_this_process_s_own_smaps_add_up_to_its_rss() -> None:
+    mapped = rss_by_mapping(Path("/proc/self/smaps").read_text())
+    rss_mb = psutil.Process().memory_info().rss / 2**20
+    assert set(mapped) == set(MAPPING_KINDS)
+    assert sum(mapped.values()) == pytest.approx(rss_mb, rel=0.05)
+    assert mapped["files"] > 0 and mapped["heap"] + mapped["other_anon"] > 0
+
+
+def test_growth_splits_the_bot_s_growth_by_mapping_when_it_was_read() -> None:
+    start = {"heap": 20.0, "malloc_arenas": 10.0, "reservations": 0.0, "other_anon": 60.0, "files": 80.0}
+    end = {**start, "malloc_arenas": 17.5, "other_anon": 61.0}
+    g = growth([Sample(300, 170.0, 0.0, 40, (), start), Sample(600, 178.5, 0.0, 40, (), end)], 300)
+    assert g["bot_rss_by_mapping_mb"]["growth"] == {"heap": 0.0, "malloc_arenas": 7.5, "reservations": 0.0,
+                                                    "other_anon": 1.0, "files": 0.0}
+    assert growth([Sample(300, 1.0, 0.0, 1), Sample(600, 1.0, 0.0, 1)], 300)["bot_rss_by_mapping_mb"] is None
 
 
 def test_a_trade_on_chain_without_its_submission_record_or_a_submission_without_its_end_is_lost() -> None:

@@ -39,3 +39,6 @@ def test_a_short_soak_loses_nothing_and_recovers_from_every_fault(tmp_path: Path
     assert result["threads_end"] == result["threads_start"], result
     assert result["drained"]["trades"], result
     assert result["bot_exit_code"] == 0, result
+    mapped = result["bot_rss_by_mapping_mb"]  # read from smaps beside each RSS sample
+    assert mapped is not None and sum(mapped["end"].values()) == pytest.approx(result["rss_end_mb"]["bot"], rel=0.05)
+    assert mapped["end"]["reservations"] == 0, mapped  # no mimalloc arena: Arrow allocates from malloc
